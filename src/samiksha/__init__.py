@@ -1,0 +1,12 @@
+"""Samiksha: fine-tune transformers to label Indian e-commerce reviews as negative, neutral or positive."""
+
+from __future__ import annotations
+
+from .config import TrainConfig
+from .errors import DataError, ModelError, SamikshaError
+from .evaluation import evaluate
+from .predict import Classifier
+from .train import TrainResult, train
+
+__all__ = ["Classifier", "DataError", "ModelError", "SamikshaError", "TrainConfig", "TrainResult", "evaluate",
+           "train"]

@@ -1,0 +1,65 @@
+"""The model card (README.md) written into every model folder."""
+
+from __future__ import annotations
+
+
+def model_card(meta: dict, metrics: dict) -> str:
+    """A Hugging Face style model card with the measured metrics and how to use the model."""
+    names = meta["labels"]
+    train, evaluation = meta["data"]["train"], meta["data"]["eval"]
+    config, training = meta["config"], meta["training"]
+    rows = "\n".join(f"| {n} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
+                     for n, c in metrics["per_class"].items())
+    examples_per_second = training.get("examples_per_second")
+    speed = f", {examples_per_second:.1f} training examples/s" if examples_per_second else ""
+    return f"""---
+library_name: transformers
+pipeline_tag: text-classification
+base_model: {meta['base_model']}
+tags: [samiksha, sentiment-analysis, hinglish, hindi, indian-english]
+---
+
+# Samiksha sentiment model
+
+Labels reviews as {', '.join(names)}. Fine-tuned from `{meta['base_model']}` with Samiksha
+(method `{meta['method']}`, preset `{config['preset']}`, seed {config['seed']}).
+
+## Evaluation
+
+Measured on {metrics['n']} texts ({metrics['data']}) after training.
+
+| metric | value |
+|---|---|
+| accuracy | {metrics['accuracy']:.3f} |
+| macro-F1 | {metrics['macro_f1']:.3f} |
+| weighted-F1 | {metrics['weighted_f1']:.3f} |
+
+| label | precision | recall | F1 | support |
+|---|---|---|---|---|
+{rows}
+
+The confusion matrix is in `confusion_matrix.png`, the full report in `report.txt`.
+
+## Training
+
+- data: `{train['source']}`, {train['rows']} training texts ({', '.join(f'{k}={v}' for k, v in train['label_counts'].items())}),
+  {evaluation['rows']} evaluation texts; text column `{train['text_column']}`, label column `{train['label_column']}`
+- epochs run: {training['epochs_run']:g}, batch size {config['batch_size']}, learning rate {config['learning_rate']:g},
+  max length {config['max_length']}, class weights `{config['class_weights']}`
+- wall time {training['wall_seconds']:.0f} s{speed}
+
+## Use
+
+```python
+from transformers import pipeline
+classify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")
+classify("delivery fast thi aur quality bhi badiya")
+```
+
+or `samiksha predict PATH/TO/THIS/FOLDER "your review"`.
+
+## Limits
+
+Scores come from one evaluation split and one seed; on small data they vary from run to run.
+The model knows only what its training data showed it.
+"""

@@ -1,0 +1,257 @@
+"""The `samiksha` command: each command parses its options and calls one importable function."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .errors import SamikshaError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Fine-tune transformers to label Indian e-commerce reviews (Hinglish, Hindi, English) "
+                       "as negative, neutral or positive.")
+out = Console()
+err = Console(stderr=True)
+COLOURS = {"negative": "red", "neutral": "yellow", "positive": "green"}
+
+
+def _setup(offline: bool = False, verbose: bool = True) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    logger = logging.getLogger("samiksha")
+    if not logger.handlers:
+        logger.addHandler(RichHandler(console=err, show_path=False, show_time=False, markup=False))
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+def friendly_errors(command):
+    """Turn a user-fixable problem into one line on stderr and exit code 1; Ctrl-C into exit code 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SamikshaError as error:
+            err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; a `train` run continues from its last checkpoint with --resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _label(name: str) -> str:
+    return f"[{COLOURS.get(name, 'cyan')}]{name}[/]"
+
+
+def _metrics_table(metrics: dict, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for name, c in metrics["per_class"].items():
+        table.add_row(_label(name), f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"]))
+    table.add_section()
+    table.add_row("accuracy", "", "", f"{metrics['accuracy']:.3f}", str(metrics["n"]))
+    table.add_row("macro-F1", "", "", f"{metrics['macro_f1']:.3f}", "")
+    table.add_row("weighted-F1", "", "", f"{metrics['weighted_f1']:.3f}", "")
+    return table
+
+
+def _confusion_table(metrics: dict) -> Table:
+    table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    table.add_column("")
+    for name in metrics["labels"]:
+        table.add_column(name, justify="right")
+    for name, row in zip(metrics["labels"], metrics["confusion_matrix"]):
+        table.add_row(_label(name), *(str(v) for v in row))
+    return table
+
+
+def _mistakes_table(mistakes: list[dict]) -> Table:
+    table = Table(title="most confident mistakes", title_justify="left")
+    for column in ("text", "true", "predicted", "score"):
+        table.add_column(column, overflow="fold")
+    for m in mistakes:
+        table.add_row(m["text"], _label(m["true"]), _label(m["predicted"]), f"{m['score']:.2f}")
+    return table
+
+
+def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
+    out.print(_metrics_table(metrics, title))
+    out.print(_confusion_table(metrics))
+    if metrics.get("confident_mistakes") and mistakes:
+        out.print(_mistakes_table(metrics["confident_mistakes"][:mistakes]))
+
+
+@app.command()
+@friendly_errors
+def train(
+    data: Annotated[str, typer.Argument(help="Labelled reviews: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
+    model: Annotated[Optional[str], typer.Option(help="minilm (embedded default), a local folder, or a Hub name.")] = None,
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size.")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="Truncate texts to this many tokens.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
+    class_weights: Annotated[Optional[str], typer.Option(
+        help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
+    preset: Annotated[str, typer.Option(help="default, or lesson: the classic classroom recipe, exactly.")] = "default",
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
+    offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
+    max_steps: Annotated[int, typer.Option(hidden=True)] = -1,
+) -> None:
+    """Fine-tune a transformer on labelled reviews and write a model folder with its report."""
+    from .config import TrainConfig, parse_class_weights
+    from .train import train as run_train
+
+    _setup(offline)
+    config = TrainConfig.for_preset(
+        preset, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
+        class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
+        max_steps=max_steps if max_steps > 0 else None)
+    result = run_train(data, output, eval_data=eval, config=config, resume=resume)
+    _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
+    out.print(f"model, report (report.txt), confusion_matrix.png and model card written to [bold]{output}[/]")
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
+    data: Annotated[str, typer.Argument(help="Labelled reviews to score the model on.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Where to write the confusion-matrix PNG.")] = None,
+    mistakes: Annotated[int, typer.Option(help="How many confident mistakes to show.")] = 5,
+) -> None:
+    """Accuracy, macro-F1, per-class report, confusion matrix and the most confident mistakes."""
+    from .evaluation import evaluate as run_evaluate
+    from .metrics import save_confusion_png
+
+    _setup(verbose=not as_json)
+    metrics = run_evaluate(model_dir, data, text_column, label_column)
+    plot = plot or Path(f"{Path(data).stem if data != '-' else 'stdin'}.confusion_matrix.png")
+    save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
+    if as_json:
+        sys.stdout.write(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        return
+    _show_metrics(metrics, f"{model_dir} on {data}", mistakes)
+    out.print(f"confusion matrix PNG: {plot}")
+
+
+@app.command()
+@friendly_errors
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Reviews to label.")] = None,
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="A file of reviews ('-' reads CSV from stdin).")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where to write the labelled file "
+                                                  "(CSV/TSV/JSONL/Parquet/XLSX by suffix; default: CSV on stdout).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of --input (default: found by name).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+) -> None:
+    """Label reviews given on the command line or in a file (every original column is kept)."""
+    from .data import read_table
+    from .predict import Classifier, label_frame
+    from .storage import write_table
+
+    _setup(verbose=False)
+    if not texts and input is None:
+        raise SamikshaError("give reviews to label, or --input FILE")
+    if texts and input is not None:
+        raise SamikshaError("give reviews on the command line or --input FILE, not both")
+    classifier = Classifier.load(model_dir)
+    if texts:
+        proba = classifier.predict_proba(texts)
+        table = Table()
+        for column in ("text", "label", "score"):
+            table.add_column(column, overflow="fold")
+        for text, row in zip(texts, proba):
+            table.add_row(text, _label(classifier.labels[row.argmax()]), f"{row.max():.2f}")
+        out.print(table)
+        return
+    frame = read_table(input)
+    with _progress(len(frame)) as advance:
+        labelled = label_frame(classifier, frame, text_column, input, batch_size, advance)
+    if output is None or output == "-":
+        buffer = io.StringIO()
+        labelled.to_csv(buffer, index=False)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        write_table(labelled, output)
+        err.print(f"labelled {len(labelled)} rows -> {output}")
+
+
+class _progress:
+    """A progress bar on stderr with an ETA, for files long enough to need one."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if self.total < 500:
+            return None
+        from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress("labelling", BarColumn(), "{task.completed}/{task.total}", TimeRemainingColumn(),
+                            console=err, transient=True)
+        self.bar.start()
+        task = self.bar.add_task("labelling", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+@friendly_errors
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo model.")] = Path("samiksha-demo-model"),
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Train on the bundled demo reviews with the embedded model, evaluate, and label new reviews."""
+    from .demo import run_demo
+
+    _setup(offline=True)
+    result, test_metrics, predictions = run_demo(output, epochs, seed)
+    _show_metrics(test_metrics, f"demo test set ({test_metrics['n']} reviews never seen in training)")
+    table = Table(title="new reviews", title_justify="left")
+    for column in ("review", "label", "score"):
+        table.add_column(column, overflow="fold")
+    for text, label, score in predictions:
+        table.add_row(text, _label(label), f"{score:.2f}")
+    out.print(table)
+    seconds = result.meta["training"]["wall_seconds"]
+    out.print(f"trained in {seconds:.0f} s; model written to [bold]{output}[/]; "
+              f"try: samiksha predict {output} \"kal hi mila, ekdum first class\"")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""TrainConfig: every training choice in one dataclass, validated, saved with the model as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SamikshaError
+
+PRESETS = ("default", "lesson")
+METHODS = ("finetune",)
+
+
+@dataclass
+class TrainConfig:
+    """Training settings. ``epochs=None`` picks by data size (more passes over small data)."""
+
+    model: str | None = None
+    method: str = "finetune"
+    preset: str = "default"
+    epochs: float | None = None
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    max_length: int = 128
+    padding: str = "dynamic"  # or "max_length", as in the classic recipe
+    group_by_length: bool = True
+    warmup: float = 0.06  # a fraction of the steps (< 1) or a number of steps (>= 1)
+    weight_decay: float = 0.01
+    class_weights: str | dict[str, float] = "balanced"
+    early_stopping_patience: int | None = 2
+    best_metric: str = "macro_f1"
+    eval_fraction: float = 0.15
+    seed: int = 42
+    text_column: str | None = None
+    label_column: str | None = None
+    offline: bool = False
+    max_steps: int = -1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise SamikshaError(f"unknown preset '{self.preset}' (choose from {', '.join(PRESETS)})")
+        if self.method not in METHODS:
+            raise SamikshaError(f"unknown method '{self.method}' (choose from {', '.join(METHODS)})")
+        if self.padding not in ("dynamic", "max_length"):
+            raise SamikshaError(f"padding must be 'dynamic' or 'max_length', not '{self.padding}'")
+        if isinstance(self.class_weights, str) and self.class_weights not in ("balanced", "none"):
+            raise SamikshaError("class weights must be 'balanced', 'none' or name=weight pairs, "
+                                f"not '{self.class_weights}'")
+        checks = [(self.batch_size >= 1, "batch size must be at least 1"),
+                  (self.learning_rate > 0, "learning rate must be positive"),
+                  (8 <= self.max_length <= 8192, "max length must be between 8 and 8192"),
+                  (self.epochs is None or self.epochs > 0, "epochs must be positive"),
+                  (0 < self.eval_fraction < 1, "eval fraction must be between 0 and 1"),
+                  (self.warmup >= 0, "warmup must not be negative")]
+        for ok, message in checks:
+            if not ok:
+                raise SamikshaError(message)
+
+    @classmethod
+    def for_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
+        """A config for a preset; ``overrides`` that are not None win over the preset's values."""
+        values: dict[str, Any] = {"preset": preset}
+        if preset == "lesson":
+            # The classic classroom recipe, exactly: pad to 128, batch 4, 5 epochs, warmup 10 steps,
+            # weight decay 0.01, Trainer's default learning rate, best checkpoint by eval loss, no weights.
+            values.update(epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
+                          group_by_length=False, warmup=10, weight_decay=0.01, class_weights="none",
+                          early_stopping_patience=None, best_metric="loss")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def epochs_for(self, n_train: int) -> float:
+        """The number of epochs to run: as set, or by data size when unset."""
+        if self.epochs is not None:
+            return self.epochs
+        if n_train < 1000:
+            return 8
+        if n_train < 5000:
+            return 5
+        return 3
+
+    def weights_for(self, names: tuple[str, ...], counts: dict[str, int]) -> list[float] | None:
+        """Per-class loss weights in label order, or None for an unweighted loss."""
+        if self.class_weights == "none":
+            return None
+        if self.class_weights == "balanced":
+            total = sum(counts.values())
+            return [total / (len(names) * counts[n]) for n in names]
+        unknown = set(self.class_weights) - set(names)
+        if unknown:
+            raise SamikshaError(f"class weights name unknown label(s) {sorted(unknown)}; labels are {list(names)}")
+        return [float(self.class_weights.get(n, 1.0)) for n in names]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def parse_class_weights(value: str) -> str | dict[str, float]:
+    """'balanced', 'none', or 'negative=2,neutral=1.5' keyed by label name."""
+    value = value.strip()
+    if value in ("balanced", "none"):
+        return value
+    weights = {}
+    for part in value.split(","):
+        name, sep, number = part.partition("=")
+        try:
+            weights[name.strip()] = float(number)
+        except ValueError:
+            raise SamikshaError(f"class weights: '{part}' is not name=number") from None
+        if not sep or not name.strip():
+            raise SamikshaError(f"class weights: '{part}' is not name=number")
+    return weights

@@ -1,0 +1,274 @@
+"""Reading labelled reviews (CSV, TSV, JSONL, Parquet, Excel, `datasets` folders), validation and splits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .labels import LabelSchema, describe_kind, infer_kind, normalise_raw, parse_label
+
+log = logging.getLogger("samiksha")
+
+TEXT_COLUMNS = ("text", "review", "review_text", "reviews", "comment", "content", "sentence", "body")
+LABEL_COLUMNS = ("label", "labels", "sentiment", "rating", "ratings", "stars", "star_rating", "class")
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
+MIN_PER_CLASS = 10
+SMALL_DATA = 100
+
+
+def file_format(path: Path) -> str:
+    """The reader for a path: by suffix, or 'hf' for a `save_to_disk` folder."""
+    if path.is_dir():
+        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
+            return "hf"
+        raise DataError(path, "is a folder but not a dataset saved with datasets.save_to_disk")
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(path, f"unsupported file type '{path.suffix}' (use one of {', '.join(sorted(SUFFIXES))})")
+    return fmt
+
+
+def first_row_number(fmt: str) -> int:
+    """The row number users see for the first data row: spreadsheet rows count the header, JSONL lines do not."""
+    return 1 if fmt in ("jsonl", "parquet", "hf") else 2
+
+
+def _utf8_error(path: object, raw: bytes, err: UnicodeDecodeError) -> DataError:
+    line = raw[: err.start].count(b"\n") + 1
+    return DataError(path, f"is not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}); save it as UTF-8",
+                     row=None)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table of any supported format with every cell as a string ('-' reads CSV from stdin)."""
+    if str(path) == "-":
+        raw = sys.stdin.buffer.read()
+        return _read_text_table("<stdin>", raw, "csv")
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "no such file or folder")
+    fmt = file_format(path)
+    try:
+        if fmt in ("csv", "tsv", "jsonl"):
+            return _read_text_table(path, path.read_bytes(), fmt)
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        elif fmt == "excel":
+            frame = pd.read_excel(path, dtype=object)
+        else:
+            import datasets
+
+            loaded = datasets.load_from_disk(str(path))
+            if isinstance(loaded, datasets.DatasetDict):
+                split = "train" if "train" in loaded else next(iter(loaded))
+                log.info("%s: using the '%s' split of %s", path, split, list(loaded))
+                loaded = loaded[split]
+            frame = loaded.to_pandas()
+    except DataError:
+        raise
+    except Exception as err:  # readers raise many types; the user needs one line
+        raise DataError(path, f"cannot be read as {fmt}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+    return _as_strings(frame)
+
+
+def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _utf8_error(path, raw, err) from None
+    if not text.strip():
+        raise DataError(path, "is empty")
+    try:
+        if fmt == "jsonl":
+            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+        else:
+            frame = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str,
+                                keep_default_na=False, skip_blank_lines=True)
+    except Exception as err:
+        message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        match = re.search(r"line (\d+)", message)
+        raise DataError(path, f"cannot be read as {fmt}: {message}",
+                        row=int(match.group(1)) if match else None) from None
+    return _as_strings(frame)
+
+
+def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = [str(c) for c in frame.columns]
+    return frame.astype(object).map(normalise_raw) if len(frame) else frame.astype(object)
+
+
+def find_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple[str, ...], role: str,
+                path: object) -> str:
+    """The column named ``wanted``, or the first known name for ``role`` (case-insensitive)."""
+    columns = list(frame.columns)
+    if wanted is not None:
+        if wanted in columns:
+            return wanted
+        lowered = {c.lower(): c for c in columns}
+        if wanted.lower() in lowered:
+            return lowered[wanted.lower()]
+        raise DataError(path, f"has no {role} column '{wanted}' (columns: {', '.join(columns)})")
+    lowered = {c.strip().lower(): c for c in columns}
+    for name in candidates:
+        if name in lowered:
+            return lowered[name]
+    raise DataError(path, f"no {role} column found among {', '.join(columns)}; "
+                          f"name it with --{role}-column (looked for {', '.join(candidates)})")
+
+
+@dataclass
+class LabelledData:
+    """Texts and label names read from one file, with what is needed to report on it."""
+
+    texts: list[str]
+    labels: list[str]
+    source: str
+    text_column: str
+    label_column: str
+    label_kind: str
+    rows: list[int] = field(default_factory=list)
+    fingerprint: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(self.labels))
+
+    def subset(self, indices: list[int]) -> LabelledData:
+        return LabelledData([self.texts[i] for i in indices], [self.labels[i] for i in indices], self.source,
+                            self.text_column, self.label_column, self.label_kind,
+                            [self.rows[i] for i in indices], self.fingerprint)
+
+    def describe(self) -> dict:
+        return {"source": self.source, "rows": len(self), "text_column": self.text_column,
+                "label_column": self.label_column, "label_kind": self.label_kind,
+                "label_counts": self.counts(), "sha256": self.fingerprint}
+
+
+def fingerprint(path: str | Path) -> str:
+    """sha256 of a file, or of every file in a folder in name order."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def load_labelled(path: str | Path, text_column: str | None = None, label_column: str | None = None,
+                  schema: LabelSchema | None = None) -> LabelledData:
+    """Read a labelled file; with ``schema``, every label must be one of its names."""
+    frame = read_table(path)
+    if frame.empty:
+        raise DataError(path, "has no data rows")
+    fmt = "csv" if str(path) == "-" else file_format(Path(path))
+    text_col = find_column(frame, text_column, TEXT_COLUMNS, "text", path)
+    label_col = find_column(frame, label_column, LABEL_COLUMNS, "label", path)
+    if text_column is None or label_column is None:
+        log.info("%s: text column '%s', label column '%s'", path, text_col, label_col)
+    first = first_row_number(fmt)
+    raw_labels = frame[label_col].tolist()
+    kind = infer_kind(raw_labels, label_col)
+    if schema is not None and kind == "custom":
+        # A custom model's names are matched as written; sentiment models also accept any sentiment spelling.
+        kind = "custom" if not set(schema.names) <= {"negative", "neutral", "positive"} else "sentiment"
+    texts, labels, rows = [], [], []
+    skipped_text = skipped_label = 0
+    for i, (text, raw) in enumerate(zip(frame[text_col].tolist(), raw_labels)):
+        if not raw:
+            skipped_label += 1
+            continue
+        name = parse_label(raw, kind)
+        if name is None or (schema is not None and name not in schema.names):
+            expected = ", ".join(schema.names) if schema is not None else describe_kind(kind)
+            raise DataError(path, f"unknown label '{raw}' (expected {expected})", row=first + i, column=label_col)
+        if not text:
+            skipped_text += 1
+            continue
+        texts.append(text)
+        labels.append(name)
+        rows.append(first + i)
+    if skipped_label:
+        log.warning("%s: skipped %d row(s) with an empty '%s'", path, skipped_label, label_col)
+    if skipped_text:
+        log.warning("%s: skipped %d row(s) with an empty '%s'", path, skipped_text, text_col)
+    if not texts:
+        raise DataError(path, f"has no rows with both a text ('{text_col}') and a label ('{label_col}')")
+    digest = fingerprint(path) if str(path) != "-" else ""
+    return LabelledData(texts, labels, str(path), text_col, label_col, kind, rows, digest)
+
+
+def normalise_text(text: str) -> str:
+    """Case- and whitespace-insensitive key for duplicate checks."""
+    return " ".join(text.casefold().split())
+
+
+def check_training_data(data: LabelledData) -> None:
+    """Refuse one-class data and classes too small to split; warn about small data and conflicting duplicates."""
+    counts = Counter(data.labels)
+    if len(counts) < 2:
+        raise DataError(data.source, f"has only one class ({next(iter(counts))}); at least two are needed",
+                        column=data.label_column)
+    if len(data) < SMALL_DATA:
+        log.warning("%s: only %d labelled rows; expect noisy results (a few hundred per class is a good start)",
+                    data.source, len(data))
+    for name, count in sorted(counts.items()):
+        if count < MIN_PER_CLASS:
+            log.warning("%s: class '%s' has only %d example(s); it will be learned poorly", data.source, name, count)
+    short = sum(len(t) < 3 for t in data.texts)
+    if short:
+        log.warning("%s: %d text(s) are shorter than 3 characters", data.source, short)
+    by_text: dict[str, set[str]] = defaultdict(set)
+    first_row: dict[str, int] = {}
+    for text, label, row in zip(data.texts, data.labels, data.rows):
+        key = normalise_text(text)
+        by_text[key].add(label)
+        first_row.setdefault(key, row)
+    conflicts = [k for k, v in by_text.items() if len(v) > 1]
+    if conflicts:
+        example = conflicts[0]
+        log.warning("%s: %d text(s) appear with conflicting labels, e.g. row %d %r labelled %s",
+                    data.source, len(conflicts), first_row[example], example[:60], sorted(by_text[example]))
+
+
+def check_leakage(train: LabelledData, evaluation: LabelledData) -> int:
+    """Warn about texts present in both train and eval; returns how many eval rows are affected."""
+    seen = {normalise_text(t) for t in train.texts}
+    leaked = [t for t in evaluation.texts if normalise_text(t) in seen]
+    if leaked:
+        log.warning("%d of %d evaluation texts also appear in the training data (e.g. %r); "
+                    "evaluation scores will be optimistic", len(leaked), len(evaluation), leaked[0][:60])
+    return len(leaked)
+
+
+def stratified_split(data: LabelledData, eval_fraction: float, seed: int) -> tuple[LabelledData, LabelledData]:
+    """Seeded, stratified hold-out; duplicate texts stay on one side so they cannot leak."""
+    from sklearn.model_selection import train_test_split
+
+    groups: dict[str, list[int]] = {}
+    for i, text in enumerate(data.texts):
+        groups.setdefault(normalise_text(text), []).append(i)
+    keys = list(groups)
+    strata = [data.labels[groups[k][0]] for k in keys]
+    counts = Counter(strata)
+    rare = [name for name, n in counts.items() if n < 2]
+    if rare:
+        raise DataError(data.source, f"class '{rare[0]}' has fewer than 2 distinct texts; cannot hold out an "
+                                     "evaluation split (add examples or pass --eval)", column=data.label_column)
+    n_eval = max(len(counts), round(len(keys) * eval_fraction))
+    if len(keys) - n_eval < len(counts):
+        raise DataError(data.source, f"too few distinct texts ({len(keys)}) to hold out an evaluation split")
+    train_keys, eval_keys = train_test_split(keys, test_size=n_eval, stratify=strata, random_state=seed)
+    pick = lambda ks: sorted(i for k in ks for i in groups[k])  # noqa: E731
+    return data.subset(pick(train_keys)), data.subset(pick(eval_keys))

