@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
 import logging
 import os
@@ -168,19 +167,20 @@ def predict(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where to write the labelled file "
                                                   "(CSV/TSV/JSONL/Parquet/XLSX by suffix; default: CSV on stdout).")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input (default: found by name).")] = None,
+    backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read and written at a time (memory stays constant).")] = 10_000,
 ) -> None:
     """Label reviews given on the command line or in a file (every original column is kept)."""
-    from .data import read_table
-    from .predict import Classifier, label_frame
-    from .storage import write_table
+    from .data import count_rows
+    from .predict import Classifier, predict_file
 
     _setup(verbose=False)
     if not texts and input is None:
         raise SamikshaError("give reviews to label, or --input FILE")
     if texts and input is not None:
         raise SamikshaError("give reviews on the command line or --input FILE, not both")
-    classifier = Classifier.load(model_dir)
+    classifier = Classifier.load(model_dir, backend=backend)
     if texts:
         proba = classifier.predict_proba(texts)
         table = Table()
@@ -190,27 +190,21 @@ def predict(
             table.add_row(text, _label(classifier.labels[row.argmax()]), f"{row.max():.2f}")
         out.print(table)
         return
-    frame = read_table(input)
-    with _progress(len(frame)) as advance:
-        labelled = label_frame(classifier, frame, text_column, input, batch_size, advance)
-    if output is None or output == "-":
-        buffer = io.StringIO()
-        labelled.to_csv(buffer, index=False)
-        sys.stdout.write(buffer.getvalue())
-    else:
-        write_table(labelled, output)
-        err.print(f"labelled {len(labelled)} rows -> {output}")
+    with _progress(count_rows(input)) as advance:
+        rows = predict_file(classifier, input, output, text_column, batch_size, chunk_rows, advance)
+    if output not in (None, "-"):
+        err.print(f"labelled {rows} rows with the {classifier.backend.name} backend -> {output}")
 
 
 class _progress:
     """A progress bar on stderr with an ETA, for files long enough to need one."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int | None):
         self.total = total
         self.bar = None
 
     def __enter__(self):
-        if self.total < 500:
+        if self.total is not None and self.total < 500:
             return None
         from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
@@ -223,6 +217,36 @@ class _progress:
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.stop()
+
+
+@app.command()
+@friendly_errors
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="A new serving folder "
+                                                   "(default: add onnx/ inside MODEL_DIR).")] = None,
+    quantize: Annotated[str, typer.Option(help="int8 (kept only if macro-F1 drops <= 1 point) or none.")] = "int8",
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Data for the int8 gate (default: the model's eval.csv).")] = None,
+    force: Annotated[bool, typer.Option(help="Keep int8 even if it fails the macro-F1 gate.")] = False,
+) -> None:
+    """Export to ONNX (checked against PyTorch) and quantize to int8 when it keeps its macro-F1."""
+    from .export import export_onnx
+
+    _setup()
+    report = export_onnx(model_dir, output, quantize, eval, force)
+    table = Table(title="ONNX export", title_justify="left")
+    table.add_column("graph")
+    table.add_column("size MB", justify="right")
+    table.add_column("check")
+    fp32 = report["fp32"]
+    table.add_row("fp32", f"{fp32['size_bytes'] / 1e6:.1f}", f"max |logit diff| {fp32['max_abs_logit_diff']:.1e}, "
+                  f"argmax agreement {fp32['argmax_agreement']:.3f}")
+    if "int8" in report:
+        int8 = report["int8"]
+        verdict = "[green]accepted[/]" if int8["accepted"] else "[red]refused[/]"
+        table.add_row("int8", f"{int8['size_bytes'] / 1e6:.1f}", f"{verdict}: {int8['reason']}")
+    out.print(table)
+    out.print(f"predictions now use ONNX ({report['preferred']}) from {output or model_dir}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -100,6 +101,63 @@ def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
         raise DataError(path, f"cannot be read as {fmt}: {message}",
                         row=int(match.group(1)) if match else None) from None
     return _as_strings(frame)
+
+
+def iter_table(path: str | Path, chunk_rows: int = 10_000) -> Iterator[pd.DataFrame]:
+    """Read a table in chunks of string cells, in constant memory for CSV, TSV, JSONL and Parquet."""
+    if str(path) != "-":
+        path = Path(path)
+        if not path.exists():
+            raise DataError(path, "no such file or folder")
+    fmt = "csv" if str(path) == "-" else file_format(Path(path))
+    if fmt in ("excel", "hf"):  # not streamable: read whole, hand out in slices
+        frame = read_table(path)
+        for start in range(0, len(frame), chunk_rows):
+            yield frame.iloc[start:start + chunk_rows]
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            yield _as_strings(batch.to_pandas())
+        return
+    stream = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig") if str(path) == "-"
+              else open(path, encoding="utf-8-sig", newline=""))
+    with stream:
+        try:
+            if fmt == "jsonl":
+                chunks = pd.read_json(stream, lines=True, dtype=False, chunksize=chunk_rows)
+            else:
+                chunks = pd.read_csv(stream, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
+                                     chunksize=chunk_rows)
+            for chunk in chunks:
+                yield _as_strings(chunk)
+        except UnicodeDecodeError as err:
+            raise DataError(path, f"is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
+        except (ValueError, pd.errors.ParserError) as err:
+            message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            match = re.search(r"line (\d+)", message)
+            raise DataError(path, f"cannot be read as {fmt}: {message}",
+                            row=int(match.group(1)) if match else None) from None
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Rows in a file without loading it (line count for text formats), or None when unknown."""
+    if str(path) == "-":
+        return None
+    path = Path(path)
+    fmt = file_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if fmt not in ("csv", "tsv", "jsonl"):
+        return None
+    lines = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+    return max(lines - (fmt != "jsonl"), 0)
 
 
 def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,9 +1,10 @@
-"""Classifier: load a saved model folder and label texts in length-sorted batches, in the caller's order."""
+"""Classifier: load a saved model folder (PyTorch or ONNX) and label texts in length-sorted batches, in order."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from .models import quiet_transformers
 from .storage import MODEL_META
 
 log = logging.getLogger("samiksha")
+BACKENDS = ("auto", "torch", "onnx")
+ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
 
 
 class TorchBackend:
@@ -40,6 +43,29 @@ class TorchBackend:
         return out.logits.float().cpu().numpy()
 
 
+class OnnxBackend:
+    """Runs an exported ONNX graph with ONNX Runtime on the CPU (no PyTorch needed)."""
+
+    name = "onnx"
+
+    def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int | None = None):
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.model_file, self.tokenizer_dir = Path(model_file), Path(tokenizer_dir)
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        with quiet_transformers():
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        batch = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+        return self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.input_names})[0]
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
@@ -51,51 +77,77 @@ def read_model_meta(path: Path) -> dict:
     return json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
 
 
+def onnx_model_file(path: Path) -> Path | None:
+    """The ONNX graph an export chose for ``path`` (int8 when it passed its gate), or None."""
+    report = path / ONNX_DIR / ONNX_REPORT
+    if not report.exists():
+        return None
+    preferred = json.loads(report.read_text(encoding="utf-8")).get("preferred", "fp32")
+    return path / ONNX_DIR / (ONNX_INT8 if preferred == "int8" else ONNX_FP32)
+
+
 class Classifier:
     """A trained sentiment model. Probability columns follow ``labels``, the order saved with the model."""
 
-    def __init__(self, backend: TorchBackend, labels: Sequence[str], max_length: int = 128, meta: dict | None = None):
+    def __init__(self, backend: TorchBackend | OnnxBackend, labels: Sequence[str], max_length: int = 128,
+                 meta: dict | None = None):
         self.backend = backend
         self.labels = list(labels)
         self.max_length = max_length
         self.meta = meta or {}
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None) -> Classifier:
-        """Load a folder written by `samiksha train` (or any Hugging Face text-classification folder)."""
+    def load(cls, path: str | Path, backend: str = "auto", device: str | None = None) -> Classifier:
+        """Load a folder written by `samiksha train`/`export` (or any Hugging Face text-classification folder).
+
+        ``backend="auto"`` uses the ONNX export when the folder has one, else PyTorch.
+        """
         path = Path(path)
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
         if not path.is_dir():
             raise ModelError(f"{path}: no such model folder")
         config_file = path / "config.json"
         if not config_file.exists():
             raise ModelError(f"{path}: not a model folder (no config.json)")
+        onnx_file = onnx_model_file(path)
+        if backend == "onnx" and onnx_file is None:
+            raise ModelError(f"{path}: has no ONNX export; run `samiksha export {path}` first")
         try:
             config = json.loads(config_file.read_text(encoding="utf-8"))
             id2label = {int(k): v for k, v in config["id2label"].items()}
-            backend = TorchBackend(path, device)
+            if onnx_file is not None and backend != "torch":
+                runner: TorchBackend | OnnxBackend = OnnxBackend(onnx_file, path)
+            else:
+                runner = TorchBackend(path, device)
         except (KeyError, ValueError, OSError) as err:
             raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
         meta = read_model_meta(path)
         labels = meta.get("labels") or [id2label[i] for i in range(len(id2label))]
         max_length = int(meta.get("config", {}).get("max_length", 128))
-        return cls(backend, labels, max_length, meta)
+        return cls(runner, labels, max_length, meta)
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
-                      progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Probabilities, shape (len(texts), len(labels)), rows in input order; batches are sorted by length."""
+    def logits(self, texts: Sequence[str], batch_size: int = 64,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Raw scores, shape (len(texts), len(labels)), rows in input order; batches are sorted by length."""
         texts = [str(t) for t in texts]
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            out[idx] = _softmax(self.backend.logits([texts[i] for i in idx], self.max_length))
+            out[idx] = self.backend.logits([texts[i] for i in idx], self.max_length)
             if progress is not None:
                 progress(len(idx))
         return out
 
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
+                      progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Probabilities, shape (len(texts), len(labels)), rows in input order, columns in ``labels`` order."""
+        return _softmax(self.logits(texts, batch_size, progress))
+
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[str]:
         """The most likely label name for each text."""
-        proba = self.predict_proba(texts, batch_size)
+        proba = self.logits(texts, batch_size)
         return [self.labels[i] for i in proba.argmax(axis=1)]
 
 
@@ -115,3 +167,15 @@ def label_frame(classifier: Classifier, frame, text_column: str | None = None, s
     for j, name in enumerate(classifier.labels):
         out[f"{prefix}prob_{name}"] = proba[:, j].round(4)
     return out
+
+
+def predict_file(classifier: Classifier, source: str | Path, target: str | Path | None, text_column: str | None = None,
+                 batch_size: int = 64, chunk_rows: int = 10_000, progress: Callable[[int], None] | None = None) -> int:
+    """Label a file chunk by chunk (constant memory for CSV/TSV/JSONL/Parquet); returns the number of rows."""
+    from .data import iter_table
+    from .storage import TableWriter
+
+    with TableWriter(target) as writer:
+        for chunk in iter_table(source, chunk_rows):
+            writer.write(label_frame(classifier, chunk, text_column, source, batch_size, progress))
+    return writer.rows

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from samiksha import Classifier, TrainConfig, train
+from samiksha.cli import app
+from samiksha.errors import SamikshaError
+from samiksha.export import export_onnx
+from samiksha.predict import OnnxBackend, TorchBackend
+
+TEXTS = ["bahut badiya phone", "bakwas", "theek thaak hai, kuch khaas nahi", "मस्त है", "ok",
+         "delivery late thi lekin product achha hai " * 4]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, trained_tiny):
+    folder = tmp_path_factory.mktemp("exp") / "model"
+    shutil.copytree(trained_tiny, folder)
+    report = export_onnx(folder, quantize="int8", force=True)
+    return folder, report
+
+
+def test_export_parity_and_report(exported):
+    folder, report = exported
+    assert (folder / "onnx" / "model.onnx").exists()
+    assert report["fp32"]["max_abs_logit_diff"] <= 1e-3
+    assert report["fp32"]["argmax_agreement"] == 1.0
+    assert report["parity_texts"] == len(pd.read_csv(folder / "eval.csv"))
+    assert json.loads((folder / "onnx" / "export.json").read_text()) == report
+
+
+def test_backends_agree_on_predict_and_predict_proba(exported):
+    folder, report = exported
+    torch_clf = Classifier.load(folder, backend="torch")
+    onnx_fp32 = Classifier(OnnxBackend(folder / "onnx" / "model.onnx", folder), torch_clf.labels)
+    auto = Classifier.load(folder)
+    assert isinstance(torch_clf.backend, TorchBackend) and isinstance(auto.backend, OnnxBackend)
+    assert auto.backend.model_file.name == ("model.int8.onnx" if report["preferred"] == "int8" else "model.onnx")
+    assert auto.labels == onnx_fp32.labels == torch_clf.labels == ["negative", "neutral", "positive"]
+    np.testing.assert_allclose(onnx_fp32.predict_proba(TEXTS, batch_size=4), torch_clf.predict_proba(TEXTS),
+                               atol=1e-4)
+    assert onnx_fp32.predict(TEXTS) == torch_clf.predict(TEXTS)
+    int8 = auto.predict_proba(TEXTS)
+    assert int8.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(int8.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_int8_gate_passes_or_refuses_on_remeasured_macro_f1(tmp_path, trained_tiny):
+    folder = tmp_path / "model"
+    shutil.copytree(trained_tiny, folder)
+    passing = export_onnx(folder, quantize="int8", max_f1_drop=1.0)  # any drop allowed: must pass
+    assert passing["int8"]["accepted"] and passing["preferred"] == "int8"
+    assert (folder / "onnx" / "model.int8.onnx").exists()
+    assert passing["int8"]["size_bytes"] < passing["fp32"]["size_bytes"]
+    refusing = export_onnx(folder, quantize="int8", max_f1_drop=-1.0)  # must improve by 100 points: refused
+    assert not refusing["int8"]["accepted"] and refusing["preferred"] == "fp32"
+    assert not (folder / "onnx" / "model.int8.onnx").exists()
+    assert "macro-F1" in refusing["int8"]["reason"]
+    assert isinstance(Classifier.load(folder).backend, OnnxBackend)
+    assert Classifier.load(folder).backend.model_file.name == "model.onnx"
+
+
+def test_int8_without_evaluation_data_needs_force(tmp_path, trained_tiny):
+    folder = tmp_path / "model"
+    shutil.copytree(trained_tiny, folder)
+    (folder / "eval.csv").unlink()
+    report = export_onnx(folder)
+    assert not report["int8"]["accepted"] and "no evaluation data" in report["int8"]["reason"]
+    assert report["parity_texts"] == 10  # built-in sample reviews
+
+
+def test_export_to_a_serving_folder_without_torch_weights(tmp_path, trained_tiny):
+    target = tmp_path / "serve"
+    result = CliRunner().invoke(app, ["export", str(trained_tiny), "--output", str(target), "--quantize", "none"])
+    assert result.exit_code == 0, result.output
+    assert not (target / "model.safetensors").exists() and (target / "onnx" / "model.onnx").exists()
+    assert not (trained_tiny / "onnx").exists()
+    served = Classifier.load(target)
+    assert isinstance(served.backend, OnnxBackend)
+    np.testing.assert_allclose(served.predict_proba(TEXTS), Classifier.load(trained_tiny).predict_proba(TEXTS),
+                               atol=1e-4)
+    again = CliRunner().invoke(app, ["export", str(trained_tiny), "--output", str(target)])
+    assert again.exit_code == 1 and "exists and is not empty" in again.stderr
+
+
+def test_onnx_backend_requested_without_export(trained_tiny):
+    with pytest.raises(SamikshaError, match="has no ONNX export"):
+        Classifier.load(trained_tiny, backend="onnx")
+
+
+def test_albert_exports_with_parity(tmp_path, tiny_albert, reviews_csv):
+    out = tmp_path / "albert"
+    train(reviews_csv, out, config=TrainConfig(model=str(tiny_albert), epochs=1, batch_size=8))
+    report = export_onnx(out, quantize="none")
+    assert report["fp32"]["max_abs_logit_diff"] <= 1e-3 and report["fused"] is False
