@@ -111,3 +111,14 @@ def test_offline_hub_name_is_one_clear_line(tmp_path, reviews_csv, monkeypatch):
     result = invoke("train", reviews_csv, "-o", tmp_path / "m", "--model", "ai4bharat/indic-bert", "--offline")
     assert result.exit_code == 1
     assert "ai4bharat/indic-bert: not in the local Hugging Face cache and offline mode is on" in result.stderr
+
+
+def test_train_tfidf_then_predict(tmp_path, reviews_csv):
+    out = tmp_path / "tfidf"
+    result = invoke("train", reviews_csv, "-o", out, "--method", "tfidf")
+    assert result.exit_code == 0, result.output
+    predicted = invoke("predict", out, "--input", reviews_csv)
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.stdout.splitlines()[0].startswith("text,label,predicted_label,predicted_score")
+    refused = invoke("predict", out, "hello", "--backend", "onnx")
+    assert refused.exit_code == 1 and "has no ONNX backend" in refused.stderr

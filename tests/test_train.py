@@ -124,6 +124,7 @@ def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
     result = train(reviews_csv, out, config=config, resume=True)
     assert result.meta["training"]["resumed"] is True
     assert result.meta["training"]["epochs_run"] == pytest.approx(3)
+    assert result.meta["training"]["examples_per_second"] > 0
     assert not work.exists()
     assert Classifier.load(out).labels == ["negative", "neutral", "positive"]
 
@@ -170,3 +171,25 @@ def test_class_weights(tmp_path):
     assert TrainConfig(class_weights={"negative": 3.0}).weights_for(names, counts) == [3.0, 1.0, 1.0]
     with pytest.raises(SamikshaError, match="unknown label"):
         TrainConfig(class_weights={"angry": 2.0}).weights_for(names, counts)
+
+
+def test_tfidf_method_writes_the_same_kind_of_folder(tmp_path):
+    from samiksha.export import export_onnx
+
+    data = tmp_path / "reviews.csv"
+    make_reviews(40).to_csv(data, index=False)
+    out = tmp_path / "tfidf"
+    result = train(data, out, config=TrainConfig(method="tfidf", seed=0))
+    for name in ("samiksha.json", "metrics.json", "report.txt", "confusion_matrix.png", "README.md", "eval.csv",
+                 "tfidf.joblib"):
+        assert (out / name).exists(), name
+    assert result.meta["method"] == "tfidf"
+    classifier = Classifier.load(out)
+    assert classifier.backend.name == "tfidf" and classifier.labels == ["negative", "neutral", "positive"]
+    proba = classifier.predict_proba(["mast product", "bakwas"])
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    # the phrases carry the label, so n-grams learn them: held-out metrics are far above chance
+    assert result.metrics["macro_f1"] > 0.6
+    assert evaluate(out, out / "eval.csv")["macro_f1"] == pytest.approx(result.metrics["macro_f1"])
+    with pytest.raises(SamikshaError, match="only fine-tuned transformer models export"):
+        export_onnx(out)

@@ -21,7 +21,7 @@ tags: [samiksha, sentiment-analysis, hinglish, hindi, indian-english]
 
 # Samiksha sentiment model
 
-Labels reviews as {', '.join(names)}. Fine-tuned from `{meta['base_model']}` with Samiksha
+Labels reviews as {', '.join(names)}. Trained with Samiksha from `{meta['base_model']}`
 (method `{meta['method']}`, preset `{config['preset']}`, seed {config['seed']}).
 
 ## Evaluation
@@ -50,16 +50,18 @@ The confusion matrix is in `confusion_matrix.png`, the full report in `report.tx
 
 ## Use
 
-```python
-from transformers import pipeline
-classify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")
-classify("delivery fast thi aur quality bhi badiya")
-```
-
-or `samiksha predict PATH/TO/THIS/FOLDER "your review"`.
+{_usage(meta['method'])}
 
 ## Limits
 
 Scores come from one evaluation split and one seed; on small data they vary from run to run.
 The model knows only what its training data showed it.
 """
+
+
+def _usage(method: str) -> str:
+    python = ('from samiksha import Classifier\nclassify = Classifier.load("PATH/TO/THIS/FOLDER")\n'
+              'classify.predict(["delivery fast thi aur quality bhi badiya"])' if method == "tfidf" else
+              'from transformers import pipeline\nclassify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")\n'
+              'classify("delivery fast thi aur quality bhi badiya")')
+    return f"```python\n{python}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."

@@ -112,6 +112,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
+    method: Annotated[str, typer.Option(help="finetune (a transformer) or tfidf (the classical n-gram baseline).")] = "finetune",
     preset: Annotated[str, typer.Option(help="default, or lesson: the classic classroom recipe, exactly.")] = "default",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
     offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
@@ -123,7 +124,7 @@ def train(
 
     _setup(offline)
     config = TrainConfig.for_preset(
-        preset, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None)
@@ -271,6 +272,34 @@ def demo(
     seconds = result.meta["training"]["wall_seconds"]
     out.print(f"trained in {seconds:.0f} s; model written to [bold]{output}[/]; "
               f"try: samiksha predict {output} \"kal hi mila, ekdum first class\"")
+
+
+@app.command()
+@friendly_errors
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
+    host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 serves this machine only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    api_key: Annotated[Optional[str], typer.Option(envvar="SAMIKSHA_API_KEY", show_default=False,
+                                                   help="Require this key in the X-API-Key header of /v1/*.")] = None,
+    backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
+    max_texts: Annotated[int, typer.Option(help="Texts per /v1/predict request.")] = 1000,
+    max_text_chars: Annotated[int, typer.Option(help="Longer texts are cut to this many characters.")] = 5000,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest file /v1/predict/file accepts, in MB.")] = 10.0,
+    max_batch: Annotated[int, typer.Option(help="Texts per model call, shared by concurrent requests.")] = 64,
+) -> None:
+    """Serve a model: a JSON API (docs at /docs) and a web page at / to label reviews in a browser."""
+    import uvicorn
+
+    from .serve import create_app
+
+    _setup()
+    application = create_app(model_dir, api_key=api_key or None, max_texts=max_texts, max_text_chars=max_text_chars,
+                             max_upload_bytes=int(max_upload_mb * 1024 * 1024), backend=backend, max_batch=max_batch)
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
+    err.print(f"serving {model_dir} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

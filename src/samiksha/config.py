@@ -11,7 +11,7 @@ from typing import Any
 from .errors import SamikshaError
 
 PRESETS = ("default", "lesson")
-METHODS = ("finetune",)
+METHODS = ("finetune", "tfidf")
 
 
 @dataclass

@@ -114,6 +114,8 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
         raise SamikshaError(f"--quantize must be int8 or none, not '{quantize}'")
     model_dir = Path(model_dir)
     torch_clf = Classifier.load(model_dir, backend="torch")
+    if not isinstance(torch_clf.backend, TorchBackend):
+        raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX")
     gate = _gate_data(model_dir, eval_data, torch_clf.labels)
     texts = (gate.texts if gate is not None else FALLBACK_TEXTS)[:PARITY_TEXTS]
     target = Path(output_dir) if output_dir is not None else model_dir / ONNX_DIR

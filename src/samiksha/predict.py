@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +18,14 @@ from .storage import MODEL_META
 log = logging.getLogger("samiksha")
 BACKENDS = ("auto", "torch", "onnx")
 ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
+
+
+class Backend(Protocol):
+    """What a Classifier needs from a model runtime: raw scores for a batch, one column per label."""
+
+    name: str
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray: ...
 
 
 class TorchBackend:
@@ -89,7 +98,7 @@ def onnx_model_file(path: Path) -> Path | None:
 class Classifier:
     """A trained sentiment model. Probability columns follow ``labels``, the order saved with the model."""
 
-    def __init__(self, backend: TorchBackend | OnnxBackend, labels: Sequence[str], max_length: int = 128,
+    def __init__(self, backend: Backend, labels: Sequence[str], max_length: int = 128,
                  meta: dict | None = None):
         self.backend = backend
         self.labels = list(labels)
@@ -107,6 +116,13 @@ class Classifier:
             raise ModelError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
         if not path.is_dir():
             raise ModelError(f"{path}: no such model folder")
+        meta = read_model_meta(path)
+        if meta.get("method") == "tfidf":
+            if backend == "onnx":
+                raise ModelError(f"{path}: a TF-IDF model has no ONNX backend")
+            from .tfidf import TfidfBackend
+
+            return cls(TfidfBackend(path), meta["labels"], meta["config"]["max_length"], meta)
         config_file = path / "config.json"
         if not config_file.exists():
             raise ModelError(f"{path}: not a model folder (no config.json)")
@@ -117,12 +133,11 @@ class Classifier:
             config = json.loads(config_file.read_text(encoding="utf-8"))
             id2label = {int(k): v for k, v in config["id2label"].items()}
             if onnx_file is not None and backend != "torch":
-                runner: TorchBackend | OnnxBackend = OnnxBackend(onnx_file, path)
+                runner = OnnxBackend(onnx_file, path)
             else:
                 runner = TorchBackend(path, device)
         except (KeyError, ValueError, OSError) as err:
             raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
-        meta = read_model_meta(path)
         labels = meta.get("labels") or [id2label[i] for i in range(len(id2label))]
         max_length = int(meta.get("config", {}).get("max_length", 128))
         return cls(runner, labels, max_length, meta)

@@ -51,7 +51,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def is_model_dir(path: Path) -> bool:
-    return (path / "config.json").exists()
+    return (path / "config.json").exists() or (path / MODEL_META).exists()
 
 
 def check_output_dir(output: Path) -> None:

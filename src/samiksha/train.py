@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -41,6 +42,14 @@ def checkpoint_dir(output: Path) -> Path:
 
 def _has_checkpoint(work: Path) -> bool:
     return work.is_dir() and any(p.name.startswith("checkpoint-") for p in work.iterdir())
+
+
+def _checkpoint_epoch(work: Path) -> float:
+    """The epoch at which the last checkpoint in ``work`` was saved."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    state = Path(get_last_checkpoint(str(work))) / "trainer_state.json"
+    return float(json.loads(state.read_text(encoding="utf-8")).get("epoch") or 0)
 
 
 def _load_base(resolved: ResolvedModel, schema: LabelSchema):
@@ -180,16 +189,41 @@ def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
 
 def train(train_data: str | Path, output_dir: str | Path, *, eval_data: str | Path | None = None,
           config: TrainConfig | None = None, resume: bool = False, callbacks: list | None = None) -> TrainResult:
-    """Fine-tune ``config.model`` on ``train_data`` and write a complete model folder to ``output_dir``."""
-    import datasets
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
-
+    """Train ``config.method`` on ``train_data`` and write a complete model folder to ``output_dir``."""
     config = config or TrainConfig()
     output = Path(output_dir)
     check_output_dir(output)
-    work = checkpoint_dir(output)
-    resolved = resolve_model(config.model, config.offline)
     train_part, eval_part, schema = _prepare_data(train_data, eval_data, config)
+    staging = output.with_name(f".{output.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        if config.method == "tfidf":
+            from .tfidf import DESCRIPTION, fit_tfidf
+
+            weights = config.weights_for(schema.names, train_part.counts())
+            base_model = DESCRIPTION
+            training = fit_tfidf(train_part.texts, [schema.label2id[n] for n in train_part.labels], staging,
+                                 config.seed, dict(enumerate(weights)) if weights else None)
+        else:
+            base_model, training = _fine_tune(train_part, eval_part, schema, config, output, staging, resume,
+                                              callbacks)
+        result = _finish_folder(staging, base_model, schema, config, train_part, eval_part, training)
+        publish_dir(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(checkpoint_dir(output), ignore_errors=True)
+    log.info("saved the model to %s", output)
+    return TrainResult(output, result["metrics"], result["meta"])
+
+
+def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema, config: TrainConfig,
+               output: Path, staging: Path, resume: bool, callbacks: list | None) -> tuple[str, dict]:
+    """Fine-tune with `Trainer` (checkpoints in DIR.checkpoints) and save the best model to ``staging``."""
+    import datasets
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+
+    resolved = resolve_model(config.model, config.offline)
+    work = checkpoint_dir(output)
     epochs = config.epochs_for(len(train_part))
     run_info = {"config": config.to_dict(), "train": train_part.describe(), "eval": eval_part.describe()}
     resuming = _check_resume(work, resume, run_info)
@@ -221,36 +255,29 @@ def train(train_data: str | Path, output_dir: str | Path, *, eval_data: str | Pa
              resolved.name, len(train_part), len(eval_part), f"{epochs:g}", config.preset)
     if resuming:
         log.info("resuming from the last checkpoint in %s", work)
+    start_epoch = _checkpoint_epoch(work) if resuming else 0.0
     started = time.perf_counter()
-    outcome = trainer.train(resume_from_checkpoint=True if resuming else None)
+    trainer.train(resume_from_checkpoint=True if resuming else None)
     wall = time.perf_counter() - started
-
-    staging = output.with_name(f".{output.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        with quiet_transformers():
-            trainer.save_model(str(staging))
-        (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle; the settings are in samiksha.json
-        training = {"epochs_run": float(trainer.state.epoch or 0), "steps": int(trainer.state.global_step),
-                    "best_checkpoint": Path(trainer.state.best_model_checkpoint or "").name or None,
-                    "wall_seconds": wall, "examples_per_second": outcome.metrics.get("train_samples_per_second"),
-                    "resumed": resuming,
-                    "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
-        result = _finish_folder(staging, resolved, schema, config, train_part, eval_part, training)
-        publish_dir(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(work, ignore_errors=True)
-    log.info("saved the model to %s", output)
-    return TrainResult(output, result["metrics"], result["meta"])
+    with quiet_transformers():
+        trainer.save_model(str(staging))
+    (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle; the settings are in samiksha.json
+    epochs_run = float(trainer.state.epoch or 0)
+    # measured over this process's run, per-epoch evaluation included (Trainer's own figure counts
+    # planned epochs, which overstates speed when early stopping ends the run)
+    return resolved.name, {
+        "epochs_run": epochs_run, "steps": int(trainer.state.global_step),
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint or "").name or None,
+        "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(train_part) / wall,
+        "resumed": resuming, "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
 
 
-def _finish_folder(folder: Path, resolved: ResolvedModel, schema: LabelSchema, config: TrainConfig,
+def _finish_folder(folder: Path, base_model: str, schema: LabelSchema, config: TrainConfig,
                    train_part: LabelledData, eval_part: LabelledData, training: dict) -> dict:
     """Evaluate the saved model from its folder and write metadata, metrics, report, PNG and model card."""
     from .predict import Classifier
 
-    meta = {"format_version": FORMAT_VERSION, "method": config.method, "base_model": resolved.name,
+    meta = {"format_version": FORMAT_VERSION, "method": config.method, "base_model": base_model,
             "labels": list(schema.names), "label_kind": train_part.label_kind, "config": config.to_dict(),
             "data": {"train": train_part.describe(), "eval": eval_part.describe()},
             "training": training, "versions": _versions()}
