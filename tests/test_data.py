@@ -47,8 +47,8 @@ def test_datasets_folder_loads(tmp_path):
 
 def test_columns_found_by_common_names_and_integer_labels(tmp_path, caplog):
     path = tmp_path / "r.jsonl"
-    path.write_text("\n".join(json.dumps({"id": i, "review_text": t, "sentiment": l})
-                              for i, (t, l) in enumerate([("achha", 2), ("bura", 0), ("theek", 1)])) + "\n")
+    path.write_text("\n".join(json.dumps({"id": i, "review_text": t, "sentiment": lab})
+                              for i, (t, lab) in enumerate([("achha", 2), ("bura", 0), ("theek", 1)])) + "\n")
     with caplog.at_level(logging.INFO, logger="samiksha"):
         data = load_labelled(path)
     assert (data.text_column, data.label_column, data.label_kind) == ("review_text", "sentiment", "index")

@@ -99,3 +99,20 @@ def test_albert_exports_with_parity(tmp_path, tiny_albert, reviews_csv):
     train(reviews_csv, out, config=TrainConfig(model=str(tiny_albert), epochs=1, batch_size=8))
     report = export_onnx(out, quantize="none")
     assert report["fp32"]["max_abs_logit_diff"] <= 1e-3 and report["fused"] is False
+
+
+def test_multilingual_architecture_exports_and_gates_int8(tmp_path, minilm_tokenizer_dir, reviews_csv):
+    """XLM-R (the architecture of multilingual-e5 and MuRIL-like encoders): fused export, gated int8."""
+    from conftest import _tiny
+    from transformers import XLMRobertaConfig
+
+    base = _tiny(tmp_path / "tiny-xlmr", minilm_tokenizer_dir,
+                 XLMRobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=260, pad_token_id=0))
+    out = tmp_path / "xlmr"
+    train(reviews_csv, out, config=TrainConfig(model=str(base), epochs=1, batch_size=8))
+    report = export_onnx(out, quantize="int8")
+    assert report["fp32"]["max_abs_logit_diff"] <= 1e-3 and report["fused"] is True
+    int8 = report["int8"]
+    assert int8["accepted"] == (int8["macro_f1_drop"] <= 0.01)
+    assert (out / "onnx" / "model.int8.onnx").exists() == int8["accepted"]

@@ -8,8 +8,8 @@ import logging
 import re
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -78,7 +78,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as err:  # readers raise many types; the user needs one line
-        raise DataError(path, f"cannot be read as {fmt}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(path, f"cannot be read as {fmt}: {first}") from None
     return _as_strings(frame)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,7 +14,6 @@ from .errors import ModelError
 from .models import quiet_transformers
 from .storage import MODEL_META
 
-log = logging.getLogger("samiksha")
 BACKENDS = ("auto", "torch", "onnx")
 ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
 
