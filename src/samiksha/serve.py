@@ -1,0 +1,480 @@
+"""`samiksha serve`: a JSON API and an offline web page over one shared model, with micro-batched inference."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import tempfile
+import threading
+from collections import deque
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+
+from .errors import DataError, SamikshaError
+from .predict import Classifier
+
+log = logging.getLogger("samiksha")
+
+STATIC = Path(__file__).parent / "static"
+MAX_TEXTS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_BATCH = 1000, 5000, 10 * 1024 * 1024, 64
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around an uploaded file
+UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".jsonl", ".xlsx": ".xlsx",
+           ".parquet": ".parquet"}  # accepted upload suffix -> suffix of the labelled file
+MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".tsv": "text/tab-separated-values; charset=utf-8",
+               ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet",
+               ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                           "base-uri 'none'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold."""
+
+    max_texts: int = MAX_TEXTS
+    max_text_chars: int = MAX_TEXT_CHARS
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+
+    @property
+    def json_body_bytes(self) -> int:
+        """Room for ``max_texts`` texts of ``max_text_chars`` characters even when every one is \\u-escaped."""
+        return self.max_texts * (6 * self.max_text_chars + 16) + FORM_OVERHEAD
+
+
+class Batcher:
+    """Runs the model in one thread; texts from concurrent requests share model calls of up to ``max_batch``.
+
+    The thread takes whatever is waiting the moment it is free, so an idle server adds no delay and a busy
+    one fills its batches. Texts are cut to ``max_chars`` characters before the model sees them.
+    """
+
+    def __init__(self, classifier: Classifier, max_chars: int = MAX_TEXT_CHARS, max_batch: int = MAX_BATCH):
+        self.classifier, self.labels = classifier, classifier.labels
+        self.max_chars, self.max_batch = max_chars, max_batch
+        self._jobs: deque[tuple[list[str], Future]] = deque()
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, texts: list[str]) -> Future:
+        """Queue texts for the model; the future's result is their probabilities, in order."""
+        future: Future = Future()
+        cleaned = [t[:self.max_chars].encode("utf-8", "replace").decode("utf-8") for t in texts]
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the model is shut down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="samiksha-model", daemon=True)
+                self._thread.start()
+            self._jobs.append((cleaned, future))
+            self._ready.notify()
+        return future
+
+    async def predict(self, texts: list[str]) -> np.ndarray:
+        """Probabilities for ``texts``, sent in chunks so that other requests can share each model call."""
+        return self._stack([await asyncio.wrap_future(self.submit(chunk)) for chunk in self._chunks(texts)])
+
+    def predict_proba(self, texts: list[str], batch_size: int | None = None, progress=None) -> np.ndarray:
+        """Blocking `predict` for worker threads; the `Classifier.predict_proba` signature, for `label_frame`."""
+        return self._stack([self.submit(chunk).result() for chunk in self._chunks(texts)])
+
+    def _chunks(self, texts: list[str]) -> list[list[str]]:
+        return [texts[i:i + self.max_batch] for i in range(0, len(texts), self.max_batch)]
+
+    def _stack(self, parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def close(self) -> None:
+        """Finish the queued work and stop the model thread."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _take(self) -> list[tuple[list[str], Future]]:
+        with self._ready:
+            while not self._jobs and not self._closed:
+                self._ready.wait()
+            jobs, total = [], 0
+            while self._jobs and total < self.max_batch:
+                texts, future = self._jobs.popleft()
+                if future.set_running_or_notify_cancel():  # skip requests whose client gave up
+                    jobs.append((texts, future))
+                    total += len(texts)
+            return jobs
+
+    def _run(self) -> None:
+        while True:
+            jobs = self._take()
+            if not jobs:
+                if self._closed and not self._jobs:
+                    return
+                continue
+            try:
+                proba = self.classifier.predict_proba([t for texts, _ in jobs for t in texts], self.max_batch)
+            except Exception as error:  # reported to each waiting request, which answers 500
+                log.exception("model call failed")
+                for _, future in jobs:
+                    future.set_exception(error)
+                continue
+            start = 0
+            for texts, future in jobs:
+                future.set_result(proba[start:start + len(texts)])
+                start += len(texts)
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong, in one line.")
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"texts": ["bahut badiya product, paisa vasool", "बेकार क्वालिटी, पैसे बर्बाद",
+                                "Delivery was late but the phone works fine"]}]})
+    texts: list[str] = Field(description="Reviews to label (Hinglish, Hindi or English), at most the server's "
+                                         "max_texts; longer texts than max_text_chars are cut.")
+
+
+class Prediction(BaseModel):
+    label: str = Field(description="The most likely label.")
+    score: float = Field(description="The model's probability for that label (its confidence, not a guarantee).")
+    probabilities: dict[str, float] = Field(description="One probability per label, in the model's label order.")
+    truncated: bool = Field(description="True when the text was cut to max_text_chars before labelling.")
+
+
+class PredictResponse(BaseModel):
+    labels: list[str] = Field(description="The model's labels, in order.")
+    results: list[Prediction] = Field(description="One result per text, in the order sent.")
+    notices: list[str] = Field(description="Things to know about this answer, such as cut texts.")
+
+
+class FileTable(BaseModel):
+    file: str = Field(description="The uploaded file's name, made safe.")
+    text_column: str = Field(description="The column that was labelled.")
+    labels: list[str]
+    columns: list[str] = Field(description="The original columns, then label, score and prob_<label>.")
+    rows: list[list[str | float | None]]
+    notices: list[str]
+
+
+class ClassMetrics(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Metrics(BaseModel):
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]
+    labels: list[str]
+    n: int = Field(description="How many labelled texts these figures were measured on.")
+    data: str = Field(description="Which data they were measured on.")
+
+
+class LimitsInfo(BaseModel):
+    max_texts: int
+    max_text_chars: int
+    max_upload_bytes: int
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(description="The model folder's name.")
+    base_model: str | None
+    method: str | None
+    labels: list[str] = Field(description="Label order of every probability list and prob_ column.")
+    backend: str = Field(description="What runs it: torch, onnx or tfidf.")
+    max_length: int = Field(description="Tokens per text the model reads; the rest is ignored.")
+    train_rows: int | None = Field(description="Labelled texts it was trained on.")
+    metrics: Metrics | None = Field(description="Its evaluation when trained; null when the folder has none.")
+    limits: LimitsInfo
+
+
+class Health(BaseModel):
+    status: str
+    api_key_required: bool
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422)}
+FILE_TYPES = {"text/csv": {}, "text/tab-separated-values": {}, "application/x-ndjson": {},
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+              "application/vnd.apache.parquet": {}}
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _public_name(value: object) -> str | None:
+    """A name without the folders of this server (a path in metadata shows only its last part)."""
+    if value is None:
+        return None
+    text = str(value)
+    return PurePosixPath(text.replace("\\", "/")).name if "/" in text or "\\" in text else text
+
+
+def _read_metrics(model_dir: Path) -> Metrics | None:
+    path = model_dir / "metrics.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw["data"] = _public_name(raw.get("data", "")) or ""
+        return Metrics.model_validate(raw)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
+        log.warning("%s: unusable (%s); the page shows no metrics", path, str(err).splitlines()[0])
+        return None
+
+
+def model_info(model_dir: Path, classifier: Classifier, limits: Limits) -> ModelInfo:
+    """What GET /v1/model answers: the model, its label order, its own evaluation and the limits."""
+    meta = classifier.meta
+    return ModelInfo(name=model_dir.resolve().name, base_model=_public_name(meta.get("base_model")),
+                     method=meta.get("method"), labels=classifier.labels, backend=classifier.backend.name,
+                     max_length=classifier.max_length, train_rows=meta.get("data", {}).get("train", {}).get("rows"),
+                     metrics=_read_metrics(model_dir), limits=LimitsInfo(**asdict(limits)))
+
+
+def cut_notices(cut: int, max_chars: int) -> list[str]:
+    """The notice for texts that were longer than ``max_chars`` (none when nothing was cut)."""
+    return [f"{cut} text(s) longer than {max_chars:,} characters: only their first {max_chars:,} were labelled"
+            ] if cut else []
+
+
+def predictions(texts: list[str], proba: np.ndarray, labels: list[str], max_chars: int) -> dict:
+    """The body of a /v1/predict answer."""
+    cut = [len(t) > max_chars for t in texts]
+    results = [{"label": labels[int(row.argmax())], "score": round(float(row.max()), 4),
+                "probabilities": {name: round(float(p), 4) for name, p in zip(labels, row, strict=True)},
+                "truncated": c} for row, c in zip(proba, cut, strict=True)]
+    return {"labels": labels, "results": results, "notices": cut_notices(sum(cut), max_chars)}
+
+
+def safe_filename(name: str | None) -> tuple[str, str]:
+    """(stem, suffix) of an uploaded file's name, reduced to safe characters; never used as a path."""
+    base = PurePosixPath((name or "").replace("\\", "/")).name
+    suffix = PurePosixPath(base).suffix.lower()
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", base[:len(base) - len(suffix)]).strip("_")[:80]
+    return stem or "reviews", suffix
+
+
+def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_column: str | None, out_suffix: str | None):
+    """Label an uploaded file: (labelled frame, text column, cut texts, labelled file bytes or None)."""
+    from .data import TEXT_COLUMNS, find_column, read_table
+    from .predict import label_frame
+    from .storage import write_table
+
+    with tempfile.TemporaryDirectory(prefix="samiksha-serve-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(raw)
+        try:
+            frame = read_table(path)
+        except DataError as err:
+            raise SamikshaError(str(err).replace(str(path), name)) from None
+        try:
+            column = find_column(frame, text_column or None, TEXT_COLUMNS, "text", name)
+        except DataError as err:
+            raise HTTPException(422, str(err).replace("--text-column", "the text_column field")) from None
+        if frame.empty:
+            raise HTTPException(422, f"{name}: has no rows to label")
+        cut = int(frame[column].astype(str).str.len().gt(batcher.max_chars).sum())
+        labelled = label_frame(batcher, frame, column, name)
+        if out_suffix is None:
+            return labelled, column, cut, None
+        target = Path(folder) / f"labelled{out_suffix}"
+        write_table(labelled, target)
+        return labelled, column, cut, target.read_bytes()
+
+
+def _json_rows(frame) -> list[list]:
+    """Rows as JSON-ready lists: numbers as plain 4-decimal floats, missing cells as null."""
+    frame = frame.copy()
+    for column in frame.select_dtypes("number").columns:
+        frame[column] = frame[column].astype("float64").round(4)
+    return frame.astype(object).where(frame.notna(), None).values.tolist()
+
+
+class BodyLimit:
+    """Answers 413 when a request body is larger than its path allows, before or while it is read."""
+
+    def __init__(self, app, limits: dict[str, int], default: int):
+        self.app, self.limits, self.default = app, limits, default
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limits.get(scope["path"], self.default)
+        declared = Headers(scope=scope).get("content-length", "")
+        message = f"request body is larger than this server accepts here ({limit:,} bytes)"
+        if declared.isdigit() and int(declared) > limit:
+            return await _error(413, message, {"Connection": "close"})(scope, receive, send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            event = await receive()
+            seen += len(event.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, message)
+            return event
+
+        return await self.app(scope, limited_receive, send)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = (exc.errors() or [{}])[0]
+        if first.get("type") == "json_invalid":
+            return _error(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', 'decode error')})")
+        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "body"
+        return _error(422, f"{where}: {first.get('msg', 'invalid')}")
+
+    async def user_error(request: Request, exc: SamikshaError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+        return _error(500, "internal error; the server log has the details")
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(SamikshaError, user_error)
+    app.add_exception_handler(Exception, server_error)
+
+
+def _key_check(api_key: str):
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The key given to `samiksha serve`.")
+
+    def check(given: str | None = Depends(header)) -> None:  # a default, as the header object is local
+        if given is None or not hmac.compare_digest(given.encode(), api_key.encode()):
+            raise HTTPException(401, "missing or wrong API key: send it in the X-API-Key header",
+                                headers={"WWW-Authenticate": "ApiKey"})
+
+    return check
+
+
+def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["api"], dependencies=[Depends(_key_check(api_key))] if api_key else [])
+
+    @api.post("/predict", response_model=PredictResponse, responses=ERRORS)
+    async def predict(body: PredictRequest) -> JSONResponse:
+        """Label reviews: a label, its score and every label's probability for each text, in the order sent."""
+        if not body.texts:
+            raise HTTPException(422, "texts is empty: send at least one review")
+        if len(body.texts) > limits.max_texts:
+            raise HTTPException(413, f"{len(body.texts):,} texts in one request; at most {limits.max_texts:,}")
+        proba = await batcher.predict(body.texts)
+        return JSONResponse(predictions(body.texts, proba, batcher.labels, limits.max_text_chars))
+
+    @api.post("/predict/file", response_class=Response, responses={
+        **ERRORS, 200: {"model": FileTable, "content": FILE_TYPES,
+                        "description": "The labelled file (same format as the upload unless `format` says "
+                                       "otherwise), or with format=json the table as JSON."}})
+    async def predict_file(
+        file: Annotated[UploadFile, File(description="CSV, TSV, JSONL, Excel (.xlsx) or Parquet, UTF-8.")],
+        text_column: Annotated[str | None, Form(description="Column to label (default: found by name).")] = None,
+        output: Annotated[Literal["same", "csv", "tsv", "jsonl", "xlsx", "parquet", "json"], Query(
+            alias="format", description="Format of the answer: the upload's own (same), another file format, "
+                                        "or json (the table as JSON, used by the web page).")] = "same",
+    ) -> Response:
+        """Label every row of a file; all original columns are kept and label, score, prob_<label> added."""
+        stem, suffix = safe_filename(file.filename)
+        if suffix not in UPLOADS:
+            raise HTTPException(415, f"unsupported file type '{suffix or 'none'}': upload one of "
+                                     f"{', '.join(UPLOADS)}")
+        raw = await file.read()  # at most max_upload_bytes + FORM_OVERHEAD: BodyLimit saw to that
+        if len(raw) > limits.max_upload_bytes:
+            raise HTTPException(413, f"the file is larger than {limits.max_upload_bytes:,} bytes")
+        out_suffix = None if output == "json" else UPLOADS[suffix] if output == "same" else f".{output}"
+        frame, column, cut, data = await run_in_threadpool(
+            label_upload, batcher, raw, f"{stem}{suffix}", suffix, text_column, out_suffix)
+        notices = cut_notices(cut, limits.max_text_chars)
+        if data is None:
+            rows = await run_in_threadpool(_json_rows, frame)
+            return JSONResponse({"file": f"{stem}{suffix}", "text_column": column, "labels": batcher.labels,
+                                 "columns": [str(c) for c in frame.columns], "rows": rows, "notices": notices})
+        headers = {"Content-Disposition": f'attachment; filename="{stem}.labelled{out_suffix}"'}
+        if notices:
+            headers["X-Samiksha-Notice"] = notices[0]
+        return Response(data, media_type=MEDIA_TYPES[out_suffix], headers=headers)
+
+    @api.get("/model", response_model=ModelInfo, responses={401: {"model": ErrorBody}})
+    async def model() -> ModelInfo:
+        """The model: name, label order, backend, its own evaluation (macro-F1, per class) and this server's limits."""
+        return info
+
+    return api
+
+
+def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: int = MAX_TEXTS,
+               max_text_chars: int = MAX_TEXT_CHARS, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               backend: str = "auto", max_batch: int = MAX_BATCH, threads: int | None = None) -> FastAPI:
+    """The web app for one model folder: loads the model once (raises ModelError for a bad folder).
+
+    ``threads`` sets PyTorch's threads for this whole process (None leaves them as they are).
+    """
+    for name, value in (("max_texts", max_texts), ("max_text_chars", max_text_chars),
+                        ("max_upload_bytes", max_upload_bytes), ("max_batch", max_batch),
+                        ("threads", 1 if threads is None else threads)):
+        if value < 1:
+            raise SamikshaError(f"{name} must be at least 1 (got {value})")
+    model_dir, api_key = Path(model_dir), api_key or None
+    classifier = Classifier.load(model_dir, backend=backend)
+    if threads is not None and classifier.backend.name == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    limits = Limits(max_texts, max_text_chars, max_upload_bytes)
+    batcher = Batcher(classifier, max_text_chars, max_batch)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        batcher.close()
+
+    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan,
+                  description="Label Indian e-commerce reviews (Hinglish, Hindi, English) as "
+                              f"{', '.join(classifier.labels)}. The page at / does the same in a browser.")
+    app.state.batcher = batcher
+    _add_error_handlers(app)
+    app.include_router(_api(batcher, model_info(model_dir, classifier, limits), limits, api_key))
+    app.add_middleware(BodyLimit, default=FORM_OVERHEAD, limits={
+        "/v1/predict": limits.json_body_bytes, "/v1/predict/file": max_upload_bytes + FORM_OVERHEAD})
+
+    @app.get("/health", response_model=Health, tags=["health"])
+    async def health() -> Health:
+        """Liveness, and whether /v1/* needs an X-API-Key header."""
+        return Health(status="ok", api_key_required=api_key is not None)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

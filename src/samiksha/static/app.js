@@ -1,0 +1,382 @@
+// Samiksha's page: label pasted or uploaded reviews through this server's API and show the results.
+// Plain JavaScript, no libraries, nothing loaded from elsewhere.
+"use strict";
+
+(() => {
+  const MAX_SHOWN = 500;        // table rows drawn at once; the search and filters reach the rest
+  const MAX_NEGATIVES = 10;
+  const KNOWN = ["negative", "neutral", "positive"];
+  const SVG = "http://www.w3.org/2000/svg";
+
+  const $ = (selector) => document.querySelector(selector);
+  const state = {
+    info: null, labels: [], columns: [], rows: [], textIndex: 0, labelIndex: 0, scoreIndex: 0,
+    name: "reviews", filter: "all", query: "", sort: { key: "label", dir: 1 },
+  };
+
+  // --- talking to the API ---------------------------------------------------
+
+  async function api(path, options = {}) {
+    const headers = Object.assign({}, options.headers);
+    const key = $("#api-key").value.trim();
+    if (key) headers["X-API-Key"] = key;
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    let body = null;
+    try { body = await response.json(); } catch (_) { body = null; }
+    if (!response.ok) {
+      const error = new Error((body && body.error) || `${response.status} ${response.statusText}`);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  function setStatus(message, kind = "") {
+    const status = $("#status");
+    status.textContent = message;
+    status.className = `status ${kind}`;
+  }
+
+  function setBusy(busy) {
+    document.querySelectorAll("form button").forEach((button) => { button.disabled = busy; });
+  }
+
+  // --- small helpers --------------------------------------------------------
+
+  function el(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value);
+    }
+    node.append(...children);
+    return node;
+  }
+
+  function svg(tag, attributes = {}, text = null) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    if (text !== null) node.textContent = text;
+    return node;
+  }
+
+  const hasDevanagari = (text) => /[\u0900-\u097F]/.test(text);
+  const labelClass = (label) => `label-${KNOWN.includes(label) ? label : "other"}`;
+  const percent = (value) => `${Math.round(value * 100)}%`;
+  const format = (n) => n.toLocaleString("en-IN");
+
+  function reviewText(text) {
+    const span = el("span", { class: "review", text });
+    if (hasDevanagari(text)) span.setAttribute("lang", "hi");
+    return span;
+  }
+
+  function chip(label) {
+    return el("span", { class: `chip ${labelClass(label)}`, text: label });
+  }
+
+  // --- model and its own evaluation -----------------------------------------
+
+  async function loadModel() {
+    try {
+      const health = await api("/health");
+      $("#key-row").hidden = !health.api_key_required;
+      const saved = sessionStorage.getItem("samiksha-key");
+      if (saved && !$("#api-key").value) $("#api-key").value = saved;
+      state.info = await api("/v1/model");
+      state.labels = state.info.labels;
+      showModel(state.info);
+    } catch (error) {
+      $("#model-line").textContent = error.status === 401
+        ? "Enter the API key to use this server." : `Model unavailable: ${error.message}`;
+      $("#quality").replaceChildren(el("p", { class: "muted", text: "Shown once the model can be reached." }));
+    }
+  }
+
+  function showModel(info) {
+    const base = info.base_model ? ` · fine-tuned from ${info.base_model}` : "";
+    $("#model-line").textContent = `Model: ${info.name} (${info.backend})${base}`;
+    const box = $("#quality");
+    const m = info.metrics;
+    if (!m) {
+      box.replaceChildren(el("p", { text: "This model folder has no evaluation (metrics.json), so its accuracy " +
+        "is unknown. Check a sample of its labels yourself." }));
+      return;
+    }
+    const wrong = Math.round((1 - m.accuracy) * 10);
+    const figures = el("div", { class: "figures" },
+      el("div", { class: "figure" }, el("strong", { text: m.macro_f1.toFixed(2) }), el("span", { text: "macro-F1" })),
+      el("div", { class: "figure" }, el("strong", { text: percent(m.accuracy) }), el("span", { text: "accuracy" })),
+      el("div", { class: "figure" }, el("strong", { text: format(m.n) }), el("span", { text: "test reviews" })));
+    const perClass = el("table", { class: "per-class" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "label" }), el("th", { scope: "col", text: "F1" }),
+        el("th", { scope: "col", class: "pr", text: "precision" }),
+        el("th", { scope: "col", class: "pr", text: "recall" }),
+        el("th", { scope: "col", class: "num", text: "reviews" }))));
+    const body = el("tbody");
+    for (const label of info.labels) {
+      const c = m.per_class[label];
+      if (!c) continue;
+      const bar = el("span", { class: `bar ${labelClass(label)}` });
+      bar.style.width = percent(c.f1);
+      body.append(el("tr", {},
+        el("th", { scope: "row" }, chip(label)),
+        el("td", { class: "f1" }, el("span", { class: "track" }, bar), el("span", { text: c.f1.toFixed(2) })),
+        el("td", { class: "pr", text: c.precision.toFixed(2) }), el("td", { class: "pr", text: c.recall.toFixed(2) }),
+        el("td", { class: "num", text: format(c.support) })));
+    }
+    perClass.append(body);
+    const trained = info.train_rows ? `, after training on ${format(info.train_rows)}` : "";
+    const notes = [
+      el("p", { class: "small", text:
+        `Measured on ${format(m.n)} labelled reviews the model did not train on (${m.data})${trained}. ` +
+        `About ${wrong} in 10 of its labels were wrong there: check the reviews that matter yourself.` }),
+      el("p", { class: "muted small",
+        text: "Macro-F1 averages the F1 of each label, so a weak label is not hidden by the others." }),
+    ];
+    if (m.n < 100) {
+      notes.push(el("p", { class: "warning small", text: `Only ${m.n} test reviews: treat these figures as rough.` }));
+    }
+    box.replaceChildren(figures, perClass, ...notes);
+  }
+
+  // --- labelling ------------------------------------------------------------
+
+  async function labelPasted(event) {
+    event.preventDefault();
+    const texts = $("#texts").value.split(/\r?\n/).map((t) => t.trim()).filter(Boolean);
+    if (!texts.length) { setStatus("Paste at least one review, one per line.", "error"); return; }
+    const size = (state.info && state.info.limits.max_texts) || 1000;
+    setBusy(true);
+    try {
+      const rows = [];
+      const notices = [];
+      for (let start = 0; start < texts.length; start += size) {
+        setStatus(`Labelling ${format(texts.length)} reviews…`);
+        const chunk = texts.slice(start, start + size);
+        const body = await api("/v1/predict", {
+          method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ texts: chunk }),
+        });
+        state.labels = body.labels;
+        body.results.forEach((r, i) => {
+          rows.push([chunk[i], r.label, r.score, ...body.labels.map((l) => r.probabilities[l])]);
+        });
+        notices.push(...body.notices);
+      }
+      const columns = ["text", "label", "score", ...state.labels.map((l) => `prob_${l}`)];
+      showResults({ name: "reviews", columns, rows, textColumn: "text", notices, source: "pasted text" });
+    } catch (error) {
+      setStatus(error.message, "error");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function labelFile(event) {
+    event.preventDefault();
+    const file = $("#file").files[0];
+    if (!file) { setStatus("Choose a file first.", "error"); return; }
+    const limit = state.info && state.info.limits.max_upload_bytes;
+    if (limit && file.size > limit) {
+      const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+      setStatus(`${file.name} is ${mb(file.size)}; this server accepts up to ${mb(limit)}.`, "error");
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file);
+    const column = $("#text-column").value.trim();
+    if (column) form.append("text_column", column);
+    setBusy(true);
+    setStatus(`Labelling ${file.name}…`);
+    try {
+      const table = await api("/v1/predict/file?format=json", { method: "POST", body: form });
+      state.labels = table.labels;
+      showResults({ name: table.file.replace(/\.[^.]+$/, ""), columns: table.columns, rows: table.rows,
+        textColumn: table.text_column, notices: table.notices, source: `${table.file}, column ${table.text_column}` });
+    } catch (error) {
+      setStatus(error.message, "error");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function showResults({ name, columns, rows, textColumn, notices, source }) {
+    // The server adds label, score and one prob_ column per label at the end (prefixed if the file had them).
+    state.name = name;
+    state.columns = columns;
+    state.rows = rows.map((values, row) => ({ row, values }));
+    state.textIndex = columns.indexOf(textColumn);
+    state.labelIndex = columns.length - 2 - state.labels.length;
+    state.scoreIndex = state.labelIndex + 1;
+    state.filter = "all";
+    state.query = "";
+    state.sort = { key: "label", dir: 1 };
+    $("#search").value = "";
+    setStatus(`Labelled ${format(rows.length)} reviews (${source}).`, "ok");
+    $("#notices").replaceChildren(...notices.map((n) => el("li", { text: n })));
+    ["#negatives", "#summary", "#all"].forEach((id) => { $(id).hidden = false; });
+    drawChart();
+    drawNegatives();
+    drawFilters();
+    drawTable();
+    $("#negatives").scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  const textOf = (item) => String(item.values[state.textIndex] ?? "");
+  const labelOf = (item) => item.values[state.labelIndex];
+  const scoreOf = (item) => Number(item.values[state.scoreIndex]);
+
+  function counts() {
+    const result = Object.fromEntries(state.labels.map((l) => [l, 0]));
+    for (const item of state.rows) result[labelOf(item)] = (result[labelOf(item)] || 0) + 1;
+    return result;
+  }
+
+  // --- chart: one horizontal bar per label, drawn as inline SVG -------------
+
+  function drawChart() {
+    const total = state.rows.length;
+    const tally = counts();
+    const width = 360, rowHeight = 34, left = 76, right = 86;
+    const height = state.labels.length * rowHeight + 6;
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", class: "bars" });
+    const described = state.labels.map((l) => `${l} ${tally[l]} (${percent(tally[l] / total)})`).join(", ");
+    chart.append(svg("title", {}, `Sentiment of ${total} reviews: ${described}`));
+    state.labels.forEach((label, i) => {
+      const y = i * rowHeight + 6;
+      const share = total ? tally[label] / total : 0;
+      chart.append(svg("text", { x: left - 8, y: y + 17, "text-anchor": "end", class: "axis" }, label));
+      chart.append(svg("rect", { x: left, y, width: width - left - right, height: 24, rx: 4, class: "lane" }));
+      const length = Math.max((width - left - right) * share, share ? 2 : 0);
+      chart.append(svg("rect", { x: left, y, width: length, height: 24, rx: 4, class: `fill ${labelClass(label)}` }));
+      const value = `${format(tally[label])} · ${percent(share)}`;
+      chart.append(svg("text", { x: width - right + 8, y: y + 17, class: "value" }, value));
+    });
+    $("#chart").replaceChildren(chart);
+    $("#summary-count").textContent = `${format(total)} review${total === 1 ? "" : "s"}`;
+  }
+
+  // --- negative reviews first -----------------------------------------------
+
+  function drawNegatives() {
+    const negatives = state.rows.filter((item) => labelOf(item) === "negative").sort((a, b) => scoreOf(b) - scoreOf(a));
+    $("#negative-count").textContent = format(negatives.length);
+    const list = $("#negative-list");
+    if (!negatives.length) {
+      list.replaceChildren(el("li", { class: "none", text: "None: no review was labelled negative." }));
+    } else {
+      list.replaceChildren(...negatives.slice(0, MAX_NEGATIVES).map((item) =>
+        el("li", {}, reviewText(textOf(item)),
+          el("span", { class: "confidence", text: `${percent(scoreOf(item))} sure · #${item.row + 1}` }))));
+    }
+    $("#negative-more").hidden = negatives.length <= MAX_NEGATIVES;
+    $("#negative-more").textContent = `Show all ${format(negatives.length)} negative reviews`;
+  }
+
+  // --- table: filter by label, search, sort ---------------------------------
+
+  function drawFilters() {
+    const tally = counts();
+    const options = [["all", `All ${format(state.rows.length)}`],
+      ...state.labels.map((l) => [l, `${l} ${format(tally[l])}`])];
+    $("#filters").replaceChildren(...options.map(([value, text]) => {
+      const button = el("button", { type: "button", "data-filter": value,
+        "aria-pressed": String(state.filter === value), class: `filter ${value === "all" ? "" : labelClass(value)}`,
+        text });
+      button.addEventListener("click", () => { state.filter = value; drawFilters(); drawTable(); });
+      return button;
+    }));
+  }
+
+  function compare(a, b) {
+    const { key, dir } = state.sort;
+    const order = (item) => state.labels.indexOf(labelOf(item));
+    let result = 0;
+    if (key === "row") result = a.row - b.row;
+    else if (key === "text") result = textOf(a).localeCompare(textOf(b));
+    else if (key === "score") result = scoreOf(a) - scoreOf(b);
+    else result = order(a) - order(b) || scoreOf(b) - scoreOf(a);   // by label, most confident first
+    return dir * result || a.row - b.row;
+  }
+
+  function visibleRows() {
+    const query = state.query.toLocaleLowerCase();
+    return state.rows
+      .filter((item) => state.filter === "all" || labelOf(item) === state.filter)
+      .filter((item) => !query || textOf(item).toLocaleLowerCase().includes(query))
+      .sort(compare);
+  }
+
+  function drawTable() {
+    const rows = visibleRows();
+    const body = document.querySelector("#table tbody");
+    body.replaceChildren(...rows.slice(0, MAX_SHOWN).map((item) => {
+      const score = scoreOf(item);
+      const meter = el("span", { class: `bar ${labelClass(labelOf(item))}` });
+      meter.style.width = percent(score);
+      const probabilities = state.labels
+        .map((l, j) => `${l} ${percent(item.values[state.scoreIndex + 1 + j])}`).join(", ");
+      return el("tr", { "data-label": labelOf(item) },
+        el("td", { class: "num", "data-name": "#", text: String(item.row + 1) }),
+        el("td", { class: "text", "data-name": "Review" }, reviewText(textOf(item))),
+        el("td", { "data-name": "Label" }, chip(labelOf(item))),
+        el("td", { class: "score", "data-name": "Confidence", title: probabilities },
+          el("span", { class: "track" }, meter), el("span", { text: percent(score) })));
+    }));
+    document.querySelectorAll("#table th button").forEach((button) => {
+      const active = button.dataset.sort === state.sort.key;
+      const direction = state.sort.dir > 0 ? "ascending" : "descending";
+      button.parentElement.setAttribute("aria-sort", active ? direction : "none");
+    });
+    const shown = Math.min(rows.length, MAX_SHOWN);
+    $("#table-note").textContent = rows.length > MAX_SHOWN
+      ? `Showing the first ${format(shown)} of ${format(rows.length)} matching reviews; search or filter to see others.`
+      : `${format(rows.length)} of ${format(state.rows.length)} reviews shown.`;
+  }
+
+  function sortBy(key) {
+    state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "score" ? -1 : 1) };
+    drawTable();
+  }
+
+  // --- download: every original column plus label, score and probabilities --
+
+  function csvCell(value) {
+    const text = value === null || value === undefined ? "" : String(value);
+    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }
+
+  function download() {
+    const lines = [state.columns, ...state.rows.map((item) => item.values)].map((row) => row.map(csvCell).join(","));
+    // The byte-order mark makes Excel read the file as UTF-8 (Hindi stays Hindi).
+    const blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+    const link = el("a", { href: URL.createObjectURL(blob), download: `${state.name}.labelled.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }
+
+  // --- wiring -----------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("#paste-form").addEventListener("submit", labelPasted);
+    $("#file-form").addEventListener("submit", labelFile);
+    $("#download").addEventListener("click", download);
+    $("#negative-more").addEventListener("click", () => {
+      state.filter = "negative";
+      drawFilters();
+      drawTable();
+      $("#all").scrollIntoView({ behavior: "smooth", block: "start" });
+    });
+    $("#search").addEventListener("input", (event) => { state.query = event.target.value; drawTable(); });
+    document.querySelectorAll("#table th button").forEach((button) => {
+      button.addEventListener("click", () => sortBy(button.dataset.sort));
+    });
+    $("#api-key").addEventListener("change", (event) => {
+      sessionStorage.setItem("samiksha-key", event.target.value.trim());
+      loadModel();
+    });
+    loadModel();
+  });
+})();

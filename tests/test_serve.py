@@ -1,0 +1,347 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+from typer.testing import CliRunner
+
+from samiksha.predict import Classifier
+from samiksha.serve import create_app
+
+LABELS = ["negative", "neutral", "positive"]
+LIMITS = {"max_texts": 5, "max_text_chars": 50, "max_upload_bytes": 20_000}
+TEXTS = ["mast product, bahut badiya", "bakwas", "ठीक है, kuch khaas nahi", "waste of money yaar, toot gaya", "ok"]
+
+
+@pytest.fixture(scope="module")
+def app(trained_tiny):
+    return create_app(trained_tiny, **LIMITS)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def keyed(trained_tiny):
+    with TestClient(create_app(trained_tiny, api_key="s3cret")) as client:
+        yield client
+
+
+def upload(client, name, content, params=None, **form):
+    return client.post("/v1/predict/file", files={"file": (name, content)}, data=form, params=params or {})
+
+
+def assert_error(response, status, *words):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert list(body) == ["error"] and "Traceback" not in body["error"]
+    for word in words:
+        assert word in body["error"]
+
+
+def test_health(client):
+    assert client.get("/health").json() == {"status": "ok", "api_key_required": False}
+
+
+def test_model_info(client):
+    info = client.get("/v1/model").json()
+    assert info["labels"] == LABELS and info["backend"] == "torch" and info["name"] == "tiny-model"
+    metrics = info["metrics"]
+    assert 0 <= metrics["macro_f1"] <= 1 and list(metrics["per_class"]) == LABELS
+    assert metrics["n"] == sum(c["support"] for c in metrics["per_class"].values()) > 0
+    assert "/" not in metrics["data"] and "/" not in (info["base_model"] or "")
+    assert info["limits"] == LIMITS and info["train_rows"] > 0
+
+
+def test_predict_keeps_order_and_label_order(client, trained_tiny):
+    response = client.post("/v1/predict", json={"texts": TEXTS})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["labels"] == LABELS and body["notices"] == [] and len(body["results"]) == len(TEXTS)
+    expected = Classifier.load(trained_tiny).predict_proba(TEXTS)
+    for result, row in zip(body["results"], expected, strict=True):
+        assert list(result["probabilities"]) == LABELS
+        assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+        assert list(result["probabilities"].values()) == pytest.approx(row.tolist(), abs=1e-3)
+        assert result["label"] == LABELS[int(row.argmax())] and result["score"] == pytest.approx(row.max(), abs=1e-3)
+        assert result["truncated"] is False
+
+
+def test_long_text_is_cut_with_a_notice(client):
+    body = client.post("/v1/predict", json={"texts": ["short", "bakwas " * 100]}).json()
+    assert [r["truncated"] for r in body["results"]] == [False, True]
+    assert body["notices"] == ["1 text(s) longer than 50 characters: only their first 50 were labelled"]
+
+
+@pytest.mark.parametrize("payload, status, words", [
+    (b'{"texts": ["unclosed"', 400, ["not valid JSON"]),
+    (b"\xff\xfe not utf-8", 400, []),
+    (b'{"texts": []}', 422, ["empty"]),
+    (b'{"texts": ["a", 1]}', 422, ["texts.1", "string"]),
+    (b'{"texts": "one string"}', 422, ["texts", "list"]),
+    (b'["a bare list"]', 422, ["body"]),
+    (b'{"text": ["typo"]}', 422, ["texts", "required"]),
+    (b'{"texts": ["a"], "extra": 1}', 422, ["extra"]),
+    (b'{"texts": ["1", "2", "3", "4", "5", "6"]}', 413, ["6 texts", "at most 5"]),
+])
+def test_bad_requests_get_a_json_error(client, payload, status, words):
+    response = client.post("/v1/predict", content=payload, headers={"Content-Type": "application/json"})
+    assert_error(response, status, *words)
+
+
+def test_oversized_json_body_is_refused_before_reading(client):
+    huge = json.dumps({"texts": ["x" * 100_000] * 5}).encode()
+    assert_error(client.post("/v1/predict", content=huge, headers={"Content-Type": "application/json"}), 413, "bytes")
+
+
+def test_unknown_route_and_method(client):
+    assert_error(client.get("/v1/nothing"), 404)
+    assert_error(client.get("/v1/predict"), 405)
+
+
+def test_api_key(keyed):
+    assert keyed.get("/health").json()["api_key_required"] is True
+    assert keyed.get("/").status_code == 200
+    assert_error(keyed.post("/v1/predict", json={"texts": ["a"]}), 401, "X-API-Key")
+    assert_error(keyed.post("/v1/predict", json={"texts": ["a"]}, headers={"X-API-Key": "wrong"}), 401)
+    assert_error(keyed.get("/v1/model"), 401)
+    assert_error(upload(keyed, "r.csv", b"text\nmast\n"), 401)
+    assert keyed.post("/v1/predict", json={"texts": ["a"]}, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert keyed.get("/v1/model", headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert "APIKeyHeader" in json.dumps(keyed.get("/openapi.json").json()["components"]["securitySchemes"])
+
+
+SOURCE = pd.DataFrame({"order_id": ["A1", "A2", "A3"], "review": ["mast hai", "bakwas", "ठीक है"],
+                       "city": ["Pune", "पटना", ""]})
+
+
+def _as_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
+    buffer = io.BytesIO()
+    if suffix == ".xlsx":
+        frame.to_excel(buffer, index=False)
+    elif suffix == ".jsonl":
+        frame.to_json(buffer, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(buffer)
+    else:
+        frame.to_csv(buffer, index=False, sep="\t" if suffix == ".tsv" else ",")
+    return buffer.getvalue()
+
+
+def _read(content: bytes, suffix: str, tmp_path) -> pd.DataFrame:
+    from samiksha.data import read_table
+
+    path = tmp_path / f"back{suffix}"
+    path.write_bytes(content)
+    return read_table(path)
+
+
+@pytest.mark.parametrize("suffix, media", [(".csv", "text/csv"), (".xlsx", "spreadsheetml"),
+                                           (".jsonl", "ndjson"), (".tsv", "tab-separated"), (".parquet", "parquet")])
+def test_file_round_trip_keeps_columns(client, tmp_path, suffix, media):
+    response = upload(client, f"my reviews{suffix}", _as_bytes(SOURCE, suffix))
+    assert response.status_code == 200, response.text
+    assert media in response.headers["content-type"]
+    assert response.headers["content-disposition"] == f'attachment; filename="my_reviews.labelled{suffix}"'
+    labelled = _read(response.content, suffix, tmp_path)
+    assert list(labelled.columns) == ["order_id", "review", "city", "label", "score", *(f"prob_{x}" for x in LABELS)]
+    assert labelled[["order_id", "review", "city"]].values.tolist() == SOURCE.values.tolist()
+    assert set(labelled["label"]) <= set(LABELS)
+    probabilities = labelled[[f"prob_{x}" for x in LABELS]].astype(float).sum(axis=1)
+    assert probabilities.tolist() == pytest.approx([1, 1, 1], abs=1e-3)
+
+
+def test_file_as_json_table_and_other_format(client, tmp_path):
+    table = upload(client, "r.xlsx", _as_bytes(SOURCE, ".xlsx"), {"format": "json"}).json()
+    assert table["text_column"] == "review" and table["labels"] == LABELS and table["file"] == "r.xlsx"
+    assert table["columns"][:3] == ["order_id", "review", "city"] and len(table["rows"]) == 3
+    assert [row[1] for row in table["rows"]] == SOURCE["review"].tolist()
+    assert all(isinstance(row[4], float) for row in table["rows"])
+    csv = upload(client, "r.xlsx", _as_bytes(SOURCE, ".xlsx"), {"format": "csv"})
+    assert csv.headers["content-disposition"].endswith('r.labelled.csv"')
+    assert list(_read(csv.content, ".csv", tmp_path)["order_id"]) == ["A1", "A2", "A3"]
+
+
+def test_file_text_column_and_notices(client):
+    content = "id,feedback\n1,mast\n2," + "bakwas " * 20 + "\n"
+    assert_error(upload(client, "r.csv", content.encode()), 422, "no text column", "text_column")
+    response = upload(client, "r.csv", content.encode(), {"format": "json"}, text_column="feedback")
+    assert response.status_code == 200 and "1 text(s) longer than 50" in response.json()["notices"][0]
+    assert "X-Samiksha-Notice" in upload(client, "r.csv", content.encode(), text_column="feedback").headers
+    assert_error(upload(client, "r.csv", content.encode(), text_column="/etc/passwd"), 422, "no text column")
+
+
+@pytest.mark.parametrize("name, content, status, words", [
+    ("r.csv", "text\nबहुत अच्छा\n".encode("utf-16"), 400, ["r.csv", "UTF-8"]),
+    ("r.csv", "text\ncafé\n".encode("latin-1"), 400, ["UTF-8"]),
+    ("r.csv", b"", 400, ["empty"]),
+    ("r.csv", b"text\n", 422, ["no rows"]),
+    ("r.xlsx", b"not a zip", 400, ["excel"]),
+    ("r.jsonl", b'{"text": "a"}\n{broken\n', 400, ["jsonl"]),
+    ("r.exe", b"MZ", 415, [".exe", ".csv"]),
+    ("reviews", b"text\na\n", 415, ["none"]),
+    ("r.xls", b"text\na\n", 415, [".xls'"]),
+])
+def test_bad_files_get_a_json_error(client, name, content, status, words):
+    response = upload(client, name, content)
+    assert_error(response, status, *words)
+    assert "samiksha-serve" not in response.json()["error"] and "/tmp" not in response.json()["error"]
+
+
+def test_missing_file_and_bad_format(client):
+    assert_error(client.post("/v1/predict/file", data={"text_column": "x"}), 422, "file")
+    assert_error(upload(client, "r.csv", b"text\na\n", {"format": "exe"}), 422, "format")
+
+
+def test_upload_size_limit(client):
+    row = "text\n" + "mast product hai\n" * 1300
+    assert len(row) > LIMITS["max_upload_bytes"]
+    assert_error(upload(client, "r.csv", row[:LIMITS["max_upload_bytes"] + 1].encode()), 413, "20,000 bytes")
+    assert_error(upload(client, "r.csv", row.encode() * 10), 413)
+    assert upload(client, "r.csv", row[:LIMITS["max_upload_bytes"] - 100].encode()).status_code == 200
+
+
+def test_client_file_names_never_become_paths(client, tmp_path):
+    response = upload(client, "../../../../tmp/evil\\name.csv", b"text\nmast\n")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="name.labelled.csv"'
+    assert client.get("/static/../serve.py").status_code == 404
+    assert client.get("/static/%2e%2e/serve.py").status_code == 404
+
+
+def test_page_and_static_files(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert '<meta charset="utf-8">' in page.text and 'lang="' in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+        text = response.text.replace("http://www.w3.org/2000/svg", "")  # the SVG namespace is a name, not a fetch
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text
+    assert "Noto Sans Devanagari" in client.get("/static/style.css").text
+
+
+def test_openapi_docs(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/predict", "/v1/predict/file", "/v1/model", "/health"} <= set(paths)
+
+
+def test_concurrent_requests_share_model_calls_and_keep_their_results(trained_tiny):
+    app = create_app(trained_tiny)
+    batcher = app.state.batcher
+    original, calls = batcher.classifier.predict_proba, []
+
+    def slow(texts, batch_size=64):
+        calls.append(len(texts))
+        time.sleep(0.2)
+        return original(texts, batch_size)
+
+    batcher.classifier.predict_proba = slow
+    texts = [f"{TEXTS[i % len(TEXTS)]} #{i}" for i in range(12)]
+
+    async def run():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await asyncio.gather(*(http.post("/v1/predict", json={"texts": [t]}) for t in texts))
+
+    try:
+        responses = asyncio.run(run())
+    finally:
+        batcher.close()
+    expected = Classifier.load(trained_tiny).predict_proba(texts)
+    got = [list(r.json()["results"][0]["probabilities"].values()) for r in responses]
+    assert np.allclose(got, expected, atol=1e-3)
+    assert sum(calls) == 12 and len(calls) < 12  # later requests waited together for one call
+
+
+def test_model_failure_is_a_json_500_without_traceback(trained_tiny):
+    app = create_app(trained_tiny)
+
+    def broken(texts, batch_size=64):
+        raise RuntimeError("secret internal detail")
+
+    app.state.batcher.classifier.predict_proba = broken
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/predict", json={"texts": ["a"]})
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error; the server log has the details"}
+
+
+def test_create_app_refuses_bad_limits_and_folders(tmp_path, trained_tiny):
+    from samiksha.errors import ModelError, SamikshaError
+
+    with pytest.raises(SamikshaError, match="max_texts"):
+        create_app(trained_tiny, max_texts=0)
+    with pytest.raises(ModelError):
+        create_app(tmp_path)
+    with TestClient(create_app(trained_tiny, api_key="")) as client:  # an empty key means no key
+        assert client.get("/health").json()["api_key_required"] is False
+        assert client.get("/v1/model").status_code == 200
+
+
+def test_serve_command(trained_tiny, tmp_path, monkeypatch):
+    import os
+
+    import torch
+    import uvicorn
+
+    from samiksha.cli import app as cli
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: started.update(kw, app=application))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: started.update(threads=n))  # keep this process's
+    monkeypatch.setenv("SAMIKSHA_API_KEY", "from-env")
+    result = CliRunner().invoke(cli, ["serve", str(trained_tiny), "--port", "8123", "--max-texts", "7"])
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"], started["threads"]) == ("127.0.0.1", 8123, max(1, os.cpu_count() - 1))
+    with TestClient(started["app"]) as client:
+        assert client.get("/health").json()["api_key_required"] is True
+        assert client.get("/v1/model", headers={"X-API-Key": "from-env"}).json()["limits"]["max_texts"] == 7
+    bad = CliRunner().invoke(cli, ["serve", str(tmp_path / "missing")])
+    assert bad.exit_code == 1 and "no such model folder" in bad.output
+
+
+@pytest.mark.parametrize("mode", list(GenerationMode))
+def test_openapi_fuzzing_finds_no_server_error(app, mode):
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+    @given(case=schema.as_strategy(generation_mode=mode))
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(case):
+        case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+
+    check()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".xlsx", ".parquet"])
+def test_random_uploads_never_cause_a_server_error(client, suffix):
+    from hypothesis import strategies as st
+
+    texty = st.text(st.sampled_from("text,review\n\"' \t{}[]:1aबह\r\\"), max_size=200).map(str.encode)
+
+    @given(content=st.one_of(st.binary(max_size=300), texty))
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(content):
+        response = upload(client, f"r{suffix}", content)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert list(response.json()) == ["error"]
+
+    check()
