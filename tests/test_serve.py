@@ -237,8 +237,12 @@ def test_page_and_static_files(client):
     assert "Noto Sans Devanagari" in client.get("/static/style.css").text
 
 
-def test_openapi_docs(client):
-    assert client.get("/docs").status_code == 200
+def test_openapi_docs_work_offline(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text and "/swagger-ui/swagger-ui-bundle.js" in docs.text
+    assert client.get("/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/swagger-ui/swagger-ui.css").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/predict", "/v1/predict/file", "/v1/model", "/health"} <= set(paths)
 

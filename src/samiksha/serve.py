@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from .errors import DataError, SamikshaError
 from .predict import Classifier
@@ -458,7 +460,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
         yield
         batcher.close()
 
-    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan,
+    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan, docs_url=None,
                   description="Label Indian e-commerce reviews (Hinglish, Hindi, English) as "
                               f"{', '.join(classifier.labels)}. The page at / does the same in a browser.")
     app.state.batcher = batcher
@@ -476,5 +478,14 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """Swagger UI from the swagger-ui-bundle package, so the docs work offline too."""
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="Samiksha API",
+                                   swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/swagger-ui/favicon-32x32.png")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     return app
