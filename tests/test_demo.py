@@ -38,7 +38,8 @@ def test_real_embedded_model_fine_tunes(tmp_path):
     frame = pd.read_csv(demo_data_dir() / "train.csv").groupby("label").head(30)
     path = tmp_path / "small.csv"
     frame.to_csv(path, index=False)
-    result = train(path, tmp_path / "m", config=TrainConfig(epochs=3, seed=0, learning_rate=1e-4))
+    config = TrainConfig(method="finetune", model="minilm", epochs=3, seed=0, learning_rate=1e-4)
+    result = train(path, tmp_path / "m", config=config)
     losses = [h["loss"] for h in result.meta["training"]["history"] if "loss" in h]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert result.meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -12,6 +12,12 @@ def model_card(meta: dict, metrics: dict) -> str:
                      for n, c in metrics["per_class"].items())
     examples_per_second = training.get("examples_per_second")
     speed = f", {examples_per_second:.1f} training examples/s" if examples_per_second else ""
+    seeds = metrics.get("seeds")
+    spread = (f"| macro-F1 over {len(seeds['runs'])} seeds | {seeds['macro_f1_mean']:.3f} ± "
+              f"{seeds['macro_f1_std']:.3f} (min {seeds['macro_f1_min']:.3f}, max {seeds['macro_f1_max']:.3f}) |\n"
+              if seeds else "")
+    limits = (f"Small data makes single runs vary, so the training was repeated: {seeds['note']}." if seeds else
+              "Scores come from one evaluation split and one seed; on small data they vary from run to run.")
     return f"""---
 library_name: transformers
 pipeline_tag: text-classification
@@ -33,7 +39,7 @@ Measured on {metrics['n']} texts ({metrics['data']}) after training.
 | accuracy | {metrics['accuracy']:.3f} |
 | macro-F1 | {metrics['macro_f1']:.3f} |
 | weighted-F1 | {metrics['weighted_f1']:.3f} |
-
+{spread}
 | label | precision | recall | F1 | support |
 |---|---|---|---|---|
 {rows}
@@ -44,6 +50,8 @@ The confusion matrix is in `confusion_matrix.png`, the full report in `report.tx
 
 - data: `{train['source']}`, {train['rows']} training texts ({', '.join(f'{k}={v}' for k, v in train['label_counts'].items())}),
   {evaluation['rows']} evaluation texts; text column `{train['text_column']}`, label column `{train['label_column']}`
+- scripts of the training texts: {', '.join(f'{k}={v}' for k, v in train['script_mix'].items())};
+  of the evaluation texts: {', '.join(f'{k}={v}' for k, v in evaluation['script_mix'].items())}
 - epochs run: {training['epochs_run']:g}, batch size {config['batch_size']}, learning rate {config['learning_rate']:g},
   max length {config['max_length']}, class weights `{config['class_weights']}`
 - wall time {training['wall_seconds']:.0f} s{speed}
@@ -54,14 +62,14 @@ The confusion matrix is in `confusion_matrix.png`, the full report in `report.tx
 
 ## Limits
 
-Scores come from one evaluation split and one seed; on small data they vary from run to run.
+{limits}
 The model knows only what its training data showed it.
 """
 
 
 def _usage(method: str) -> str:
     python = ('from samiksha import Classifier\nclassify = Classifier.load("PATH/TO/THIS/FOLDER")\n'
-              'classify.predict(["delivery fast thi aur quality bhi badiya"])' if method == "tfidf" else
+              'classify.predict(["delivery fast thi aur quality bhi badiya"])' if method in ("tfidf", "setfit") else
               'from transformers import pipeline\nclassify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")\n'
               'classify("delivery fast thi aur quality bhi badiya")')
     return f"```python\n{python}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."

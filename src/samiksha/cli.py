@@ -112,13 +112,18 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
-    method: Annotated[str, typer.Option(help="finetune (a transformer) or tfidf (the classical n-gram baseline).")] = "finetune",
+    method: Annotated[Optional[str], typer.Option(
+        help="auto (default: chosen by labelled examples per class), finetune (a transformer), setfit (few-shot, "
+             "a sentence-transformers body) or tfidf (the classical n-gram baseline).", show_default=False)] = None,
+    report_seeds: Annotated[Optional[int], typer.Option(
+        help="Seeds the report's macro-F1 mean and spread come from (default: 3 below 300 training texts, else 1); "
+             "the model saved is the first seed's.")] = None,
     preset: Annotated[str, typer.Option(help="default, or lesson: the classic classroom recipe, exactly.")] = "default",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
     offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
     max_steps: Annotated[int, typer.Option(hidden=True)] = -1,
 ) -> None:
-    """Fine-tune a transformer on labelled reviews and write a model folder with its report."""
+    """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
     from .config import TrainConfig, parse_class_weights
     from .train import train as run_train
 
@@ -127,9 +132,14 @@ def train(
         preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
-        max_steps=max_steps if max_steps > 0 else None)
+        max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds)
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
+    if "seeds" in result.metrics:
+        seeds = result.metrics["seeds"]
+        out.print(f"macro-F1 over {len(seeds['runs'])} seeds: {seeds['macro_f1_mean']:.3f} ± "
+                  f"{seeds['macro_f1_std']:.3f} (min {seeds['macro_f1_min']:.3f}, max {seeds['macro_f1_max']:.3f}); "
+                  f"the saved model is seed {seeds['runs'][0]['seed']}'s")
     out.print(f"model, report (report.txt), confusion_matrix.png and model card written to [bold]{output}[/]")
 
 
@@ -303,6 +313,85 @@ def serve(
         err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
     err.print(f"serving {model_dir} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def _leaderboard_table(result: dict) -> Table:
+    names = result["labels"]
+    table = Table(title=f"leaderboard: {len(result['seeds'])} seed(s) per method, evaluated on "
+                        f"{result['eval']['rows']} texts", title_justify="left")
+    for column in ("method", "macro-F1", "± std", "accuracy", *(f"F1 {n}" for n in names), "train s", "texts/s"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method in result["ranking"]:
+        row = result["methods"][method]
+        table.add_row(method, f"{row['macro_f1_mean']:.3f}", f"{row['macro_f1_std']:.3f}", f"{row['accuracy_mean']:.3f}",
+                      *(f"{row['per_class_f1_mean'][n]:.3f}" for n in names), f"{row['train_seconds_mean']:.1f}",
+                      f"{row['texts_per_second_mean']:.0f}")
+    return table
+
+
+@app.command()
+@friendly_errors
+def compare(
+    data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf.")] = "finetune,setfit,tfidf",
+    seeds: Annotated[int, typer.Option(help="Seeds per method; the split stays the same.")] = 3,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for leaderboard.md, .json and .png.")] = Path(
+        "samiksha-compare"),
+    model: Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first run.")] = None,
+    offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
+) -> None:
+    """Train each method with several seeds on the same split and rank them by macro-F1."""
+    from .compare import compare as run_compare
+    from .config import TrainConfig
+
+    _setup(offline)
+    config = TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
+                                    offline=offline or None)
+    result = run_compare(data, eval, methods=methods.split(","), seeds=seeds, output=output, config=config)
+    out.print(_leaderboard_table(result))
+    out.print(f"leaderboard.md, leaderboard.json and leaderboard.png written to [bold]{output}[/]")
+
+
+@app.command()
+@friendly_errors
+def curve(
+    data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
+    sizes: Annotated[str, typer.Option(help="Labelled examples per class to try; 'all' for every text.")] = (
+        "8,16,32,64,128"),
+    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf.")] = "finetune,setfit,tfidf",
+    seeds: Annotated[int, typer.Option(help="Seeds (each its own sample of the training data) per point.")] = 3,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for curve.md, .json and .png.")] = Path(
+        "samiksha-curve"),
+    model: Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first sample.")] = None,
+    offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
+) -> None:
+    """Macro-F1 against labelled examples per class for each method: how many labels are worth collecting."""
+    from .compare import curve_table, learning_curve, parse_sizes
+    from .config import TrainConfig
+
+    _setup(offline)
+    config = TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
+                                    offline=offline or None)
+    result = learning_curve(data, eval, sizes=parse_sizes(sizes), methods=methods.split(","), seeds=seeds,
+                            output=output, config=config)
+    table = Table(title=f"macro-F1 (mean ± std over {len(result['seeds'])} seed(s)) on {result['eval']['rows']} "
+                        "evaluation texts", title_justify="left")
+    for column in ("per class", "texts", *result["methods"], "best", "auto picks"):
+        table.add_column(column, justify="left" if column in ("best", "auto picks") else "right")
+    for row in curve_table(result):
+        table.add_row(str(row["size"]), str(row["texts"]),
+                      *(f"{row['scores'][m][0]:.3f} ± {row['scores'][m][1]:.3f}" for m in result["methods"]),
+                      row["best"], row["auto"])
+    out.print(table)
+    out.print(f"curve.md, curve.json and curve.png written to [bold]{output}[/]")
 
 
 def main() -> None:

@@ -11,7 +11,17 @@ from typing import Any
 from .errors import SamikshaError
 
 PRESETS = ("default", "lesson")
-METHODS = ("finetune", "tfidf")
+METHODS = ("auto", "finetune", "setfit", "tfidf")
+# `auto` picks by the smallest class's number of labelled training examples (see TrainConfig.method_for).
+# Basis: SetFit beats fine-tuning from 8 to 64 examples per class (Tunstall et al. 2022, "Efficient Few-Shot
+# Learning Without Prompts", and our smoke learning curve, SentiMix and Flipkart at 8-32 per class, README
+# "curve"); on the full SentiMix split a MiniLM fine-tune (0.62 dev macro-F1, ~25 min) barely beats the char
+# n-gram TF-IDF (0.61, seconds) (docs/DESIGN measurements), so TF-IDF holds the middle and fine-tuning pays only
+# with thousands per class. Re-measure with `python benchmarks/learning_curve.py` when methods or models change.
+SETFIT_BELOW = 64
+FINETUNE_FROM = 1000
+SEEDS_BELOW = 300  # with fewer training texts, the report gives macro-F1 over REPORT_SEEDS seeds
+REPORT_SEEDS = 3
 
 
 @dataclass
@@ -19,7 +29,7 @@ class TrainConfig:
     """Training settings. ``epochs=None`` picks by data size (more passes over small data)."""
 
     model: str | None = None
-    method: str = "finetune"
+    method: str = "auto"
     preset: str = "default"
     epochs: float | None = None
     batch_size: int = 16
@@ -38,6 +48,9 @@ class TrainConfig:
     label_column: str | None = None
     offline: bool = False
     max_steps: int = -1
+    report_seeds: int | None = None  # None: REPORT_SEEDS below SEEDS_BELOW training texts, else 1
+    setfit_iterations: int = 5  # SetFit pairs per text (half similar, half not) in the contrastive phase
+    max_pairs: int = 2000  # cap on SetFit's contrastive pairs, so CPU training stays in minutes
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -55,7 +68,10 @@ class TrainConfig:
                   (8 <= self.max_length <= 8192, "max length must be between 8 and 8192"),
                   (self.epochs is None or self.epochs > 0, "epochs must be positive"),
                   (0 < self.eval_fraction < 1, "eval fraction must be between 0 and 1"),
-                  (self.warmup >= 0, "warmup must not be negative")]
+                  (self.warmup >= 0, "warmup must not be negative"),
+                  (self.report_seeds is None or self.report_seeds >= 1, "report seeds must be at least 1"),
+                  (self.setfit_iterations >= 1, "SetFit iterations must be at least 1"),
+                  (self.max_pairs >= 2, "max pairs must be at least 2")]
         for ok, message in checks:
             if not ok:
                 raise SamikshaError(message)
@@ -67,7 +83,7 @@ class TrainConfig:
         if preset == "lesson":
             # The classic classroom recipe, exactly: pad to 128, batch 4, 5 epochs, warmup 10 steps,
             # weight decay 0.01, Trainer's default learning rate, best checkpoint by eval loss, no weights.
-            values.update(epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
+            values.update(method="finetune", epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
                           group_by_length=False, warmup=10, weight_decay=0.01, class_weights="none",
                           early_stopping_patience=None, best_metric="loss")
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -82,6 +98,30 @@ class TrainConfig:
         if n_train < 5000:
             return 5
         return 3
+
+    def method_for(self, counts: dict[str, int], fine_tune_only: bool = False) -> tuple[str, str]:
+        """The method to train and why: as set, or for ``auto`` by the smallest class's count.
+
+        ``fine_tune_only``: the model to use is a plain transformer (no sentence-transformers body for SetFit),
+        so it is fine-tuned whatever the data size.
+        """
+        if self.method != "auto":
+            return self.method, "as requested"
+        smallest = min(counts.values())
+        if fine_tune_only:
+            return "finetune", f"the model {self.model} is not a sentence-transformers model, so it is fine-tuned"
+        if smallest < SETFIT_BELOW:
+            return "setfit", f"smallest class has {smallest} examples (< {SETFIT_BELOW}): few-shot SetFit"
+        if smallest < FINETUNE_FROM:
+            return "tfidf", (f"smallest class has {smallest} examples ({SETFIT_BELOW}-{FINETUNE_FROM - 1}): "
+                             "the TF-IDF baseline matches a fine-tune here at a fraction of the cost")
+        return "finetune", f"smallest class has {smallest} examples (>= {FINETUNE_FROM}): fine-tuning"
+
+    def seeds_for(self, n_train: int) -> int:
+        """How many seeds the training report measures: as set, or several on small data."""
+        if self.report_seeds is not None:
+            return self.report_seeds
+        return REPORT_SEEDS if n_train < SEEDS_BELOW else 1
 
     def weights_for(self, names: tuple[str, ...], counts: dict[str, int]) -> list[float] | None:
         """Per-class loss weights in label order, or None for an unweighted loss."""

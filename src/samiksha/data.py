@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import DataError
 from .labels import LabelSchema, describe_kind, infer_kind, normalise_raw, parse_label
+from .scripts import script_mix
 
 log = logging.getLogger("samiksha")
 
@@ -212,7 +213,7 @@ class LabelledData:
     def describe(self) -> dict:
         return {"source": self.source, "rows": len(self), "text_column": self.text_column,
                 "label_column": self.label_column, "label_kind": self.label_kind,
-                "label_counts": self.counts(), "sha256": self.fingerprint}
+                "label_counts": self.counts(), "script_mix": script_mix(self.texts), "sha256": self.fingerprint}
 
 
 def fingerprint(path: str | Path) -> str:

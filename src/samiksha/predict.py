@@ -121,6 +121,13 @@ class Classifier:
             from .tfidf import TfidfBackend
 
             return cls(TfidfBackend(path), meta["labels"], meta["config"]["max_length"], meta)
+        if meta.get("method") == "setfit":
+            if backend == "onnx":
+                raise ModelError(f"{path}: a SetFit model has no ONNX backend")
+            from .fewshot import SetFitBackend
+
+            runner = SetFitBackend(path, len(meta["labels"]), device)
+            return cls(runner, meta["labels"], meta["config"]["max_length"], meta)
         config_file = path / "config.json"
         if not config_file.exists():
             raise ModelError(f"{path}: not a model folder (no config.json)")

@@ -8,7 +8,7 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from .data import LabelledData, check_leakage, check_training_data, load_labelle
 from .errors import ModelError, SamikshaError
 from .labels import LabelSchema
 from .metrics import compute_metrics, confident_mistakes, format_report, save_confusion_png
-from .models import ResolvedModel, quiet_transformers, resolve_model
+from .models import ResolvedModel, default_model_for, quiet_transformers, resolve_model
 from .storage import MODEL_META, check_output_dir, publish_dir, write_json, write_table
 
 log = logging.getLogger("samiksha")
@@ -198,20 +198,57 @@ def train(train_data: str | Path, output_dir: str | Path, *, eval_data: str | Pa
     output = Path(output_dir)
     check_output_dir(output)
     train_part, eval_part, schema = _prepare_data(train_data, eval_data, config)
+    return train_parts(train_part, eval_part, schema, output, config, resume=resume, callbacks=callbacks)
+
+
+def choose_method(config: TrainConfig, counts: dict[str, int]) -> tuple[str, str]:
+    """The method ``config`` trains on data with these label counts, and why (``auto`` made concrete)."""
+    fine_tune_only = False
+    if config.method == "auto" and config.model is not None:
+        from .fewshot import is_sentence_transformer
+
+        fine_tune_only = not is_sentence_transformer(resolve_model(config.model, config.offline))
+    return config.method_for(counts, fine_tune_only)
+
+
+def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema, output_dir: str | Path,
+                config: TrainConfig, *, resume: bool = False, callbacks: list | None = None) -> TrainResult:
+    """Train ``config.method`` on loaded data, score it on ``eval_part`` and publish the folder ``output_dir``."""
+    output = Path(output_dir)
+    if config.model is None and config.method != "tfidf":
+        config = replace(config, model=default_model_for(train_part.texts))
+    method, reason = choose_method(config, train_part.counts())
+    if config.method == "auto":
+        log.info("method auto -> %s: %s", method, reason)
+    config = replace(config, method=method)
     staging = output.with_name(f".{output.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
+        weights = config.weights_for(schema.names, train_part.counts())
+        label_ids = [schema.label2id[n] for n in train_part.labels]
         if config.method == "tfidf":
             from .tfidf import DESCRIPTION, fit_tfidf
 
-            weights = config.weights_for(schema.names, train_part.counts())
             base_model = DESCRIPTION
-            training = fit_tfidf(train_part.texts, [schema.label2id[n] for n in train_part.labels], staging,
-                                 config.seed, dict(enumerate(weights)) if weights else None)
+            training = fit_tfidf(train_part.texts, label_ids, staging, config.seed,
+                                 dict(enumerate(weights)) if weights else None)
+        elif config.method == "setfit":
+            from .fewshot import fit_setfit
+
+            resolved = resolve_model(config.model, config.offline)
+            base_model = resolved.name
+            training = fit_setfit(train_part.texts, label_ids, staging, resolved, config,
+                                  dict(enumerate(weights)) if weights else None)
         else:
             base_model, training = _fine_tune(train_part, eval_part, schema, config, output, staging, resume,
                                               callbacks)
-        result = _finish_folder(staging, base_model, schema, config, train_part, eval_part, training)
+        training["method_choice"] = reason
+        seed_runs = []
+        if config.seeds_for(len(train_part)) > 1:
+            from .compare import other_seed_runs
+
+            seed_runs = other_seed_runs(train_part, eval_part, schema, config)
+        result = _finish_folder(staging, base_model, schema, config, train_part, eval_part, training, seed_runs)
         publish_dir(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -277,8 +314,12 @@ def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelS
 
 
 def _finish_folder(folder: Path, base_model: str, schema: LabelSchema, config: TrainConfig,
-                   train_part: LabelledData, eval_part: LabelledData, training: dict) -> dict:
-    """Evaluate the saved model from its folder and write metadata, metrics, report, PNG and model card."""
+                   train_part: LabelledData, eval_part: LabelledData, training: dict,
+                   seed_runs: list[dict] | None = None) -> dict:
+    """Evaluate the saved model from its folder and write metadata, metrics, report, PNG and model card.
+
+    ``seed_runs``: scores of the same training with other seeds; with them the report gives mean and spread.
+    """
     from .predict import Classifier
 
     meta = {"format_version": FORMAT_VERSION, "method": config.method, "base_model": base_model,
@@ -292,8 +333,15 @@ def _finish_folder(folder: Path, base_model: str, schema: LabelSchema, config: T
     metrics = compute_metrics(eval_part.labels, predicted, schema.names)
     metrics["data"] = eval_part.source if eval_part.source != train_part.source else "held-out split of train data"
     metrics["confident_mistakes"] = confident_mistakes(eval_part.texts, eval_part.labels, proba, schema.names)
+    report = format_report(metrics)
+    if seed_runs:
+        from .compare import format_seed_summary, seed_summary
+
+        metrics["seeds"] = seed_summary([{"seed": config.seed, "macro_f1": metrics["macro_f1"],
+                                          "accuracy": metrics["accuracy"]}, *seed_runs])
+        report += format_seed_summary(metrics["seeds"])
     write_json(folder / "metrics.json", metrics)
-    (folder / "report.txt").write_text(format_report(metrics), encoding="utf-8")
+    (folder / "report.txt").write_text(report, encoding="utf-8")
     save_confusion_png(metrics, folder / "confusion_matrix.png")
     import pandas as pd
 

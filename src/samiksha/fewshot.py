@@ -1,0 +1,125 @@
+"""Few-shot training with SetFit: contrastive tuning of a sentence-transformers body, then a logistic-regression head."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import ModelError
+from .models import ResolvedModel, quiet_transformers
+
+log = logging.getLogger("samiksha")
+
+# setfit's own file names, so `setfit.SetFitModel.from_pretrained(folder)` loads a saved folder too
+HEAD_FILE = "model_head.pkl"
+SETFIT_CONFIG = "config_setfit.json"
+BODY_LEARNING_RATE = 2e-5  # setfit's default for the body; --learning-rate is the fine-tune's
+
+
+def is_sentence_transformer(resolved: ResolvedModel) -> bool:
+    """Whether the model is a sentence-transformers folder or Hub repository (has modules.json)."""
+    path = Path(resolved.path)
+    if path.is_dir():
+        return (path / "modules.json").exists()
+    try:
+        from huggingface_hub import file_exists
+
+        return bool(file_exists(resolved.path, "modules.json"))
+    except Exception:  # no network, unknown repository: not one we can use as a SetFit body
+        return False
+
+
+def contrastive_sample(label_ids: list[int], limit: int, seed: int) -> list[int]:
+    """Indices of at most ``limit`` texts for the contrastive phase, stratified by label, in input order."""
+    if len(label_ids) <= limit:
+        return list(range(len(label_ids)))
+    rng = np.random.default_rng(seed)
+    by_label: dict[int, list[int]] = {}
+    for i, label in enumerate(label_ids):
+        by_label.setdefault(label, []).append(i)
+    share = limit / len(label_ids)
+    picked = [int(i) for idx in by_label.values()
+              for i in rng.choice(idx, max(1, round(len(idx) * share)), replace=False)]
+    return sorted(picked)
+
+
+def _load_body(resolved: ResolvedModel, max_length: int):
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        with quiet_transformers():
+            body = SentenceTransformer(resolved.path, local_files_only=resolved.local_files_only)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"{resolved.name}: cannot load a sentence-transformers model: {first}") from None
+    body.max_seq_length = max_length
+    return body
+
+
+def fit_setfit(texts: list[str], label_ids: list[int], folder: Path, resolved: ResolvedModel,
+               config: TrainConfig, class_weight: dict[int, float] | None = None) -> dict:
+    """Train SetFit on ``texts`` and save body, head and config to ``folder``; returns training figures."""
+    import datasets
+    import joblib
+    import setfit
+    from sklearn.linear_model import LogisticRegression
+
+    setfit.logging.set_verbosity_warning()
+    datasets.disable_progress_bars()
+    body = _load_body(resolved, config.max_length)
+    head = LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=config.seed)
+    model = setfit.SetFitModel(model_body=body, model_head=head)
+    # pairs = 2 x iterations x texts: larger data is sampled for the contrastive phase; the head sees every text
+    keep = contrastive_sample(label_ids, max(len(set(label_ids)), config.max_pairs // (2 * config.setfit_iterations)),
+                              config.seed)
+    pairs = 2 * config.setfit_iterations * len(keep)
+    log.info("SetFit on %s: %d contrastive pairs from %d of %d texts, then a logistic-regression head on all",
+             resolved.name, pairs, len(keep), len(texts))
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="samiksha-setfit-") as work:
+        args = setfit.TrainingArguments(
+            output_dir=work, batch_size=config.batch_size, num_epochs=1, num_iterations=config.setfit_iterations,
+            body_learning_rate=BODY_LEARNING_RATE, seed=config.seed, report_to="none", save_strategy="no",
+            logging_strategy="no", logging_first_step=False, show_progress_bar=False)
+        trainer = setfit.Trainer(model=model, args=args)
+        trainer.train_embeddings([texts[i] for i in keep], [label_ids[i] for i in keep])
+        trainer.train_classifier(texts, label_ids)
+    wall = time.perf_counter() - started
+    folder.mkdir(parents=True, exist_ok=True)
+    with quiet_transformers():
+        body.save(str(folder), create_model_card=False)
+    joblib.dump(head, folder / HEAD_FILE)
+    (folder / SETFIT_CONFIG).write_text(json.dumps({"normalize_embeddings": False, "labels": None}) + "\n",
+                                        encoding="utf-8")
+    return {"epochs_run": 1.0, "steps": math.ceil(pairs / config.batch_size), "best_checkpoint": None,
+            "wall_seconds": wall, "examples_per_second": len(texts) / wall, "resumed": False, "history": [],
+            "contrastive_pairs": pairs, "contrastive_texts": len(keep)}
+
+
+class SetFitBackend:
+    """Runs a saved SetFit model; its 'logits' are log-probabilities in the saved label order."""
+
+    name = "setfit"
+
+    def __init__(self, path: Path, n_labels: int, device: str | None = None):
+        import joblib
+        from sentence_transformers import SentenceTransformer
+
+        with quiet_transformers():
+            self.body = SentenceTransformer(str(path), device=device, local_files_only=True)
+        self.head = joblib.load(Path(path) / HEAD_FILE)  # a pickle: load only folders you trust
+        self.n_labels = n_labels
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        self.body.max_seq_length = max_length
+        embeddings = self.body.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
+        proba = np.zeros((len(texts), self.n_labels))
+        proba[:, self.head.classes_] = self.head.predict_proba(embeddings)  # a class absent in training stays 0
+        return np.log(np.clip(proba, 1e-12, 1.0))
