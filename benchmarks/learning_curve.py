@@ -4,7 +4,7 @@ SentiMix Hinglish (seeded samples of train, scored on a seeded sample of dev) an
 stratified 80/20 split), at 8, 16, 32, 64, 256 and all labelled examples per class, 3 seeds each. Prints the
 table per dataset, auto's choice at each size and its gap to the best method; writes curve.md/.json/.png per
 dataset under --output. Re-measure after changing a method or a default model, and revisit the `auto`
-thresholds in src/samiksha/config.py (SETFIT_BELOW, FINETUNE_FROM) with what it prints.
+threshold in src/samiksha/config.py (SETFIT_BELOW) with what it prints.
 
     python benchmarks/learning_curve.py                        # everything: many hours on a 2-core CPU
     python benchmarks/learning_curve.py --sizes 8,32 --seeds 2 --dev-size 300 --threads 1    # a smoke run

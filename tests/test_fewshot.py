@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from samiksha import Classifier, TrainConfig, evaluate, train
 from samiksha.cli import app
-from samiksha.config import FINETUNE_FROM, SETFIT_BELOW
+from samiksha.config import SETFIT_BELOW
 from samiksha.errors import SamikshaError
 from samiksha.export import export_onnx
 from samiksha.train import choose_method
@@ -87,8 +87,7 @@ def test_tfidf_same_seed_same_predictions(tmp_path):
 
 
 @pytest.mark.parametrize(("per_class", "expected"), [
-    (8, "setfit"), (SETFIT_BELOW - 1, "setfit"), (SETFIT_BELOW, "tfidf"), (FINETUNE_FROM - 1, "tfidf"),
-    (FINETUNE_FROM, "finetune"), (50_000, "finetune")])
+    (1, "setfit"), (8, "setfit"), (SETFIT_BELOW - 1, "setfit"), (SETFIT_BELOW, "finetune"), (50_000, "finetune")])
 def test_auto_picks_by_the_smallest_class(per_class, expected):
     counts = {"negative": per_class, "neutral": per_class * 3, "positive": per_class * 10}
     method, reason = TrainConfig().method_for(counts)

@@ -101,7 +101,7 @@ def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
 def train(
     data: Annotated[str, typer.Argument(help="Labelled reviews: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
-    model: Annotated[Optional[str], typer.Option(help="minilm (embedded default), a local folder, or a Hub name.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="minilm (embedded default), multilingual (embedded, reads Devanagari), a local folder, or a Hub name.")] = None,
     eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
