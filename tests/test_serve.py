@@ -314,7 +314,7 @@ def test_serve_command(trained_tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("SAMIKSHA_API_KEY", "from-env")
     result = CliRunner().invoke(cli, ["serve", str(trained_tiny), "--port", "8123", "--max-texts", "7"])
     assert result.exit_code == 0, result.output
-    assert (started["host"], started["port"], started["threads"]) == ("127.0.0.1", 8123, max(1, os.cpu_count() - 1))
+    assert (started["host"], started["port"], started["threads"]) == ("127.0.0.1", 8123, os.cpu_count())
     with TestClient(started["app"]) as client:
         assert client.get("/health").json()["api_key_required"] is True
         assert client.get("/v1/model", headers={"X-API-Key": "from-env"}).json()["limits"]["max_texts"] == 7
