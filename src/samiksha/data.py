@@ -84,6 +84,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return _as_strings(frame)
 
 
+def _parse_error(path: object, fmt: str, err: Exception) -> DataError:
+    """A reader's parse error as one line, with the row when the reader names a line."""
+    message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    match = re.search(r"line (\d+)", message)
+    return DataError(path, f"cannot be read as {fmt}: {message}", row=int(match.group(1)) if match else None)
+
+
 def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")
@@ -98,10 +105,7 @@ def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
             frame = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str,
                                 keep_default_na=False, skip_blank_lines=True)
     except Exception as err:
-        message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        match = re.search(r"line (\d+)", message)
-        raise DataError(path, f"cannot be read as {fmt}: {message}",
-                        row=int(match.group(1)) if match else None) from None
+        raise _parse_error(path, fmt, err) from None
     return _as_strings(frame)
 
 
@@ -137,10 +141,7 @@ def iter_table(path: str | Path, chunk_rows: int = 10_000) -> Iterator[pd.DataFr
         except UnicodeDecodeError as err:
             raise DataError(path, f"is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
         except (ValueError, pd.errors.ParserError) as err:
-            message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            match = re.search(r"line (\d+)", message)
-            raise DataError(path, f"cannot be read as {fmt}: {message}",
-                            row=int(match.group(1)) if match else None) from None
+            raise _parse_error(path, fmt, err) from None
 
 
 def count_rows(path: str | Path) -> int | None:
