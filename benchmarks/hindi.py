@@ -70,7 +70,8 @@ def datasets(args, out: Path) -> list[tuple[str, Path, Path]]:
 def config_for(model: str, args) -> TrainConfig:
     if model == "tfidf":
         return TrainConfig(method="tfidf", seed=args.seed, report_seeds=1)
-    return TrainConfig(method="finetune", model=model, epochs=args.epochs, seed=args.seed, report_seeds=1)
+    return TrainConfig(method="finetune", model=model, epochs=args.epochs, seed=args.seed, report_seeds=1,
+                       max_length=args.max_length, freeze_embeddings=args.freeze_embeddings)
 
 
 def run(dataset: str, model: str, train_file: Path, eval_file: Path, args, out: Path) -> dict:
@@ -98,8 +99,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["iitp", "sentimix"], default=None)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--normalise", action="store_true", help="apply scripts.normalise_indic to train and eval text")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens kept per text when fine-tuning")
+    parser.add_argument("--freeze-embeddings", action="store_true", help="keep the token embeddings fixed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    print(f"settings: max length {args.max_length}, embeddings {'frozen' if args.freeze_embeddings else 'trained'}, "
+          f"{'normalised' if args.normalise else 'raw'} text, epochs {args.epochs or 'by data size'}", flush=True)
     if "multilingual" in args.models:
         started = time.perf_counter()
         resolve_model("multilingual")  # converts on first use; not part of any training time

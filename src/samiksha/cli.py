@@ -109,6 +109,8 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option(help="Training batch size.")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Truncate texts to this many tokens.")] = None,
+    freeze_embeddings: Annotated[bool, typer.Option(
+        help="Keep the token-embedding matrix fixed while fine-tuning (faster; most of a multilingual model).")] = False,
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
@@ -132,7 +134,8 @@ def train(
         preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
-        max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds)
+        max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
+        freeze_embeddings=freeze_embeddings or None)
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
     if "seeds" in result.metrics:

@@ -264,6 +264,8 @@ def curve_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
                                  timed=False) for s in seed_list]
                 points.append({"method": method, "size": size or "all",
                                "per_class": len(parts[seed_list[0]]) / len(schema), **summarize(runs)})
+                log.info("curve: %s at %s per class: macro-F1 %.3f ± %.3f", method, size or "all",
+                         points[-1]["macro_f1_mean"], points[-1]["macro_f1_std"])
     return {"train": train_part.describe(), "eval": eval_part.describe(), "labels": list(schema.names),
             "seeds": seed_list, "methods": list(methods), "points": points, "auto": auto}
 

@@ -52,6 +52,7 @@ class TrainConfig:
     report_seeds: int | None = None  # None: REPORT_SEEDS below SEEDS_BELOW training texts, else 1
     setfit_iterations: int = 5  # SetFit pairs per text (half similar, half not) in the contrastive phase
     max_pairs: int = 2000  # cap on SetFit's contrastive pairs, so CPU training stays in minutes
+    freeze_embeddings: bool = False  # keep the token-embedding matrix fixed while fine-tuning
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -272,6 +272,11 @@ def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelS
     datasets.disable_progress_bars()
     set_seed(config.seed)
     tokenizer, model = _load_base(resolved, schema)
+    if config.freeze_embeddings:
+        embeddings = model.get_input_embeddings().weight
+        embeddings.requires_grad_(False)
+        log.info("token embeddings frozen (%.0fM of %.0fM parameters)", embeddings.numel() / 1e6,
+                 sum(p.numel() for p in model.parameters()) / 1e6)
     train_ds, eval_ds = _datasets(tokenizer, schema, config, train_part, eval_part)
     weights = config.weights_for(schema.names, train_part.counts())
     if weights:
