@@ -6,7 +6,7 @@ a seeded, stratified 80/20 split) and on SentiMix Hinglish (train -> dev).
     python benchmarks/hindi.py                                   # everything, full size (slow: hours on 2 cores)
     python benchmarks/hindi.py --train-size 600 --eval-size 300 --epochs 2
     python benchmarks/hindi.py --only iitp --models multilingual tfidf
-    python benchmarks/hindi.py --only iitp --models multilingual --normalise   # NFC, joiners dropped
+    python benchmarks/hindi.py --only iitp --models multilingual --raw-text   # without NFC / joiner clean-up
 
 Data is read from ../shared/data (never copied into the repository). The first multilingual run converts
 the model into the cache (about half a minute); that time is not counted as training.
@@ -31,7 +31,6 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 from samiksha import TrainConfig, evaluate, train  # noqa: E402
 from samiksha.models import resolve_model  # noqa: E402
-from samiksha.scripts import normalise_indic  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODELS = ("minilm", "multilingual", "tfidf")
@@ -60,8 +59,6 @@ def datasets(args, out: Path) -> list[tuple[str, Path, Path]]:
         train_file, eval_file = out / f"{name}-train.csv", out / f"{name}-eval.csv"
         for frame, size, path in ((tr, args.train_size, train_file), (te, args.eval_size, eval_file)):
             frame = sample(frame, size, args.seed)[["text", "label"]]
-            if args.normalise:
-                frame = frame.assign(text=frame["text"].astype(str).map(normalise_indic))
             frame.to_csv(path, index=False)
         files.append((name, train_file, eval_file))
     return files
@@ -69,9 +66,10 @@ def datasets(args, out: Path) -> list[tuple[str, Path, Path]]:
 
 def config_for(model: str, args) -> TrainConfig:
     if model == "tfidf":
-        return TrainConfig(method="tfidf", seed=args.seed, report_seeds=1)
+        return TrainConfig(method="tfidf", seed=args.seed, report_seeds=1, normalise=not args.raw_text)
     return TrainConfig(method="finetune", model=model, epochs=args.epochs, seed=args.seed, report_seeds=1,
-                       max_length=args.max_length, freeze_embeddings=args.freeze_embeddings)
+                       max_length=args.max_length, freeze_embeddings=args.freeze_embeddings,
+                       normalise=not args.raw_text)
 
 
 def run(dataset: str, model: str, train_file: Path, eval_file: Path, args, out: Path) -> dict:
@@ -98,13 +96,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--only", choices=["iitp", "sentimix"], default=None)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--normalise", action="store_true", help="apply scripts.normalise_indic to train and eval text")
+    parser.add_argument("--raw-text", action="store_true", help="skip the default Unicode normalisation (NFC, joiners)")
     parser.add_argument("--max-length", type=int, default=128, help="tokens kept per text when fine-tuning")
-    parser.add_argument("--freeze-embeddings", action="store_true", help="keep the token embeddings fixed")
+    parser.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep the token embeddings fixed (default: when they are most of the model)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print(f"settings: max length {args.max_length}, embeddings {'frozen' if args.freeze_embeddings else 'trained'}, "
-          f"{'normalised' if args.normalise else 'raw'} text, epochs {args.epochs or 'by data size'}", flush=True)
+    print(f"settings: max length {args.max_length}, embeddings frozen: {'auto' if args.freeze_embeddings is None else args.freeze_embeddings}, "
+          f"{'raw' if args.raw_text else 'normalised'} text, epochs {args.epochs or 'by data size'}", flush=True)
     if "multilingual" in args.models:
         started = time.perf_counter()
         resolve_model("multilingual")  # converts on first use; not part of any training time

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import make_reviews
 
@@ -193,3 +194,50 @@ def test_tfidf_method_writes_the_same_kind_of_folder(tmp_path):
     assert evaluate(out, out / "eval.csv")["macro_f1"] == pytest.approx(result.metrics["macro_f1"])
     with pytest.raises(SamikshaError, match="only fine-tuned transformer models export"):
         export_onnx(out)
+
+
+def test_text_is_normalised_in_training_and_prediction(tmp_path):
+    """NFC and dropped joiners: the two spellings of ज़ and a joined conjunct reach the model as one text."""
+    rows = ([(f"ज़बरदस्त फ़ोन {i}, मज़ा आ गया", "positive") for i in range(12)]
+            + [(f"बेकार क्\u200Dवालिटी {i}, पैसे बर्बाद", "negative") for i in range(12)]
+            + [(f"ठीक ठाक है {i}, चलेगा", "neutral") for i in range(12)])
+    data = tmp_path / "hindi.csv"
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    out = tmp_path / "model"
+    train(data, out, config=TrainConfig(method="tfidf", seed=0))
+    classifier = Classifier.load(out)
+    assert classifier.normalise and classifier.meta["config"]["normalise"] is True
+    precomposed, decomposed = "\u095Bबरदस्त", "\u091C\u093Cबरदस्त"  # ज़ as one code point, and as ज + nukta
+    np.testing.assert_array_equal(classifier.predict_proba([precomposed]), classifier.predict_proba([decomposed]))
+    np.testing.assert_array_equal(classifier.predict_proba(["क्\u200Dवालिटी"]), classifier.predict_proba(["क्वालिटी"]))
+
+    raw = tmp_path / "raw"
+    train(data, raw, config=TrainConfig(method="tfidf", seed=0, normalise=False))
+    raw_classifier = Classifier.load(raw)
+    assert not raw_classifier.normalise
+    assert not np.array_equal(raw_classifier.predict_proba([precomposed]), raw_classifier.predict_proba([decomposed]))
+
+
+def test_lesson_preset_keeps_the_classic_raw_text():
+    assert TrainConfig.for_preset("lesson").normalise is False
+    assert TrainConfig.for_preset("default").normalise is True
+
+
+def test_embeddings_frozen_when_they_are_most_of_the_model():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from samiksha.train import _maybe_freeze_embeddings
+
+    def model(vocab: int):
+        return BertForSequenceClassification(BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2,
+                                                        num_attention_heads=2, intermediate_size=64))
+
+    big_vocab = model(30522)  # embeddings ~95% of the parameters, like a multilingual vocabulary
+    assert _maybe_freeze_embeddings(big_vocab, None) is True
+    assert not big_vocab.get_input_embeddings().weight.requires_grad
+    assert big_vocab.classifier.weight.requires_grad
+    small_vocab = model(200)
+    assert _maybe_freeze_embeddings(small_vocab, None) is False
+    assert small_vocab.get_input_embeddings().weight.requires_grad
+    assert _maybe_freeze_embeddings(model(30522), False) is False
+    assert _maybe_freeze_embeddings(model(200), True) is True

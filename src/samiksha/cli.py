@@ -109,8 +109,12 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option(help="Training batch size.")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Truncate texts to this many tokens.")] = None,
-    freeze_embeddings: Annotated[bool, typer.Option(
-        help="Keep the token-embedding matrix fixed while fine-tuning (faster; most of a multilingual model).")] = False,
+    freeze_embeddings: Annotated[Optional[bool], typer.Option(
+        "--freeze-embeddings/--train-embeddings", show_default=False,
+        help="Keep the token embeddings fixed while fine-tuning (default: when they are most of the model, as in "
+             "the multilingual one: 1.6x faster on a CPU).")] = None,
+    normalise: Annotated[bool, typer.Option(
+        help="Unicode NFC and no zero-width joiners before the model, in training and prediction.")] = True,
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
@@ -135,7 +139,7 @@ def train(
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
-        freeze_embeddings=freeze_embeddings or None)
+        freeze_embeddings=freeze_embeddings, normalise=None if normalise else False)
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
     if "seeds" in result.metrics:

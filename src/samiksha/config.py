@@ -13,14 +13,21 @@ from .errors import SamikshaError
 PRESETS = ("default", "lesson")
 METHODS = ("auto", "finetune", "setfit", "tfidf")
 # `auto` picks by the smallest class's number of labelled training examples (TrainConfig.method_for): SetFit
-# below SETFIT_BELOW, else fine-tuning. Basis, a smoke learning curve (benchmarks/learning_curve.py, MiniLM, 2 seeds,
-# 300 evaluation texts; macro-F1 finetune / setfit / tfidf): at 8 per class SetFit was best on both SentiMix
-# Hinglish (0.345 / 0.401 / 0.386) and Flipkart (0.406 / 0.429 / 0.395), as the SetFit paper found at 8-16 (Tunstall
-# et al. 2022); at 32 per class the best differed (SentiMix 0.455 / 0.454 / 0.503, Flipkart 0.600 / 0.559 / 0.475)
-# and fine-tuning's largest gap to the best was the smallest (0.048; SetFit 0.049, TF-IDF 0.125); on all of SentiMix
-# a fine-tune still edges TF-IDF (0.62 vs 0.61 dev macro-F1, DESIGN.md). Provisional: sizes 16, 64, 256 and all are
-# unmeasured here; re-measure with `python benchmarks/learning_curve.py` (3 seeds, larger evaluation sets) and revise.
-SETFIT_BELOW = 32
+# below SETFIT_BELOW, else fine-tuning. Basis: the learning curve in docs/curves (benchmarks/learning_curve.py on a
+# GPU, MiniLM, 3 seeds, macro-F1 finetune / setfit / tfidf). SentiMix Hinglish tweets (3,000 dev texts): 8 per class
+# 0.327 / 0.416 / 0.404, 16: 0.368 / 0.447 / 0.480, 32: 0.471 / 0.473 / 0.494, 64: 0.508 / 0.505 / 0.514,
+# 256: 0.546 / 0.530 / 0.543, all: 0.619 / 0.579 / 0.613. Flipkart reviews (1,211 held out): 8: 0.418 / 0.479 /
+# 0.423, 16: 0.482 / 0.564 / 0.469, 32: 0.548 / 0.551 / 0.489 (fine-tuning's std 0.117 vs SetFit's 0.030),
+# 64: 0.628 / 0.587 / 0.519, 256: 0.631 / 0.612 / 0.581, all: 0.684 / 0.626 / 0.627. SetFit up to 32 per class
+# and fine-tuning from 64 is the single threshold with the smallest gaps to the best method on both; TF-IDF, best on
+# tweets at 16-64 per class (up to 3.3 points), is far behind on product reviews (9.5 points at 16), so auto
+# never picks it.
+SETFIT_BELOW = 64
+# Fine-tuning freezes the token embeddings when they hold more than this share of the parameters (a large
+# multilingual vocabulary: 81% of multilingual-e5-small). Measured there (benchmarks/hindi.py): 1.6x the training
+# examples/s on 2 CPU cores (21.6 vs 13.7, 320 IITP texts, 2 runs each); macro-F1 within a point on a GPU
+# (IITP Hindi 0.744 frozen vs 0.747, SentiMix 0.611 vs 0.617, one seed).
+FREEZE_EMBEDDINGS_ABOVE = 2 / 3
 SEEDS_BELOW = 300  # with fewer training texts, the report gives macro-F1 over REPORT_SEEDS seeds
 REPORT_SEEDS = 3
 
@@ -52,7 +59,8 @@ class TrainConfig:
     report_seeds: int | None = None  # None: REPORT_SEEDS below SEEDS_BELOW training texts, else 1
     setfit_iterations: int = 5  # SetFit pairs per text (half similar, half not) in the contrastive phase
     max_pairs: int = 2000  # cap on SetFit's contrastive pairs, so CPU training stays in minutes
-    freeze_embeddings: bool = False  # keep the token-embedding matrix fixed while fine-tuning
+    freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
+    normalise: bool = True  # Unicode NFC and no zero-width joiners, in training and prediction (scripts.normalise_indic)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,7 +95,8 @@ class TrainConfig:
             # weight decay 0.01, Trainer's default learning rate, best checkpoint by eval loss, no weights.
             values.update(method="finetune", epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
                           group_by_length=False, warmup=10, weight_decay=0.01, class_weights="none",
-                          early_stopping_patience=None, best_metric="loss")
+                          early_stopping_patience=None, best_metric="loss",
+                          normalise=False, freeze_embeddings=False)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import ModelError
 from .models import quiet_transformers
+from .scripts import normalise_indic
 from .storage import MODEL_META
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -102,6 +103,8 @@ class Classifier:
         self.labels = list(labels)
         self.max_length = max_length
         self.meta = meta or {}
+        # folders trained with text normalisation get it at prediction too (older folders have no such key)
+        self.normalise = bool(self.meta.get("config", {}).get("normalise", False))
 
     @classmethod
     def load(cls, path: str | Path, backend: str = "auto", device: str | None = None) -> Classifier:
@@ -150,7 +153,7 @@ class Classifier:
     def logits(self, texts: Sequence[str], batch_size: int = 64,
                progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Raw scores, shape (len(texts), len(labels)), rows in input order; batches are sorted by length."""
-        texts = [str(t) for t in texts]
+        texts = [normalise_indic(str(t)) for t in texts] if self.normalise else [str(t) for t in texts]
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), batch_size):

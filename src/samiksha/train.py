@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .card import model_card
-from .config import TrainConfig
+from .config import FREEZE_EMBEDDINGS_ABOVE, TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
 from .errors import ModelError, SamikshaError
 from .labels import LabelSchema
@@ -87,6 +87,19 @@ def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, *parts: Label
     evaluation = out[-1]
     out[-1] = evaluation.select(np.argsort([len(ids) for ids in evaluation["input_ids"]], kind="stable"))
     return out
+
+
+def _maybe_freeze_embeddings(model, freeze: bool | None) -> bool:
+    """Keep the token embeddings fixed if asked, or (``None``) when they are most of the model; True if frozen."""
+    embeddings = model.get_input_embeddings().weight
+    share = embeddings.numel() / sum(p.numel() for p in model.parameters())
+    if freeze is None:
+        freeze = share > FREEZE_EMBEDDINGS_ABOVE
+    if freeze:
+        embeddings.requires_grad_(False)
+        log.info("token embeddings frozen (%.0f%% of the parameters; --train-embeddings to tune them too)",
+                 100 * share)
+    return freeze
 
 
 def _make_trainer_class():
@@ -217,6 +230,8 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     output = Path(output_dir)
     if config.model is None and config.method != "tfidf":
         config = replace(config, model=default_model_for(train_part.texts))
+    if config.normalise:
+        train_part, eval_part = train_part.normalised(), eval_part.normalised()
     method, reason = choose_method(config, train_part.counts())
     if config.method == "auto":
         log.info("method auto -> %s: %s", method, reason)
@@ -272,11 +287,7 @@ def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelS
     datasets.disable_progress_bars()
     set_seed(config.seed)
     tokenizer, model = _load_base(resolved, schema)
-    if config.freeze_embeddings:
-        embeddings = model.get_input_embeddings().weight
-        embeddings.requires_grad_(False)
-        log.info("token embeddings frozen (%.0fM of %.0fM parameters)", embeddings.numel() / 1e6,
-                 sum(p.numel() for p in model.parameters()) / 1e6)
+    frozen = _maybe_freeze_embeddings(model, config.freeze_embeddings)
     train_ds, eval_ds = _datasets(tokenizer, schema, config, train_part, eval_part)
     weights = config.weights_for(schema.names, train_part.counts())
     if weights:
@@ -315,7 +326,7 @@ def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelS
         "epochs_run": epochs_run, "steps": int(trainer.state.global_step),
         "best_checkpoint": Path(trainer.state.best_model_checkpoint or "").name or None,
         "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(train_part) / wall,
-        "resumed": resuming, "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
+        "resumed": resuming, "embeddings_frozen": frozen, "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
 
 
 def _finish_folder(folder: Path, base_model: str, schema: LabelSchema, config: TrainConfig,
