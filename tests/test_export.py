@@ -116,3 +116,19 @@ def test_multilingual_architecture_exports_and_gates_int8(tmp_path, minilm_token
     int8 = report["int8"]
     assert int8["accepted"] == (int8["macro_f1_drop"] <= 0.01)
     assert (out / "onnx" / "model.int8.onnx").exists() == int8["accepted"]
+
+
+@pytest.mark.slow
+def test_int8_gate_on_the_real_minilm(tmp_path, reviews_csv):
+    """The embedded MiniLM, briefly fine-tuned: fused fp32 matches PyTorch, and int8 is kept only by the gate."""
+    from samiksha.demo import demo_data_dir
+
+    folder = tmp_path / "m"
+    train(reviews_csv, folder, config=TrainConfig(method="finetune", model="minilm", max_steps=4, batch_size=8,
+                                                  report_seeds=1))
+    report = export_onnx(folder, quantize="int8", eval_data=demo_data_dir() / "test.csv")
+    assert report["fused"] and report["fp32"]["max_abs_logit_diff"] <= 1e-3
+    int8 = report["int8"]
+    assert int8["gate_rows"] == 150 and int8["size_bytes"] <= 0.3 * report["fp32"]["size_bytes"]
+    assert int8["accepted"] == (int8["macro_f1_drop"] <= 0.01)
+    assert report["preferred"] == ("int8" if int8["accepted"] else "fp32")

@@ -266,6 +266,7 @@ def test_fine_tune_round_trip_with_devanagari(e5_dir, tmp_path):
     from transformers import pipeline
 
     from samiksha import Classifier, TrainConfig, train
+    from samiksha.scripts import normalise_indic
 
     result = train(toy_reviews(tmp_path / "r.csv"), tmp_path / "m",
                    config=TrainConfig(method="finetune", max_steps=2, epochs=1, batch_size=4, report_seeds=1))
@@ -278,5 +279,28 @@ def test_fine_tune_round_trip_with_devanagari(e5_dir, tmp_path):
     texts = ["यह फ़ोन बहुत अच्छा है", "Phone अच्छा है but battery बेकार", "पैसे बर्बाद"]
     labels = Classifier.load(tmp_path / "m").predict(texts)
     assert len(labels) == 3 and set(labels) <= {"negative", "neutral", "positive"}
-    outputs = pipeline("text-classification", model=str(tmp_path / "m"))(texts)
+    # a plain pipeline() does not normalise; given normalised text it agrees with Classifier
+    outputs = pipeline("text-classification", model=str(tmp_path / "m"))([normalise_indic(t) for t in texts])
     assert [o["label"] for o in outputs] == labels
+
+
+@pytest.mark.slow
+def test_int8_gate_on_the_real_multilingual_model(e5_dir, tmp_path):
+    """Int8 breaks some multilingual encoders: the gate re-measures macro-F1 on the real e5 and decides by it."""
+    from samiksha import Classifier, TrainConfig, train
+    from samiksha.demo import demo_data_dir
+    from samiksha.export import export_onnx
+
+    folder = tmp_path / "m"
+    train(toy_reviews(tmp_path / "r.csv", per_class=20), folder,
+          config=TrainConfig(method="finetune", model="multilingual", max_steps=4, batch_size=8, report_seeds=1))
+    report = export_onnx(folder, quantize="int8", eval_data=demo_data_dir() / "test.csv")
+    assert report["fused"] and report["fp32"]["max_abs_logit_diff"] <= 1e-3
+    int8 = report["int8"]
+    assert int8["gate_rows"] == 150 and int8["size_bytes"] < 0.5 * report["fp32"]["size_bytes"]
+    assert int8["accepted"] == (int8["macro_f1_drop"] <= 0.01)
+    assert (folder / "onnx" / "model.int8.onnx").exists() == int8["accepted"]
+    assert report["preferred"] == ("int8" if int8["accepted"] else "fp32")
+    texts = ["यह फ़ोन बहुत अच्छा है", "Phone अच्छा है but battery बेकार"]
+    onnx_proba = Classifier.load(folder, backend="onnx").predict_proba(texts)
+    np.testing.assert_allclose(onnx_proba.sum(axis=1), 1, rtol=1e-5)
