@@ -68,7 +68,8 @@ def config_for(model: str, args) -> TrainConfig:
     if model == "tfidf":
         return TrainConfig(method="tfidf", seed=args.seed, report_seeds=1, normalise=not args.raw_text)
     return TrainConfig(method="finetune", model=model, epochs=args.epochs, seed=args.seed, report_seeds=1,
-                       max_length=args.max_length, freeze_embeddings=args.freeze_embeddings,
+                       max_length=args.max_length, learning_rate=args.learning_rate or TrainConfig.learning_rate,
+                       freeze_embeddings=args.freeze_embeddings,
                        normalise=not args.raw_text)
 
 
@@ -98,11 +99,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--raw-text", action="store_true", help="skip the default Unicode normalisation (NFC, joiners)")
     parser.add_argument("--max-length", type=int, default=128, help="tokens kept per text when fine-tuning")
+    parser.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default: ours)")
     parser.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=None,
                         help="keep the token embeddings fixed (default: when they are most of the model)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print(f"settings: max length {args.max_length}, embeddings frozen: {'auto' if args.freeze_embeddings is None else args.freeze_embeddings}, "
+    print(f"settings: max length {args.max_length}, learning rate {args.learning_rate or TrainConfig.learning_rate:g}, embeddings frozen: {'auto' if args.freeze_embeddings is None else args.freeze_embeddings}, "
           f"{'raw' if args.raw_text else 'normalised'} text, epochs {args.epochs or 'by data size'}", flush=True)
     if "multilingual" in args.models:
         started = time.perf_counter()

@@ -132,3 +132,26 @@ def test_int8_gate_on_the_real_minilm(tmp_path, reviews_csv):
     assert int8["gate_rows"] == 150 and int8["size_bytes"] <= 0.3 * report["fp32"]["size_bytes"]
     assert int8["accepted"] == (int8["macro_f1_drop"] <= 0.01)
     assert report["preferred"] == ("int8" if int8["accepted"] else "fp32")
+
+
+def test_onnx_backend_tokenizes_like_transformers_without_pytorch(exported):
+    import subprocess
+    import sys
+
+    from transformers import AutoTokenizer
+
+    from samiksha.predict import RawTokenizer
+
+    folder, _ = exported
+    raw, auto = RawTokenizer.load(folder), AutoTokenizer.from_pretrained(folder)
+    texts = TEXTS + ["", "क्\u200dष ज़रूर", "a" * 3000]
+    for max_length in (128, 16):
+        ours = raw(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+        theirs = auto(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+        for key in ("input_ids", "attention_mask", "token_type_ids"):
+            np.testing.assert_array_equal(ours[key], theirs[key])
+    # a process that predicts with ONNX never loads PyTorch (it would double the memory)
+    code = (f"import sys; from samiksha import Classifier; c = Classifier.load({str(folder)!r}, backend='onnx'); "
+            "c.predict(['bahut badiya']); print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"

@@ -58,7 +58,6 @@ class OnnxBackend:
 
     def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int | None = None):
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
@@ -66,12 +65,50 @@ class OnnxBackend:
         self.model_file, self.tokenizer_dir = Path(model_file), Path(tokenizer_dir)
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
-        with quiet_transformers():
-            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        self.tokenizer = RawTokenizer.load(self.tokenizer_dir)
+        if self.tokenizer is None:  # no tokenizer.json: transformers' loader (which brings in PyTorch)
+            from transformers import AutoTokenizer
+
+            with quiet_transformers():
+                self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
         batch = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
         return self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.input_names})[0]
+
+
+class RawTokenizer:
+    """A folder's tokenizer.json run by the `tokenizers` library alone: what transformers' fast tokenizer does
+    for a batch (special tokens, truncation, padding to the longest), without importing transformers or PyTorch,
+    which would double an ONNX process's memory. `samiksha export` checks the result against PyTorch's logits."""
+
+    def __init__(self, tokenizer, pad_id: int, pad_token: str):
+        self.tokenizer = tokenizer
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self.max_length: int | None = None
+
+    @classmethod
+    def load(cls, folder: Path) -> RawTokenizer | None:
+        from tokenizers import Tokenizer
+
+        file, config_file = folder / "tokenizer.json", folder / "tokenizer_config.json"
+        if not file.exists() or not config_file.exists():
+            return None
+        pad = json.loads(config_file.read_text(encoding="utf-8")).get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        tokenizer = Tokenizer.from_file(str(file))
+        pad_id = tokenizer.token_to_id(pad) if isinstance(pad, str) else None
+        return None if pad_id is None else cls(tokenizer, pad_id, pad)
+
+    def __call__(self, texts: list[str], *, truncation: bool, max_length: int, padding: bool,
+                 return_tensors: str) -> dict[str, np.ndarray]:
+        if max_length != self.max_length:
+            self.tokenizer.enable_truncation(max_length)
+            self.max_length = max_length
+        encodings = self.tokenizer.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings]),
+                "attention_mask": np.array([e.attention_mask for e in encodings]),
+                "token_type_ids": np.array([e.type_ids for e in encodings])}
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
