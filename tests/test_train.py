@@ -241,3 +241,13 @@ def test_embeddings_frozen_when_they_are_most_of_the_model():
     assert small_vocab.get_input_embeddings().weight.requires_grad
     assert _maybe_freeze_embeddings(model(30522), False) is False
     assert _maybe_freeze_embeddings(model(200), True) is True
+
+
+def test_training_prints_one_readable_line_per_epoch(tmp_path, reviews_csv, tiny_bert, capsys):
+    train(reviews_csv, tmp_path / "m", config=TrainConfig(model=str(tiny_bert), epochs=2, batch_size=8, seed=1,
+                                                          report_seeds=1, early_stopping_patience=None))
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train loss" in line and "macro-F1" in line and "accuracy" in line for line in lines)
+    assert "trained in " in out and "{'" not in out  # no raw log dictionaries

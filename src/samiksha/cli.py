@@ -96,15 +96,22 @@ def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
         out.print(_mistakes_table(metrics["confident_mistakes"][:mistakes]))
 
 
+# options shared by several commands
+EvalData = Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")]
+TextColumn = Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")]
+LabelColumn = Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")]
+Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")]
+
+
 @app.command()
 @friendly_errors
 def train(
     data: Annotated[str, typer.Argument(help="Labelled reviews: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
     model: Annotated[Optional[str], typer.Option(help="minilm (embedded default), multilingual (embedded, reads Devanagari), a local folder, or a Hub name.")] = None,
-    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
-    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    eval: EvalData = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Training batch size.")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
@@ -126,7 +133,7 @@ def train(
              "the model saved is the first seed's.")] = None,
     preset: Annotated[str, typer.Option(help="default, or lesson: the classic classroom recipe, exactly.")] = "default",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
-    offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
+    offline: Offline = False,
     max_steps: Annotated[int, typer.Option(hidden=True)] = -1,
 ) -> None:
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
@@ -156,8 +163,8 @@ def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
     data: Annotated[str, typer.Argument(help="Labelled reviews to score the model on.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
-    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the confusion-matrix PNG.")] = None,
     mistakes: Annotated[int, typer.Option(help="How many confident mistakes to show.")] = 5,
 ) -> None:
@@ -340,16 +347,16 @@ def _leaderboard_table(result: dict) -> Table:
 @friendly_errors
 def compare(
     data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
-    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
+    eval: EvalData = None,
     methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf.")] = "finetune,setfit,tfidf",
     seeds: Annotated[int, typer.Option(help="Seeds per method; the split stays the same.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for leaderboard.md, .json and .png.")] = Path(
         "samiksha-compare"),
     model: Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")] = None,
-    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first run.")] = None,
-    offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
+    offline: Offline = False,
 ) -> None:
     """Train each method with several seeds on the same split and rank them by macro-F1."""
     from .compare import compare as run_compare
@@ -367,7 +374,7 @@ def compare(
 @friendly_errors
 def curve(
     data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
-    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")] = None,
+    eval: EvalData = None,
     sizes: Annotated[str, typer.Option(help="Labelled examples per class to try; 'all' for every text.")] = (
         "8,16,32,64,128"),
     methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf.")] = "finetune,setfit,tfidf",
@@ -375,10 +382,10 @@ def curve(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for curve.md, .json and .png.")] = Path(
         "samiksha-curve"),
     model: Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")] = None,
-    text_column: Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first sample.")] = None,
-    offline: Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")] = False,
+    offline: Offline = False,
 ) -> None:
     """Macro-F1 against labelled examples per class for each method: how many labels are worth collecting."""
     from .compare import curve_table, learning_curve, parse_sizes

@@ -126,6 +126,31 @@ def _make_trainer_class():
     return WeightedLossTrainer
 
 
+def _make_progress_class():
+    from transformers.trainer_callback import ProgressCallback
+
+    class EpochLines(ProgressCallback):
+        """Trainer's progress bar, with one readable line per epoch in place of its raw log dictionaries."""
+
+        train_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or self.training_bar is None or not logs:
+                return
+            if "eval_macro_f1" in logs:
+                loss = f"train loss {self.train_loss:.3f}, " if self.train_loss is not None else ""
+                self.training_bar.write(
+                    f"epoch {logs.get('epoch', state.epoch or 0):g}/{args.num_train_epochs:g}: {loss}eval loss "
+                    f"{logs.get('eval_loss', float('nan')):.3f}, macro-F1 {logs['eval_macro_f1']:.3f}, "
+                    f"accuracy {logs.get('eval_accuracy', float('nan')):.3f}")
+            elif "train_runtime" in logs:
+                self.training_bar.write(f"trained in {logs['train_runtime']:.0f} s")
+            elif "loss" in logs:
+                self.train_loss = float(logs["loss"])
+
+    return EpochLines
+
+
 def _training_arguments(config: TrainConfig, work: Path, epochs: float):
     import torch
     from transformers import TrainingArguments
@@ -308,6 +333,10 @@ def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelS
         model=model, args=_training_arguments(config, work, epochs), train_dataset=train_ds, eval_dataset=eval_ds,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=extra_callbacks, class_weights=weights)
+    from transformers.trainer_callback import ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(_make_progress_class())
     log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
              resolved.name, len(train_part), len(eval_part), f"{epochs:g}", config.preset)
     if resuming:
