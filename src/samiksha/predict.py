@@ -82,9 +82,9 @@ class RawTokenizer:
     for a batch (special tokens, truncation, padding to the longest), without importing transformers or PyTorch,
     which would double an ONNX process's memory. `samiksha export` checks the result against PyTorch's logits."""
 
-    def __init__(self, tokenizer, pad_id: int, pad_token: str):
+    def __init__(self, tokenizer, pad_id: int, pad_token: str, padding_side: str = "right"):
         self.tokenizer = tokenizer
-        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self.tokenizer.enable_padding(direction=padding_side, pad_id=pad_id, pad_token=pad_token)
         self.max_length: int | None = None
 
     @classmethod
@@ -94,11 +94,12 @@ class RawTokenizer:
         file, config_file = folder / "tokenizer.json", folder / "tokenizer_config.json"
         if not file.exists() or not config_file.exists():
             return None
-        pad = json.loads(config_file.read_text(encoding="utf-8")).get("pad_token")
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        pad = config.get("pad_token")
         pad = pad.get("content") if isinstance(pad, dict) else pad
         tokenizer = Tokenizer.from_file(str(file))
         pad_id = tokenizer.token_to_id(pad) if isinstance(pad, str) else None
-        return None if pad_id is None else cls(tokenizer, pad_id, pad)
+        return None if pad_id is None else cls(tokenizer, pad_id, pad, config.get("padding_side", "right"))
 
     def __call__(self, texts: list[str], *, truncation: bool, max_length: int, padding: bool,
                  return_tensors: str) -> dict[str, np.ndarray]:
