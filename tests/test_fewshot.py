@@ -170,3 +170,23 @@ def test_cli_auto_on_few_examples_trains_setfit(tmp_path):
     assert meta["method"] == "setfit" and meta["config"]["method"] == "setfit"
     assert "smallest class has 8 examples" in meta["training"]["method_choice"]
     assert "macro-F1 over 2 seeds" in result.output
+
+
+def test_ensemble_averages_setfit_and_tfidf_probabilities(tmp_path):
+    from samiksha.fewshot import SetFitBackend
+    from samiksha.tfidf import TfidfBackend
+
+    train_file, eval_file = _files(tmp_path)
+    config = TrainConfig(method="ensemble", setfit_iterations=1, seed=7, report_seeds=1)
+    result = train(train_file, tmp_path / "m", eval_data=eval_file, config=config)
+    out = result.output_dir
+    for name in (*FOLDER_FILES, "model_head.pkl", "tfidf.joblib", "modules.json"):
+        assert (out / name).exists(), name
+    assert result.meta["method"] == "ensemble" and "(SetFit) + tfidf" in result.meta["base_model"]
+    classifier = Classifier.load(out)
+    assert classifier.backend.name == "setfit+tfidf"
+    parts = [np.exp(b.logits(TEXTS, 128)) for b in (SetFitBackend(out, 3), TfidfBackend(out))]
+    np.testing.assert_allclose(classifier.predict_proba(TEXTS), (parts[0] + parts[1]) / 2, atol=1e-5)
+    assert evaluate(out, eval_file)["macro_f1"] == pytest.approx(result.metrics["macro_f1"])
+    with pytest.raises(SamikshaError, match="only fine-tuned transformer models export"):
+        export_onnx(out)

@@ -69,7 +69,7 @@ The model knows only what its training data showed it.
 
 def _usage(method: str) -> str:
     python = ('from samiksha import Classifier\nclassify = Classifier.load("PATH/TO/THIS/FOLDER")\n'
-              'classify.predict(["delivery fast thi aur quality bhi badiya"])' if method in ("tfidf", "setfit") else
+              'classify.predict(["delivery fast thi aur quality bhi badiya"])' if method in ("tfidf", "setfit", "ensemble") else
               'from transformers import pipeline\nclassify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")\n'
               'classify("delivery fast thi aur quality bhi badiya")')
     return f"```python\n{python}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."

@@ -127,7 +127,8 @@ def train(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
     method: Annotated[Optional[str], typer.Option(
         help="auto (default: chosen by labelled examples per class), finetune (a transformer), setfit (few-shot, "
-             "a sentence-transformers body) or tfidf (the classical n-gram baseline).", show_default=False)] = None,
+             "a sentence-transformers body), tfidf (the classical n-gram baseline) or ensemble (SetFit and TF-IDF, "
+             "probabilities averaged).", show_default=False)] = None,
     report_seeds: Annotated[Optional[int], typer.Option(
         help="Seeds the report's macro-F1 mean and spread come from (default: 3 below 300 training texts, else 1); "
              "the model saved is the first seed's.")] = None,
@@ -348,7 +349,7 @@ def _leaderboard_table(result: dict) -> Table:
 def compare(
     data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
     eval: EvalData = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf.")] = "finetune,setfit,tfidf",
+    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf, ensemble.")] = "finetune,setfit,tfidf",
     seeds: Annotated[int, typer.Option(help="Seeds per method; the split stays the same.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for leaderboard.md, .json and .png.")] = Path(
         "samiksha-compare"),
@@ -377,7 +378,7 @@ def curve(
     eval: EvalData = None,
     sizes: Annotated[str, typer.Option(help="Labelled examples per class to try; 'all' for every text.")] = (
         "8,16,32,64,128"),
-    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf.")] = "finetune,setfit,tfidf",
+    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf, ensemble.")] = "finetune,setfit,tfidf",
     seeds: Annotated[int, typer.Option(help="Seeds (each its own sample of the training data) per point.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for curve.md, .json and .png.")] = Path(
         "samiksha-curve"),

@@ -22,16 +22,17 @@ from .train import _prepare_data, choose_method, train_parts
 
 log = logging.getLogger("samiksha")
 
-METHODS = ("finetune", "setfit", "tfidf")
+METHODS = ("finetune", "setfit", "tfidf")  # the default set compared
+ALL_METHODS = (*METHODS, "ensemble")
 SPEED_TEXTS = 1000  # prediction speed is timed on up to this many evaluation texts
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The methods to compare, validated, in the order given, without repeats."""
     chosen = list(dict.fromkeys(m.strip() for m in methods if m.strip()))
-    unknown = [m for m in chosen if m not in METHODS]
+    unknown = [m for m in chosen if m not in ALL_METHODS]
     if unknown or not chosen:
-        raise SamikshaError(f"unknown method(s) {unknown or chosen} (choose from {', '.join(METHODS)})")
+        raise SamikshaError(f"unknown method(s) {unknown or chosen} (choose from {', '.join(ALL_METHODS)})")
     return chosen
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from .errors import SamikshaError
 
 PRESETS = ("default", "lesson")
-METHODS = ("auto", "finetune", "setfit", "tfidf")
+METHODS = ("auto", "finetune", "setfit", "tfidf", "ensemble")
 # `auto` picks by the smallest class's number of labelled training examples (TrainConfig.method_for): SetFit
 # below SETFIT_BELOW, else fine-tuning. Basis: the learning curve in docs/curves (benchmarks/learning_curve.py on a
 # GPU, MiniLM, 3 seeds, macro-F1 finetune / setfit / tfidf). SentiMix Hinglish tweets (3,000 dev texts): 8 per class

@@ -123,3 +123,18 @@ class SetFitBackend:
         proba = np.zeros((len(texts), self.n_labels))
         proba[:, self.head.classes_] = self.head.predict_proba(embeddings)  # a class absent in training stays 0
         return np.log(np.clip(proba, 1e-12, 1.0))
+
+
+class EnsembleBackend:
+    """SetFit and TF-IDF saved in one folder; its 'logits' are the log of their averaged probabilities."""
+
+    name = "setfit+tfidf"
+
+    def __init__(self, path: Path, n_labels: int, device: str | None = None):
+        from .tfidf import TfidfBackend
+
+        self.setfit, self.tfidf = SetFitBackend(path, n_labels, device), TfidfBackend(path)
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        both = np.exp(self.setfit.logits(texts, max_length)) + np.exp(self.tfidf.logits(texts, max_length))
+        return np.log(np.clip(both / 2, 1e-12, 1.0))

@@ -162,12 +162,12 @@ class Classifier:
             from .tfidf import TfidfBackend
 
             return cls(TfidfBackend(path), meta["labels"], meta["config"]["max_length"], meta)
-        if meta.get("method") == "setfit":
+        if meta.get("method") in ("setfit", "ensemble"):
             if backend == "onnx":
                 raise ModelError(f"{path}: a SetFit model has no ONNX backend")
-            from .fewshot import SetFitBackend
+            from .fewshot import EnsembleBackend, SetFitBackend
 
-            runner = SetFitBackend(path, len(meta["labels"]), device)
+            runner = (SetFitBackend if meta["method"] == "setfit" else EnsembleBackend)(path, len(meta["labels"]), device)
             return cls(runner, meta["labels"], meta["config"]["max_length"], meta)
         config_file = path / "config.json"
         if not config_file.exists():

@@ -272,13 +272,21 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
             base_model = DESCRIPTION
             training = fit_tfidf(train_part.texts, label_ids, staging, config.seed,
                                  dict(enumerate(weights)) if weights else None)
-        elif config.method == "setfit":
+        elif config.method in ("setfit", "ensemble"):
             from .fewshot import fit_setfit
 
             resolved = resolve_model(config.model, config.offline)
             base_model = resolved.name
             training = fit_setfit(train_part.texts, label_ids, staging, resolved, config,
                                   dict(enumerate(weights)) if weights else None)
+            if config.method == "ensemble":  # SetFit and TF-IDF side by side, probabilities averaged
+                from .tfidf import DESCRIPTION, fit_tfidf
+
+                base_model = f"{resolved.name} (SetFit) + {DESCRIPTION}"
+                tfidf = fit_tfidf(train_part.texts, label_ids, staging, config.seed,
+                                  dict(enumerate(weights)) if weights else None)
+                training["wall_seconds"] += tfidf["wall_seconds"]
+                training["examples_per_second"] = len(train_part) / training["wall_seconds"]
         else:
             base_model, training = _fine_tune(train_part, eval_part, schema, config, output, staging, resume,
                                               callbacks)
