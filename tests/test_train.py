@@ -38,6 +38,7 @@ def test_train_save_load_predict_round_trip(request, tmp_path, reviews_csv, base
     assert metrics == json.loads(json.dumps(result.metrics))
     assert set(metrics) >= {"accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"}
     assert sum(map(sum, metrics["confusion_matrix"])) == meta["data"]["eval"]["rows"]
+    assert "normalise_indic" in (out / "README.md").read_text()  # the card tells pipeline() users what to do
 
     classifier = Classifier.load(out)
     texts = ["bahut badiya phone", "bakwas", "theek thaak hai", "मस्त है"]

@@ -59,7 +59,7 @@ The confusion matrix is in `confusion_matrix.png`, the full report in `report.tx
 ## Use
 
 {_usage(meta['method'])}
-
+{_normalisation_note(config) if meta['method'] == 'finetune' else ''}
 ## Limits
 
 {limits}
@@ -73,3 +73,10 @@ def _usage(method: str) -> str:
               'from transformers import pipeline\nclassify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")\n'
               'classify("delivery fast thi aur quality bhi badiya")')
     return f"```python\n{python}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
+
+
+def _normalisation_note(config: dict) -> str:
+    if not config.get("normalise"):
+        return ""
+    return ("\nSamiksha feeds the model Unicode-NFC text without zero-width joiners (`samiksha.scripts.normalise_indic`); "
+            "do the same before a plain `pipeline()` so that Devanagari is read as in training.\n")
