@@ -265,31 +265,29 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     shutil.rmtree(staging, ignore_errors=True)
     try:
         weights = config.weights_for(schema.names, train_part.counts())
+        class_weight = dict(enumerate(weights)) if weights else None  # scikit-learn's form, by label id
         label_ids = [schema.label2id[n] for n in train_part.labels]
         if config.method == "tfidf":
             from .tfidf import DESCRIPTION, fit_tfidf
 
             base_model = DESCRIPTION
-            training = fit_tfidf(train_part.texts, label_ids, staging, config.seed,
-                                 dict(enumerate(weights)) if weights else None)
+            training = fit_tfidf(train_part.texts, label_ids, staging, config.seed, class_weight)
         elif config.method in ("setfit", "ensemble"):
             from .fewshot import fit_setfit
 
             resolved = resolve_model(config.model, config.offline)
             base_model = resolved.name
-            training = fit_setfit(train_part.texts, label_ids, staging, resolved, config,
-                                  dict(enumerate(weights)) if weights else None)
+            training = fit_setfit(train_part.texts, label_ids, staging, resolved, config, class_weight)
             if config.method == "ensemble":  # SetFit and TF-IDF side by side, probabilities averaged
                 from .tfidf import DESCRIPTION, fit_tfidf
 
                 base_model = f"{resolved.name} (SetFit) + {DESCRIPTION}"
-                tfidf = fit_tfidf(train_part.texts, label_ids, staging, config.seed,
-                                  dict(enumerate(weights)) if weights else None)
+                tfidf = fit_tfidf(train_part.texts, label_ids, staging, config.seed, class_weight)
                 training["wall_seconds"] += tfidf["wall_seconds"]
                 training["examples_per_second"] = len(train_part) / training["wall_seconds"]
         else:
-            base_model, training = _fine_tune(train_part, eval_part, schema, config, output, staging, resume,
-                                              callbacks)
+            base_model, training = _fine_tune(train_part, eval_part, schema, config, weights, output, staging,
+                                              resume, callbacks)
         training["method_choice"] = reason
         seed_runs = []
         if config.seeds_for(len(train_part)) > 1:
@@ -306,8 +304,11 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
 
 
 def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema, config: TrainConfig,
-               output: Path, staging: Path, resume: bool, callbacks: list | None) -> tuple[str, dict]:
-    """Fine-tune with `Trainer` (checkpoints in DIR.checkpoints) and save the best model to ``staging``."""
+               weights: list[float] | None, output: Path, staging: Path, resume: bool,
+               callbacks: list | None) -> tuple[str, dict]:
+    """Fine-tune with `Trainer` (checkpoints in DIR.checkpoints) and save the best model to ``staging``.
+
+    ``weights``: the per-class loss weights in label order (None for a plain loss)."""
     import datasets
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
@@ -322,7 +323,6 @@ def _fine_tune(train_part: LabelledData, eval_part: LabelledData, schema: LabelS
     tokenizer, model = _load_base(resolved, schema)
     frozen = _maybe_freeze_embeddings(model, config.freeze_embeddings)
     train_ds, eval_ds = _datasets(tokenizer, schema, config, train_part, eval_part)
-    weights = config.weights_for(schema.names, train_part.counts())
     if weights:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, weights)))
 
