@@ -101,6 +101,10 @@ EvalData = Annotated[Optional[str], typer.Option("--eval", help="Evaluation data
 TextColumn = Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")]
 LabelColumn = Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")]
 Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")]
+# and by compare and curve
+ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
+Methods = Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf, ensemble.")]
+BaseModel = Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")]
 
 
 @app.command()
@@ -344,16 +348,26 @@ def _leaderboard_table(result: dict) -> Table:
     return table
 
 
+def _comparison_config(model: str | None, text_column: str | None, label_column: str | None, seed: int | None,
+                       offline: bool):
+    """The TrainConfig that compare and curve start every method from."""
+    from .config import TrainConfig
+
+    _setup(offline)
+    return TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
+                                  offline=offline or None)
+
+
 @app.command()
 @friendly_errors
 def compare(
-    data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
+    data: ComparedData,
     eval: EvalData = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf, ensemble.")] = "finetune,setfit,tfidf",
+    methods: Methods = "finetune,setfit,tfidf",
     seeds: Annotated[int, typer.Option(help="Seeds per method; the split stays the same.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for leaderboard.md, .json and .png.")] = Path(
         "samiksha-compare"),
-    model: Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")] = None,
+    model: BaseModel = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first run.")] = None,
@@ -361,11 +375,8 @@ def compare(
 ) -> None:
     """Train each method with several seeds on the same split and rank them by macro-F1."""
     from .compare import compare as run_compare
-    from .config import TrainConfig
 
-    _setup(offline)
-    config = TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
-                                    offline=offline or None)
+    config = _comparison_config(model, text_column, label_column, seed, offline)
     result = run_compare(data, eval, methods=methods.split(","), seeds=seeds, output=output, config=config)
     out.print(_leaderboard_table(result))
     out.print(f"leaderboard.md, leaderboard.json and leaderboard.png written to [bold]{output}[/]")
@@ -374,15 +385,15 @@ def compare(
 @app.command()
 @friendly_errors
 def curve(
-    data: Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")],
+    data: ComparedData,
     eval: EvalData = None,
     sizes: Annotated[str, typer.Option(help="Labelled examples per class to try; 'all' for every text.")] = (
         "8,16,32,64,128"),
-    methods: Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf, ensemble.")] = "finetune,setfit,tfidf",
+    methods: Methods = "finetune,setfit,tfidf",
     seeds: Annotated[int, typer.Option(help="Seeds (each its own sample of the training data) per point.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for curve.md, .json and .png.")] = Path(
         "samiksha-curve"),
-    model: Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")] = None,
+    model: BaseModel = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first sample.")] = None,
@@ -390,11 +401,8 @@ def curve(
 ) -> None:
     """Macro-F1 against labelled examples per class for each method: how many labels are worth collecting."""
     from .compare import curve_table, learning_curve, parse_sizes
-    from .config import TrainConfig
 
-    _setup(offline)
-    config = TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
-                                    offline=offline or None)
+    config = _comparison_config(model, text_column, label_column, seed, offline)
     result = learning_curve(data, eval, sizes=parse_sizes(sizes), methods=methods.split(","), seeds=seeds,
                             output=output, config=config)
     table = Table(title=f"macro-F1 (mean ± std over {len(result['seeds'])} seed(s)) on {result['eval']['rows']} "
