@@ -52,9 +52,8 @@ def main() -> None:
               f"({result.meta['training']['examples_per_second']:.0f} examples/s, "
               f"{result.meta['training']['epochs_run']:g} epochs); test macro-F1 {test_metrics['macro_f1']:.3f}, "
               f"accuracy {test_metrics['accuracy']:.3f}", flush=True)
-        args_file = Path(folder) / "samiksha.json"
-        print(f"mixed precision: bf16={torch.cuda.is_bf16_supported()} (TrainingArguments set by samiksha); "
-              f"model folder {args_file.parent}", flush=True)
+        print(f"mixed precision: {'bf16' if torch.cuda.is_bf16_supported() else 'fp16'} (samiksha's training "
+              "arguments turn it on whenever CUDA is present)", flush=True)
         texts = (pd.read_csv(args.texts)["text"].astype(str).tolist() if args.texts.exists()
                  else pd.read_csv(demo_data_dir() / "test.csv")["text"].astype(str).tolist())
         gpu = Classifier.load(folder, backend="torch", device="cuda")
