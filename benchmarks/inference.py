@@ -58,7 +58,8 @@ def worker(setup: str, model_dir: str, texts_file: str) -> None:
         predicted = [classify(t)[0]["label"] for t in texts]
         size = (folder / "model.safetensors").stat().st_size
     else:
-        from samiksha.predict import Classifier, OnnxBackend
+        from samiksha.backends import OnnxBackend
+        from samiksha.predict import Classifier
 
         if setup == "torch":
             clf = Classifier.load(folder, backend="torch")

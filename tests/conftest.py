@@ -98,9 +98,21 @@ def reviews_csv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory, tiny_bert, reviews_csv) -> Path:
-    """A tiny BERT trained once on the toy reviews, shared by predict/evaluate/CLI tests."""
+    """A tiny BERT trained once on the toy reviews with the defaults (stacked with TF-IDF), shared by
+    predict/evaluate/serve/CLI tests."""
     from samiksha import TrainConfig, train
 
     out = tmp_path_factory.mktemp("models") / "tiny-model"
     train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), epochs=2, batch_size=8, seed=1))
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_plain(tmp_path_factory, tiny_bert, reviews_csv) -> Path:
+    """The same tiny BERT fine-tuned alone (--no-stack): a plain transformer folder."""
+    from samiksha import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("models") / "tiny-plain"
+    train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), epochs=2, batch_size=8, seed=1, stack=False,
+                                               report_seeds=1))
     return out

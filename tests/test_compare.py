@@ -69,7 +69,7 @@ def test_curve_table_json_and_plot(tmp_path, tiny_bert):
         assert point["macro_f1_std"] == pytest.approx(np.std(values, ddof=1))
         if point["size"] != "all":
             assert all(r["n_train"] == 3 * point["size"] for r in point["runs"])
-    assert all(a["method"] == "finetune" for a in saved["auto"])  # a plain transformer was named
+    assert all(a["method"] == "stack" for a in saved["auto"])  # a plain transformer was named: fine-tuned, stacked
     page = (out / "curve.md").read_text()
     four = {p["method"]: p for p in saved["points"] if p["size"] == 4}
     assert (f"| 4 | 12 | {four['tfidf']['macro_f1_mean']:.3f} ± {four['tfidf']['macro_f1_std']:.3f} | "

@@ -9,19 +9,19 @@ import pytest
 from typer.testing import CliRunner
 
 from samiksha import Classifier, TrainConfig, train
+from samiksha.backends import OnnxBackend, TorchBackend
 from samiksha.cli import app
 from samiksha.errors import SamikshaError
 from samiksha.export import export_onnx
-from samiksha.predict import OnnxBackend, TorchBackend
 
 TEXTS = ["bahut badiya phone", "bakwas", "theek thaak hai, kuch khaas nahi", "मस्त है", "ok",
          "delivery late thi lekin product achha hai " * 4]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, trained_tiny):
+def exported(tmp_path_factory, trained_tiny_plain):
     folder = tmp_path_factory.mktemp("exp") / "model"
-    shutil.copytree(trained_tiny, folder)
+    shutil.copytree(trained_tiny_plain, folder)
     report = export_onnx(folder, quantize="int8", force=True)
     return folder, report
 
@@ -51,9 +51,9 @@ def test_backends_agree_on_predict_and_predict_proba(exported):
     np.testing.assert_allclose(int8.sum(axis=1), 1, rtol=1e-5)
 
 
-def test_int8_gate_passes_or_refuses_on_remeasured_macro_f1(tmp_path, trained_tiny):
+def test_int8_gate_passes_or_refuses_on_remeasured_macro_f1(tmp_path, trained_tiny_plain):
     folder = tmp_path / "model"
-    shutil.copytree(trained_tiny, folder)
+    shutil.copytree(trained_tiny_plain, folder)
     passing = export_onnx(folder, quantize="int8", max_f1_drop=1.0)  # any drop allowed: must pass
     assert passing["int8"]["accepted"] and passing["preferred"] == "int8"
     assert (folder / "onnx" / "model.int8.onnx").exists()
@@ -66,32 +66,32 @@ def test_int8_gate_passes_or_refuses_on_remeasured_macro_f1(tmp_path, trained_ti
     assert Classifier.load(folder).backend.model_file.name == "model.onnx"
 
 
-def test_int8_without_evaluation_data_needs_force(tmp_path, trained_tiny):
+def test_int8_without_evaluation_data_needs_force(tmp_path, trained_tiny_plain):
     folder = tmp_path / "model"
-    shutil.copytree(trained_tiny, folder)
+    shutil.copytree(trained_tiny_plain, folder)
     (folder / "eval.csv").unlink()
     report = export_onnx(folder)
     assert not report["int8"]["accepted"] and "no evaluation data" in report["int8"]["reason"]
     assert report["parity_texts"] == 10  # built-in sample reviews
 
 
-def test_export_to_a_serving_folder_without_torch_weights(tmp_path, trained_tiny):
+def test_export_to_a_serving_folder_without_torch_weights(tmp_path, trained_tiny_plain):
     target = tmp_path / "serve"
-    result = CliRunner().invoke(app, ["export", str(trained_tiny), "--output", str(target), "--quantize", "none"])
+    result = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(target), "--quantize", "none"])
     assert result.exit_code == 0, result.output
     assert not (target / "model.safetensors").exists() and (target / "onnx" / "model.onnx").exists()
-    assert not (trained_tiny / "onnx").exists()
+    assert not (trained_tiny_plain / "onnx").exists()
     served = Classifier.load(target)
     assert isinstance(served.backend, OnnxBackend)
-    np.testing.assert_allclose(served.predict_proba(TEXTS), Classifier.load(trained_tiny).predict_proba(TEXTS),
+    np.testing.assert_allclose(served.predict_proba(TEXTS), Classifier.load(trained_tiny_plain).predict_proba(TEXTS),
                                atol=1e-4)
-    again = CliRunner().invoke(app, ["export", str(trained_tiny), "--output", str(target)])
+    again = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(target)])
     assert again.exit_code == 1 and "exists and is not empty" in again.stderr
 
 
-def test_onnx_backend_requested_without_export(trained_tiny):
+def test_onnx_backend_requested_without_export(trained_tiny_plain):
     with pytest.raises(SamikshaError, match="has no ONNX export"):
-        Classifier.load(trained_tiny, backend="onnx")
+        Classifier.load(trained_tiny_plain, backend="onnx")
 
 
 def test_albert_exports_with_parity(tmp_path, tiny_albert, reviews_csv):
@@ -140,7 +140,7 @@ def test_onnx_backend_tokenizes_like_transformers_without_pytorch(exported):
 
     from transformers import AutoTokenizer
 
-    from samiksha.predict import RawTokenizer
+    from samiksha.backends import RawTokenizer
 
     folder, _ = exported
     raw, auto = RawTokenizer.load(folder), AutoTokenizer.from_pretrained(folder)

@@ -87,11 +87,13 @@ def test_tfidf_same_seed_same_predictions(tmp_path):
 
 
 @pytest.mark.parametrize(("per_class", "expected"), [
-    (1, "setfit"), (8, "setfit"), (SETFIT_BELOW - 1, "setfit"), (SETFIT_BELOW, "finetune"), (50_000, "finetune")])
+    (1, "setfit"), (8, "setfit"), (SETFIT_BELOW - 1, "setfit"), (SETFIT_BELOW, "stack"), (50_000, "stack")])
 def test_auto_picks_by_the_smallest_class(per_class, expected):
     counts = {"negative": per_class, "neutral": per_class * 3, "positive": per_class * 10}
     method, reason = TrainConfig().method_for(counts)
     assert method == expected and str(per_class) in reason
+    alone = TrainConfig(stack=False).method_for(counts)[0]  # --no-stack: the transformer alone
+    assert alone == ("setfit" if expected == "setfit" else "finetune")
 
 
 def test_auto_is_the_default_and_explicit_methods_stay():
@@ -104,16 +106,17 @@ def test_auto_is_the_default_and_explicit_methods_stay():
 
 def test_auto_fine_tunes_a_named_plain_transformer(tiny_bert, tmp_path, caplog):
     counts = {"negative": 8, "positive": 8}
-    assert choose_method(TrainConfig(model=str(tiny_bert)), counts)[0] == "finetune"
+    assert choose_method(TrainConfig(model=str(tiny_bert)), counts)[0] == "stack"
+    assert choose_method(TrainConfig(model=str(tiny_bert), stack=False), counts)[0] == "finetune"
     assert choose_method(TrainConfig(), counts)[0] == "setfit"  # the embedded MiniLM is a sentence-transformer
     train_file, eval_file = _files(tmp_path)
     with caplog.at_level(logging.INFO, logger="samiksha"):
         result = train(train_file, tmp_path / "m", eval_data=eval_file,
                        config=TrainConfig(model=str(tiny_bert), epochs=1, batch_size=8, report_seeds=1))
-    assert result.meta["method"] == "finetune" and (tmp_path / "m" / "config.json").exists()
+    assert result.meta["method"] == "stack" and (tmp_path / "m" / "config.json").exists()
     choice = [r.message for r in caplog.records if r.message.startswith("method auto")]
-    assert choice == [f"method auto -> finetune: the model {tiny_bert} is not a sentence-transformers model, so it "
-                      "is fine-tuned"]
+    assert choice == [f"method auto -> stack: the model {tiny_bert} is not a sentence-transformers model, so it "
+                      "is fine-tuned, stacked with TF-IDF by a meta-learner (--no-stack: the transformer alone)"]
     assert result.meta["training"]["method_choice"] in choice[0]
 
 
@@ -173,8 +176,8 @@ def test_cli_auto_on_few_examples_trains_setfit(tmp_path):
 
 
 def test_ensemble_averages_setfit_and_tfidf_probabilities(tmp_path):
-    from samiksha.fewshot import SetFitBackend
-    from samiksha.tfidf import TfidfBackend
+    from samiksha.methods.setfit import SetFitBackend
+    from samiksha.methods.tfidf import TfidfBackend
 
     train_file, eval_file = _files(tmp_path)
     config = TrainConfig(method="ensemble", setfit_iterations=1, seed=7, report_seeds=1)

@@ -243,7 +243,7 @@ class _Resolved(Exception):
 def test_no_model_named_picks_by_script(tmp_path, monkeypatch, caplog, devanagari, expected):
     from samiksha import TrainConfig, train
 
-    train_module = importlib.import_module("samiksha.train")  # the package's `train` names the function
+    finetune_module = importlib.import_module("samiksha.methods.finetune")
 
     def stop(name, offline=False):
         raise _Resolved(name)
@@ -252,7 +252,7 @@ def test_no_model_named_picks_by_script(tmp_path, monkeypatch, caplog, devanagar
     if not devanagari:
         pd.DataFrame({"text": [f"review {i} bahut badiya" for i in range(24)],
                       "label": ["positive", "negative", "neutral"] * 8}).to_csv(path, index=False)
-    monkeypatch.setattr(train_module, "resolve_model", stop)
+    monkeypatch.setattr(finetune_module, "resolve_model", stop)
     with caplog.at_level(logging.INFO, logger="samiksha"), pytest.raises(_Resolved) as stopped:
         train(path, tmp_path / "m", config=TrainConfig(method="finetune"))
     assert stopped.value.args[0] == expected

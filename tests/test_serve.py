@@ -59,7 +59,7 @@ def test_health(client):
 
 def test_model_info(client):
     info = client.get("/v1/model").json()
-    assert info["labels"] == LABELS and info["backend"] == "torch" and info["name"] == "tiny-model"
+    assert info["labels"] == LABELS and info["backend"] == "torch+tfidf" and info["name"] == "tiny-model"
     metrics = info["metrics"]
     assert 0 <= metrics["macro_f1"] <= 1 and list(metrics["per_class"]) == LABELS
     assert metrics["n"] == sum(c["support"] for c in metrics["per_class"].values()) > 0

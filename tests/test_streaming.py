@@ -88,4 +88,4 @@ def test_cli_streams_a_file_with_the_real_model(tmp_path, trained_tiny):
     assert result.exit_code == 0, result.output
     labelled = pd.read_csv(tmp_path / "o.csv")
     assert len(labelled) == 1_200 and labelled["id"].tolist() == list(range(1_200))
-    assert "labelled 1200 rows with the torch backend" in result.stderr
+    assert "labelled 1200 rows with the torch+tfidf backend" in result.stderr

@@ -9,7 +9,7 @@ from conftest import make_reviews
 
 from samiksha import Classifier, TrainConfig, evaluate, train
 from samiksha.errors import SamikshaError
-from samiksha.train import checkpoint_dir
+from samiksha.storage import checkpoint_dir
 
 
 def _config(model, **overrides) -> TrainConfig:
@@ -38,7 +38,7 @@ def test_train_save_load_predict_round_trip(request, tmp_path, reviews_csv, base
     assert metrics == json.loads(json.dumps(result.metrics))
     assert set(metrics) >= {"accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"}
     assert sum(map(sum, metrics["confusion_matrix"])) == meta["data"]["eval"]["rows"]
-    assert "normalise_indic" in (out / "README.md").read_text()  # the card tells pipeline() users what to do
+    assert "samiksha.normalise.normaliser" in (out / "README.md").read_text()  # the card tells pipeline() users what to do
 
     classifier = Classifier.load(out)
     texts = ["bahut badiya phone", "bakwas", "theek thaak hai", "मस्त है"]
@@ -46,9 +46,18 @@ def test_train_save_load_predict_round_trip(request, tmp_path, reviews_csv, base
     assert proba.shape == (4, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
     assert classifier.predict(texts) == [classifier.labels[i] for i in proba.argmax(axis=1)]
-    # the saved metrics are what evaluate() measures on the saved eval split
+    # the eval split chose the blend, so the report cross-fits it; evaluate() scores the saved model on the same rows
+    assert "cross-fitted" in metrics["how"] and evaluate(out, out / "eval.csv")["n"] == metrics["n"]
+
+
+def test_a_run_that_chose_nothing_reports_what_evaluate_measures(tmp_path, reviews_csv, tiny_bert):
+    """One epoch and no stack: the evaluation rows chose nothing, so the saved model scores them directly."""
+    out = tmp_path / "m"
+    result = train(reviews_csv, out, config=_config(tiny_bert, stack=False, report_seeds=1))
+    assert result.metrics["how"].startswith("scored by the saved model")
     again = evaluate(out, out / "eval.csv")
-    assert again["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    assert again["macro_f1"] == pytest.approx(result.metrics["macro_f1"])
+    assert again["ci"] == result.metrics["ci"]
 
 
 def test_predict_proba_rows_follow_input_order_not_length_order(trained_tiny):
@@ -86,7 +95,8 @@ def test_two_class_star_ratings(tmp_path, tiny_bert):
     assert Classifier.load(out).predict_proba(["x"]).shape == (1, 2)
 
 
-def test_vanilla_transformers_pipeline_loads_the_folder(trained_tiny):
+def test_vanilla_transformers_pipeline_loads_the_folder(trained_tiny_plain):
+    trained_tiny = trained_tiny_plain
     import subprocess
     import sys
 
@@ -227,21 +237,21 @@ def test_lesson_preset_keeps_the_classic_raw_text():
 def test_embeddings_frozen_when_they_are_most_of_the_model():
     from transformers import BertConfig, BertForSequenceClassification
 
-    from samiksha.train import _maybe_freeze_embeddings
+    from samiksha.methods.finetune import maybe_freeze_embeddings
 
     def model(vocab: int):
         return BertForSequenceClassification(BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2,
                                                         num_attention_heads=2, intermediate_size=64))
 
     big_vocab = model(30522)  # embeddings ~95% of the parameters, like a multilingual vocabulary
-    assert _maybe_freeze_embeddings(big_vocab, None) is True
+    assert maybe_freeze_embeddings(big_vocab, None) is True
     assert not big_vocab.get_input_embeddings().weight.requires_grad
     assert big_vocab.classifier.weight.requires_grad
     small_vocab = model(200)
-    assert _maybe_freeze_embeddings(small_vocab, None) is False
+    assert maybe_freeze_embeddings(small_vocab, None) is False
     assert small_vocab.get_input_embeddings().weight.requires_grad
-    assert _maybe_freeze_embeddings(model(30522), False) is False
-    assert _maybe_freeze_embeddings(model(200), True) is True
+    assert maybe_freeze_embeddings(model(30522), False) is False
+    assert maybe_freeze_embeddings(model(200), True) is True
 
 
 def test_training_prints_one_readable_line_per_epoch(tmp_path, reviews_csv, tiny_bert, capsys):

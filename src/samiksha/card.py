@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from .metrics import interval_text
+
+PARTS = {"transformer": "the fine-tuned transformer alone", "tfidf": "the TF-IDF model alone",
+         "stack": "the stack (what Samiksha predicts with)"}
+
 
 def model_card(meta: dict, metrics: dict) -> str:
     """A Hugging Face style model card with the measured metrics and how to use the model."""
@@ -18,6 +23,7 @@ def model_card(meta: dict, metrics: dict) -> str:
               if seeds else "")
     limits = (f"Small data makes single runs vary, so the training was repeated: {seeds['note']}." if seeds else
               "Scores come from one evaluation split and one seed; on small data they vary from run to run.")
+    how = f"\n{metrics['how'][0].upper()}{metrics['how'][1:]}.\n" if metrics.get("how") else ""
     return f"""---
 library_name: transformers
 pipeline_tag: text-classification
@@ -32,19 +38,19 @@ Labels reviews as {', '.join(names)}. Trained with Samiksha from `{meta['base_mo
 
 ## Evaluation
 
-Measured on {metrics['n']} texts ({metrics['data']}) after training.
-
+Measured on {metrics['n']} texts ({metrics['data']}) after training.{how}
 | metric | value |
 |---|---|
-| accuracy | {metrics['accuracy']:.3f} |
-| macro-F1 | {metrics['macro_f1']:.3f} |
+| accuracy | {interval_text(metrics, 'accuracy')} |
+| macro-F1 | {interval_text(metrics, 'macro_f1')} |
 | weighted-F1 | {metrics['weighted_f1']:.3f} |
 {spread}
-| label | precision | recall | F1 | support |
+{_parts_table(metrics)}| label | precision | recall | F1 | support |
 |---|---|---|---|---|
 {rows}
 
-The confusion matrix is in `confusion_matrix.png`, the full report in `report.txt`.
+The intervals are 95% bootstrap intervals over the evaluation rows: with few rows, expect the score on new reviews
+to land anywhere inside them. The confusion matrix is in `confusion_matrix.png`, the full report in `report.txt`.
 
 ## Training
 
@@ -59,7 +65,7 @@ The confusion matrix is in `confusion_matrix.png`, the full report in `report.tx
 ## Use
 
 {_usage(meta['method'])}
-{_normalisation_note(config) if meta['method'] == 'finetune' else ''}
+{_normalisation_note(config) if meta['method'] in ('finetune', 'stack') else ''}
 ## Limits
 
 {limits}
@@ -67,16 +73,36 @@ The model knows only what its training data showed it.
 """
 
 
+def _parts_table(metrics: dict) -> str:
+    if not metrics.get("parts"):
+        return ""
+    rows = "\n".join(f"| {PARTS.get(name, name)} | {interval_text(part, 'macro_f1')} | {part['accuracy']:.3f} |"
+                     for name, part in metrics["parts"].items())
+    return f"Each part alone and the blend, scored the same way on the same rows:\n\n| model | macro-F1 | accuracy |\n|---|---|---|\n{rows}\n\n"
+
+
 def _usage(method: str) -> str:
-    python = ('from samiksha import Classifier\nclassify = Classifier.load("PATH/TO/THIS/FOLDER")\n'
-              'classify.predict(["delivery fast thi aur quality bhi badiya"])' if method in ("tfidf", "setfit", "ensemble") else
-              'from transformers import pipeline\nclassify = pipeline("text-classification", model="PATH/TO/THIS/FOLDER")\n'
-              'classify("delivery fast thi aur quality bhi badiya")')
-    return f"```python\n{python}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
+    samiksha = ('from samiksha import Classifier\nclassify = Classifier.load("PATH/TO/THIS/FOLDER")\n'
+                'classify.predict(["delivery fast thi aur quality bhi badiya"])')
+    transformers = ('from transformers import pipeline\nclassify = pipeline("text-classification", '
+                    'model="PATH/TO/THIS/FOLDER")\nclassify("delivery fast thi aur quality bhi badiya")')
+    if method in ("tfidf", "setfit", "ensemble"):
+        return f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
+    if method == "stack":
+        return (f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`: both use "
+                "the stack (the transformer and `tfidf.joblib`, blended by `stack.json`).\n\nThe folder is also a "
+                f"plain Hugging Face model:\n\n```python\n{transformers}\n```\n\nbut that gives the fine-tuned "
+                "transformer's own labels, without the TF-IDF model and the blend (see the table above for the "
+                "difference).")
+    return f"```python\n{transformers}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
 
 
 def _normalisation_note(config: dict) -> str:
-    if not config.get("normalise"):
+    from .normalise import saved_steps
+
+    steps = saved_steps(config)
+    if not steps:
         return ""
-    return ("\nSamiksha feeds the model Unicode-NFC text without zero-width joiners (`samiksha.scripts.normalise_indic`); "
-            "do the same before a plain `pipeline()` so that Devanagari is read as in training.\n")
+    return (f"\nSamiksha cleans each text before the model sees it (steps: {', '.join(steps)}; "
+            f"`samiksha.normalise.normaliser({steps!r})`); do the same before a plain `pipeline()` so that the "
+            "model reads text as it did in training.\n")

@@ -64,9 +64,27 @@ def _metrics_table(metrics: dict, title: str) -> Table:
     for name, c in metrics["per_class"].items():
         table.add_row(_label(name), f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"]))
     table.add_section()
+    ci = metrics.get("ci")
     table.add_row("accuracy", "", "", f"{metrics['accuracy']:.3f}", str(metrics["n"]))
     table.add_row("macro-F1", "", "", f"{metrics['macro_f1']:.3f}", "")
     table.add_row("weighted-F1", "", "", f"{metrics['weighted_f1']:.3f}", "")
+    if ci:
+        table.caption = (f"{100 * ci['level']:.0f}% bootstrap intervals: macro-F1 {ci['macro_f1'][0]:.3f}-"
+                         f"{ci['macro_f1'][1]:.3f}, accuracy {ci['accuracy'][0]:.3f}-{ci['accuracy'][1]:.3f} "
+                         f"(another {metrics['n']} reviews could score anywhere in there)")
+        table.caption_justify = "left"
+    return table
+
+
+def _parts_table(metrics: dict) -> Table:
+    from .card import PARTS
+
+    table = Table(title="each part alone and the blend, on the same rows", title_justify="left")
+    for column in ("model", "macro-F1", "95% interval", "accuracy"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, part in metrics["parts"].items():
+        low, high = part["ci"]["macro_f1"]
+        table.add_row(PARTS.get(name, name), f"{part['macro_f1']:.3f}", f"{low:.3f}-{high:.3f}", f"{part['accuracy']:.3f}")
     return table
 
 
@@ -91,6 +109,10 @@ def _mistakes_table(mistakes: list[dict]) -> Table:
 
 def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
     out.print(_metrics_table(metrics, title))
+    if metrics.get("parts"):
+        out.print(_parts_table(metrics))
+    if metrics.get("how"):
+        out.print(f"[dim]{metrics['how']}[/]", highlight=False)
     out.print(_confusion_table(metrics))
     if metrics.get("confident_mistakes") and mistakes:
         out.print(_mistakes_table(metrics["confident_mistakes"][:mistakes]))
@@ -103,7 +125,7 @@ LabelColumn = Annotated[Optional[str], typer.Option(help="Label column (default:
 Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")]
 # and by compare and curve
 ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
-Methods = Annotated[str, typer.Option(help="Comma-separated: finetune, setfit, tfidf, ensemble.")]
+Methods = Annotated[str, typer.Option(help="Comma-separated: stack, finetune, setfit, tfidf, ensemble.")]
 BaseModel = Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")]
 
 
@@ -130,9 +152,12 @@ def train(
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
     method: Annotated[Optional[str], typer.Option(
-        help="auto (default: chosen by labelled examples per class), finetune (a transformer), setfit (few-shot, "
-             "a sentence-transformers body), tfidf (the classical n-gram baseline) or ensemble (SetFit and TF-IDF, "
-             "probabilities averaged).", show_default=False)] = None,
+        help="auto (default: chosen by labelled examples per class), stack (a fine-tuned transformer and TF-IDF "
+             "blended by a meta-learner), finetune (the transformer alone), setfit (few-shot, a sentence-transformers "
+             "body), tfidf (the classical n-gram baseline) or ensemble (SetFit and TF-IDF, probabilities averaged).",
+        show_default=False)] = None,
+    stack: Annotated[bool, typer.Option(
+        help="With auto: stack the fine-tuned transformer with TF-IDF (--no-stack: the transformer alone).")] = True,
     report_seeds: Annotated[Optional[int], typer.Option(
         help="Seeds the report's macro-F1 mean and spread come from (default: 3 below 300 training texts, else 1); "
              "the model saved is the first seed's.")] = None,
@@ -151,7 +176,7 @@ def train(
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
-        freeze_embeddings=freeze_embeddings, normalise=None if normalise else False)
+        freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False)
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
     if "seeds" in result.metrics:

@@ -17,13 +17,14 @@ from .data import LabelledData
 from .errors import SamikshaError
 from .labels import LabelSchema
 from .models import default_model_for
+from .seeds import summarize
 from .storage import write_json
-from .train import _prepare_data, choose_method, train_parts
+from .train import choose_method, prepare_data, train_parts
 
 log = logging.getLogger("samiksha")
 
 METHODS = ("finetune", "setfit", "tfidf")  # the default set compared
-ALL_METHODS = (*METHODS, "ensemble")
+ALL_METHODS = ("stack", *METHODS, "ensemble")
 SPEED_TEXTS = 1000  # prediction speed is timed on up to this many evaluation texts
 
 
@@ -34,11 +35,6 @@ def check_methods(methods: Sequence[str]) -> list[str]:
     if unknown or not chosen:
         raise SamikshaError(f"unknown method(s) {unknown or chosen} (choose from {', '.join(ALL_METHODS)})")
     return chosen
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def subsample(part: LabelledData, per_class: int, seed: int) -> LabelledData:
@@ -77,55 +73,6 @@ def run_once(train_part: LabelledData, eval_part: LabelledData, schema: LabelSch
     return run
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Mean and spread of a method's runs over seeds, with the runs themselves."""
-    f1_mean, f1_std = mean_std([r["macro_f1"] for r in runs])
-    summary = {"runs": runs, "macro_f1_mean": f1_mean, "macro_f1_std": f1_std,
-               "accuracy_mean": mean_std([r["accuracy"] for r in runs])[0]}
-    if "per_class_f1" in runs[0]:
-        summary["per_class_f1_mean"] = {n: mean_std([r["per_class_f1"][n] for r in runs])[0]
-                                        for n in runs[0]["per_class_f1"]}
-    for key in ("n_train", "train_seconds", "texts_per_second"):
-        if key in runs[0]:
-            summary[f"{key}_mean"] = mean_std([r[key] for r in runs])[0]
-    return summary
-
-
-# -- the training report's spread over seeds -------------------------------------------------------------------
-
-
-def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema,
-                    config: TrainConfig) -> list[dict]:
-    """Macro-F1 and accuracy of the same training with the next seeds (their models are discarded)."""
-    n = config.seeds_for(len(train_part))
-    log.info("small data (%d training texts): training %d more seed(s) of %s to report the spread of macro-F1; "
-             "the saved model is seed %d's", len(train_part), n - 1, config.method, config.seed)
-    with tempfile.TemporaryDirectory(prefix="samiksha-seeds-") as work:
-        return [{k: run[k] for k in ("seed", "macro_f1", "accuracy")}
-                for run in (run_once(train_part, eval_part, schema, replace(config, seed=seed), Path(work), False)
-                            for seed in range(config.seed + 1, config.seed + n))]
-
-
-def seed_summary(runs: list[dict]) -> dict:
-    """What the report says about several seeds: the runs, mean and spread; the first run is the saved model."""
-    summary = summarize(runs)
-    values = [r["macro_f1"] for r in runs]
-    summary.update(macro_f1_min=min(values), macro_f1_max=max(values),
-                   note=f"the same training repeated with seeds {', '.join(str(r['seed']) for r in runs)} on the "
-                        f"same data and evaluation split; the saved model is seed {runs[0]['seed']}'s; "
-                        "std is the sample standard deviation")
-    return summary
-
-
-def format_seed_summary(summary: dict) -> str:
-    """The line report.txt adds about the seeds."""
-    seeds = ", ".join(str(r["seed"]) for r in summary["runs"])
-    return (f"\nmacro-F1 over {len(summary['runs'])} seeds ({seeds}; same data and split): "
-            f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f} "
-            f"(min {summary['macro_f1_min']:.3f}, max {summary['macro_f1_max']:.3f}); "
-            f"the saved model is seed {summary['runs'][0]['seed']}'s, scored above\n")
-
-
 # -- compare: a leaderboard ------------------------------------------------------------------------------------
 
 
@@ -136,7 +83,7 @@ def compare(data: str | Path, eval_data: str | Path | None = None, *, methods: S
     methods = check_methods(methods)
     if seeds < 1:
         raise SamikshaError("--seeds must be at least 1")
-    train_part, eval_part, schema = _prepare_data(data, eval_data, config)
+    train_part, eval_part, schema = prepare_data(data, eval_data, config)
     result = compare_parts(train_part, eval_part, schema, methods, seeds, config)
     write_leaderboard(result, Path(output))
     return result
@@ -219,7 +166,7 @@ def learning_curve(data: str | Path, eval_data: str | Path | None = None, *, siz
         raise SamikshaError("--seeds must be at least 1")
     if any(s is not None and s < 1 for s in sizes) or not sizes:
         raise SamikshaError("--sizes must be positive numbers of examples per class (or 'all')")
-    train_part, eval_part, schema = _prepare_data(data, eval_data, config)
+    train_part, eval_part, schema = prepare_data(data, eval_data, config)
     result = curve_parts(train_part, eval_part, schema, sizes, methods, seeds, config)
     write_curve(result, Path(output))
     return result

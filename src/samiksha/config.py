@@ -11,7 +11,7 @@ from typing import Any
 from .errors import SamikshaError
 
 PRESETS = ("default", "lesson")
-METHODS = ("auto", "finetune", "setfit", "tfidf", "ensemble")
+METHODS = ("auto", "stack", "finetune", "setfit", "tfidf", "ensemble")
 # `auto` picks by the smallest class's number of labelled training examples (TrainConfig.method_for): SetFit
 # below SETFIT_BELOW, else fine-tuning. Basis: the learning curve in docs/curves (benchmarks/learning_curve.py on a
 # GPU, MiniLM, 3 seeds, macro-F1 finetune / setfit / tfidf). SentiMix Hinglish tweets (3,000 dev texts): 8 per class
@@ -60,7 +60,9 @@ class TrainConfig:
     setfit_iterations: int = 5  # SetFit pairs per text (half similar, half not) in the contrastive phase
     max_pairs: int = 2000  # cap on SetFit's contrastive pairs, so CPU training stays in minutes
     freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
-    normalise: bool = True  # Unicode NFC and no zero-width joiners, in training and prediction (scripts.normalise_indic)
+    normalise: bool = True  # clean text the same way in training and prediction (see normalise.py)
+    text_steps: list[str] | None = None  # the clean-up steps; None: normalise.DEFAULT_STEPS (saved made concrete)
+    stack: bool = True  # auto: stack the fine-tuned transformer with TF-IDF (False: the transformer alone)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -93,7 +95,7 @@ class TrainConfig:
         if preset == "lesson":
             # The classic classroom recipe, exactly: pad to 128, batch 4, 5 epochs, warmup 10 steps,
             # weight decay 0.01, Trainer's default learning rate, best checkpoint by eval loss, no weights.
-            values.update(method="finetune", epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
+            values.update(method="finetune", stack=False, epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
                           group_by_length=False, warmup=10, weight_decay=0.01, class_weights="none",
                           early_stopping_patience=None, best_metric="loss",
                           normalise=False, freeze_embeddings=False)
@@ -120,10 +122,16 @@ class TrainConfig:
             return self.method, "as requested"
         smallest = min(counts.values())
         if fine_tune_only:
-            return "finetune", f"the model {self.model} is not a sentence-transformers model, so it is fine-tuned"
+            return self._fine_tune_method(f"the model {self.model} is not a sentence-transformers model, so it is "
+                                          "fine-tuned")
         if smallest < SETFIT_BELOW:
             return "setfit", f"smallest class has {smallest} examples (< {SETFIT_BELOW}): few-shot SetFit"
-        return "finetune", f"smallest class has {smallest} examples (>= {SETFIT_BELOW}): fine-tuning"
+        return self._fine_tune_method(f"smallest class has {smallest} examples (>= {SETFIT_BELOW}): fine-tuning")
+
+    def _fine_tune_method(self, why: str) -> tuple[str, str]:
+        if self.stack:
+            return "stack", f"{why}, stacked with TF-IDF by a meta-learner (--no-stack: the transformer alone)"
+        return "finetune", f"{why}, the transformer alone (--no-stack)"
 
     def seeds_for(self, n_train: int) -> int:
         """How many seeds the training report measures: as set, or several on small data."""

@@ -8,7 +8,7 @@ import logging
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import DataError
 from .labels import LabelSchema, describe_kind, infer_kind, normalise_raw, parse_label
-from .scripts import normalise_indic, script_mix
+from .scripts import script_mix
 
 log = logging.getLogger("samiksha")
 
@@ -211,9 +211,9 @@ class LabelledData:
                             self.text_column, self.label_column, self.label_kind,
                             [self.rows[i] for i in indices], self.fingerprint)
 
-    def normalised(self) -> LabelledData:
-        """The same data with each text through `normalise_indic` (NFC, zero-width joiners dropped)."""
-        return replace(self, texts=[normalise_indic(t) for t in self.texts])
+    def mapped(self, clean: Callable[[str], str]) -> LabelledData:
+        """The same data with each text through ``clean``."""
+        return replace(self, texts=[clean(t) for t in self.texts])
 
     def describe(self) -> dict:
         return {"source": self.source, "rows": len(self), "text_column": self.text_column,

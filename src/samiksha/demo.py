@@ -30,9 +30,7 @@ def run_demo(output_dir: str | Path = "samiksha-demo-model", epochs: float | Non
              seed: int = 42) -> tuple[TrainResult, dict, list[tuple[str, str, float]]]:
     """Train, evaluate on the held-out demo test file, and label NEW_REVIEWS."""
     data = demo_data_dir()
-    # MiniLM keeps the demo to a few minutes on 2 cores (the demo data is 30% Devanagari, which alone would
-    # select the larger multilingual model)
-    config = TrainConfig(method="finetune", model="minilm", epochs=epochs, seed=seed)
+    config = TrainConfig(epochs=epochs, seed=seed)  # what `samiksha train` does with no options
     result = train(data / "train.csv", output_dir, config=config)
     classifier = Classifier.load(output_dir)
     test_metrics = evaluate(output_dir, data / "test.csv", classifier=classifier)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT, OnnxBackend, TorchBackend
 from .errors import SamikshaError
 from .metrics import compute_metrics
-from .predict import ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT, Classifier, OnnxBackend, TorchBackend
+from .predict import Classifier
 from .storage import write_json
 
 log = logging.getLogger("samiksha")
@@ -98,6 +100,17 @@ def _gate_data(model_dir: Path, eval_data: str | Path | None, labels: list[str])
     return load_labelled(source, schema=LabelSchema(tuple(labels)))
 
 
+def _with_transformer(classifier: Classifier, transformer) -> Classifier:
+    """``classifier`` with its transformer run by ``transformer`` (in a stacked model, the rest is kept)."""
+    backend = classifier.backend
+    if hasattr(backend, "transformer"):
+        backend = copy.copy(backend)
+        backend.transformer = transformer
+    else:
+        backend = transformer
+    return Classifier(backend, classifier.labels, classifier.max_length, classifier.meta)
+
+
 def _macro_f1(classifier: Classifier, data) -> float:
     return compute_metrics(data.labels, classifier.predict(data.texts), classifier.labels)["macro_f1"]
 
@@ -113,9 +126,11 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
     if quantize not in ("int8", "none"):
         raise SamikshaError(f"--quantize must be int8 or none, not '{quantize}'")
     model_dir = Path(model_dir)
-    torch_clf = Classifier.load(model_dir, backend="torch")
-    if not isinstance(torch_clf.backend, TorchBackend):
-        raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX")
+    model_clf = Classifier.load(model_dir, backend="torch")
+    transformer = getattr(model_clf.backend, "transformer", model_clf.backend)
+    if not isinstance(transformer, TorchBackend):
+        raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods finetune and stack)")
+    torch_clf = Classifier(transformer, model_clf.labels, model_clf.max_length, model_clf.meta)
     gate = _gate_data(model_dir, eval_data, torch_clf.labels)
     texts = (gate.texts if gate is not None else FALLBACK_TEXTS)[:PARITY_TEXTS]
     target = Path(output_dir) if output_dir is not None else model_dir / ONNX_DIR
@@ -129,7 +144,7 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
         fp32 = onnx_dir / ONNX_FP32
         _torch_export(model_dir, fp32)
         fused = _fuse(fp32, _read_config(model_dir))
-        onnx_clf = Classifier(OnnxBackend(fp32, model_dir), torch_clf.labels, torch_clf.max_length)
+        onnx_clf = Classifier(OnnxBackend(fp32, model_dir), torch_clf.labels, torch_clf.max_length, torch_clf.meta)
         torch_logits = torch_clf.logits(texts)
         onnx_logits = onnx_clf.logits(texts)
         diff = float(np.abs(torch_logits - onnx_logits).max())
@@ -143,7 +158,7 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
                               f"{MAX_LOGIT_DIFF:g}); refusing it")
         report["preferred"] = "fp32"
         if quantize == "int8":
-            report["int8"] = _int8(onnx_dir, fp32, onnx_clf, torch_clf, gate, texts, force, max_f1_drop)
+            report["int8"] = _int8(onnx_dir, fp32, onnx_clf, model_clf, gate, texts, force, max_f1_drop)
             if report["int8"]["accepted"]:
                 report["preferred"] = "int8"
         write_json(onnx_dir / ONNX_REPORT, report)
@@ -157,17 +172,20 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
     return report
 
 
-def _int8(onnx_dir: Path, fp32: Path, onnx_clf: Classifier, torch_clf: Classifier, gate, texts, force: bool,
+def _int8(onnx_dir: Path, fp32: Path, onnx_clf: Classifier, model_clf: Classifier, gate, texts, force: bool,
           max_f1_drop: float) -> dict:
+    """Quantize, then keep int8 only if the model as predictions use it (a stack included) keeps its macro-F1."""
     int8 = onnx_dir / ONNX_INT8
     _quantize(fp32, int8)
-    int8_clf = Classifier(OnnxBackend(int8, onnx_clf.backend.tokenizer_dir), torch_clf.labels, torch_clf.max_length)
-    agreement = float((onnx_clf.logits(texts).argmax(1) == int8_clf.logits(texts).argmax(1)).mean())
+    int8_transformer = OnnxBackend(int8, onnx_clf.backend.tokenizer_dir)
+    agreement = float((onnx_clf.logits(texts).argmax(1) == Classifier(
+        int8_transformer, onnx_clf.labels, onnx_clf.max_length, onnx_clf.meta).logits(texts).argmax(1)).mean())
+    fp32_clf, int8_clf = _with_transformer(model_clf, onnx_clf.backend), _with_transformer(model_clf, int8_transformer)
     result = {"size_bytes": int8.stat().st_size, "argmax_agreement_with_fp32": agreement, "forced": force}
     if gate is None:
         result.update(accepted=force, reason="no evaluation data to re-measure macro-F1 (pass --eval)")
     else:
-        f1_fp32, f1_int8 = _macro_f1(onnx_clf, gate), _macro_f1(int8_clf, gate)
+        f1_fp32, f1_int8 = _macro_f1(fp32_clf, gate), _macro_f1(int8_clf, gate)
         drop = f1_fp32 - f1_int8
         result.update(macro_f1_fp32=f1_fp32, macro_f1_int8=f1_int8, macro_f1_drop=drop, gate_rows=len(gate),
                       accepted=drop <= max_f1_drop or force,

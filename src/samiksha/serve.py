@@ -186,6 +186,13 @@ class ClassMetrics(BaseModel):
     support: int
 
 
+class Interval(BaseModel):
+    level: float = Field(description="Coverage of the intervals, such as 0.95.")
+    resamples: int
+    macro_f1: list[float] = Field(description="Bootstrap interval of macro-F1: [low, high].")
+    accuracy: list[float] = Field(description="Bootstrap interval of accuracy: [low, high].")
+
+
 class Metrics(BaseModel):
     accuracy: float
     macro_f1: float
@@ -195,6 +202,8 @@ class Metrics(BaseModel):
     labels: list[str]
     n: int = Field(description="How many labelled texts these figures were measured on.")
     data: str = Field(description="Which data they were measured on.")
+    ci: Interval | None = Field(default=None, description="How rough the figures are (folders trained before "
+                                                          "intervals were reported have none).")
 
 
 class LimitsInfo(BaseModel):
@@ -448,7 +457,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
             raise SamikshaError(f"{name} must be at least 1 (got {value})")
     model_dir, api_key = Path(model_dir), api_key or None
     classifier = Classifier.load(model_dir, backend=backend)
-    if threads is not None and classifier.backend.name == "torch":
+    if threads is not None and "torch" in classifier.backend.name.split("+"):
         import torch
 
         torch.set_num_threads(threads)

@@ -16,6 +16,11 @@ from .errors import SamikshaError
 MODEL_META = "samiksha.json"
 
 
+def checkpoint_dir(output: Path) -> Path:
+    """Where an unfinished run keeps its checkpoints (removed once the model is published)."""
+    return output.with_name(f"{output.name}.checkpoints")
+
+
 def temp_beside(path: Path) -> Path:
     """A new empty file next to ``path``, with the permissions a normally created file would get."""
     path.parent.mkdir(parents=True, exist_ok=True)

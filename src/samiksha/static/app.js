@@ -134,6 +134,13 @@
       el("p", { class: "muted small",
         text: "Macro-F1 averages the F1 of each label, so a weak label is not hidden by the others." }),
     ];
+    if (m.ci) {
+      const [low, high] = m.ci.macro_f1;
+      notes.push(el("p", { class: "small interval", text:
+        `On another ${format(m.n)} reviews like these, macro-F1 could be anywhere from ${low.toFixed(2)} to ` +
+        `${high.toFixed(2)} (${Math.round(m.ci.level * 100)}% bootstrap interval); accuracy from ` +
+        `${percent(m.ci.accuracy[0])} to ${percent(m.ci.accuracy[1])}.` }));
+    }
     if (m.n < 100) {
       notes.push(el("p", { class: "warning small", text: `Only ${m.n} test reviews: treat these figures as rough.` }));
     }

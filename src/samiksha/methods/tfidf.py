@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends import Backend, log_proba
+from ..errors import ModelError
+from .base import FitJob, Fitted
+
 MODEL_FILE = "tfidf.joblib"
 DESCRIPTION = "tfidf: word 1-2-grams + char 2-5-grams, logistic regression"
 
@@ -22,8 +26,7 @@ def build_pipeline(seed: int, class_weight: dict[int, float] | None = None):
                                   token_pattern=r"(?u)\b\w+\b")),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
     ])
-    classifier = LogisticRegression(C=4.0, max_iter=2000, class_weight=class_weight,
-                                    random_state=seed)
+    classifier = LogisticRegression(C=4.0, max_iter=2000, class_weight=class_weight, random_state=seed)
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
@@ -46,10 +49,34 @@ class TfidfBackend:
 
     name = "tfidf"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, n_labels: int | None = None):
         import joblib
 
         self.pipeline = joblib.load(Path(path) / MODEL_FILE)  # a pickle: load only folders you trust
+        self.n_labels = n_labels
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
-        return np.log(np.clip(self.pipeline.predict_proba(texts), 1e-12, 1.0))
+        proba = self.pipeline.predict_proba(texts)
+        classes = self.pipeline.classes_
+        if self.n_labels is not None and len(classes) != self.n_labels:  # a label absent in training stays at 0
+            full = np.zeros((len(texts), self.n_labels))
+            full[:, classes] = proba
+            proba = full
+        return log_proba(proba)
+
+
+class Tfidf:
+    name = "tfidf"
+
+    def fit(self, job: FitJob) -> Fitted:
+        training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, job.config.seed,
+                             job.sklearn_class_weight)
+        return Fitted(DESCRIPTION, training)
+
+    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+        if backend == "onnx":
+            raise ModelError(f"{path}: a TF-IDF model has no ONNX backend")
+        return TfidfBackend(path, len(meta["labels"]))
+
+
+METHOD = Tfidf()

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig
-from .errors import ModelError
-from .models import ResolvedModel, quiet_transformers
+from ..backends import Backend, log_proba
+from ..config import TrainConfig
+from ..errors import ModelError
+from ..models import ResolvedModel, quiet_transformers, resolve_model
+from .base import FitJob, Fitted
 
 log = logging.getLogger("samiksha")
 
@@ -122,19 +124,24 @@ class SetFitBackend:
         embeddings = self.body.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
         proba = np.zeros((len(texts), self.n_labels))
         proba[:, self.head.classes_] = self.head.predict_proba(embeddings)  # a class absent in training stays 0
-        return np.log(np.clip(proba, 1e-12, 1.0))
+        return log_proba(proba)
 
 
-class EnsembleBackend:
-    """SetFit and TF-IDF saved in one folder; its 'logits' are the log of their averaged probabilities."""
+class SetFit:
+    """Few-shot SetFit (`--method setfit`)."""
 
-    name = "setfit+tfidf"
+    name = "setfit"
 
-    def __init__(self, path: Path, n_labels: int, device: str | None = None):
-        from .tfidf import TfidfBackend
+    def fit(self, job: FitJob) -> Fitted:
+        resolved = resolve_model(job.config.model, job.config.offline)
+        training = fit_setfit(job.train.texts, job.label_ids(job.train), job.folder, resolved, job.config,
+                              job.sklearn_class_weight)
+        return Fitted(resolved.name, training)
 
-        self.setfit, self.tfidf = SetFitBackend(path, n_labels, device), TfidfBackend(path)
+    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+        if backend == "onnx":
+            raise ModelError(f"{path}: a SetFit model has no ONNX backend")
+        return SetFitBackend(path, len(meta["labels"]), device)
 
-    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
-        both = np.exp(self.setfit.logits(texts, max_length)) + np.exp(self.tfidf.logits(texts, max_length))
-        return np.log(np.clip(both / 2, 1e-12, 1.0))
+
+METHOD = SetFit()

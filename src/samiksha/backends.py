@@ -1,0 +1,129 @@
+"""Model runtimes: what runs a saved transformer folder (PyTorch or ONNX Runtime) for a Classifier."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .models import quiet_transformers
+
+ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
+
+
+class Backend(Protocol):
+    """What a Classifier needs from a model runtime: raw scores for a batch, one column per label.
+
+    Scores go through a softmax to become probabilities, so a method that has probabilities returns their log.
+    """
+
+    name: str
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray: ...
+
+
+def log_proba(proba: np.ndarray) -> np.ndarray:
+    """Probabilities as scores whose softmax gives them back."""
+    return np.log(np.clip(proba, 1e-12, 1.0))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class TorchBackend:
+    """Runs a `transformers` sequence-classification model with PyTorch."""
+
+    name = "torch"
+
+    def __init__(self, path: Path, device: str | None = None):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        with quiet_transformers():
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+        self.model.to(self.device).eval()
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        import torch
+
+        batch = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            out = self.model(**{k: v.to(self.device) for k, v in batch.items()})
+        return out.logits.float().cpu().numpy()
+
+
+class OnnxBackend:
+    """Runs an exported ONNX graph with ONNX Runtime on the CPU (no PyTorch needed)."""
+
+    name = "onnx"
+
+    def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.model_file, self.tokenizer_dir = Path(model_file), Path(tokenizer_dir)
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = RawTokenizer.load(self.tokenizer_dir)
+        if self.tokenizer is None:  # no tokenizer.json: transformers' loader (which brings in PyTorch)
+            from transformers import AutoTokenizer
+
+            with quiet_transformers():
+                self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        batch = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+        return self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.input_names})[0]
+
+
+class RawTokenizer:
+    """A folder's tokenizer.json run by the `tokenizers` library alone: what transformers' fast tokenizer does
+    for a batch (special tokens, truncation, padding to the longest), without importing transformers or PyTorch,
+    which would double an ONNX process's memory. `samiksha export` checks the result against PyTorch's logits."""
+
+    def __init__(self, tokenizer, pad_id: int, pad_token: str, padding_side: str = "right"):
+        self.tokenizer = tokenizer
+        self.tokenizer.enable_padding(direction=padding_side, pad_id=pad_id, pad_token=pad_token)
+        self.max_length: int | None = None
+
+    @classmethod
+    def load(cls, folder: Path) -> RawTokenizer | None:
+        from tokenizers import Tokenizer
+
+        file, config_file = folder / "tokenizer.json", folder / "tokenizer_config.json"
+        if not file.exists() or not config_file.exists():
+            return None
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        pad = config.get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        tokenizer = Tokenizer.from_file(str(file))
+        pad_id = tokenizer.token_to_id(pad) if isinstance(pad, str) else None
+        return None if pad_id is None else cls(tokenizer, pad_id, pad, config.get("padding_side", "right"))
+
+    def __call__(self, texts: list[str], *, truncation: bool, max_length: int, padding: bool,
+                 return_tensors: str) -> dict[str, np.ndarray]:
+        if max_length != self.max_length:
+            self.tokenizer.enable_truncation(max_length)
+            self.max_length = max_length
+        encodings = self.tokenizer.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings]),
+                "attention_mask": np.array([e.attention_mask for e in encodings]),
+                "token_type_ids": np.array([e.type_ids for e in encodings])}
+
+
+def onnx_model_file(path: Path) -> Path | None:
+    """The ONNX graph an export chose for ``path`` (int8 when it passed its gate), or None."""
+    report = path / ONNX_DIR / ONNX_REPORT
+    if not report.exists():
+        return None
+    preferred = json.loads(report.read_text(encoding="utf-8")).get("preferred", "fp32")
+    return path / ONNX_DIR / (ONNX_INT8 if preferred == "int8" else ONNX_FP32)

@@ -1,0 +1,64 @@
+"""The one interface every training method follows: fit texts and labels into a folder; load a backend from one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..backends import Backend
+from ..config import TrainConfig
+from ..data import LabelledData
+from ..labels import LabelSchema
+
+
+@dataclass
+class FitJob:
+    """Everything a method needs to train: the data, its settings, and where to write the model."""
+
+    train: LabelledData
+    evaluation: LabelledData  # the rows that may choose (best epoch, meta-learner); the report cross-fits them
+    schema: LabelSchema
+    config: TrainConfig
+    folder: Path  # the staging folder the model is written to
+    output: Path  # the folder it will be published as (checkpoints live beside it)
+    class_weights: list[float] | None = None  # per-class loss weights in label order; None: unweighted
+    resume: bool = False
+    callbacks: list = field(default_factory=list)
+
+    def label_ids(self, part: LabelledData) -> list[int]:
+        return [self.schema.label2id[name] for name in part.labels]
+
+    @property
+    def sklearn_class_weight(self) -> dict[int, float] | None:
+        """The class weights in scikit-learn's form, keyed by label id."""
+        return dict(enumerate(self.class_weights)) if self.class_weights else None
+
+
+@dataclass
+class Fitted:
+    """What a method reports after writing its folder.
+
+    ``report_proba``: out-of-sample probabilities on the evaluation rows, when the method used those rows to
+    choose anything (an epoch, a meta-learner); None when it chose nothing, and the saved model scores them.
+    ``parts``: out-of-sample probabilities of each component on the evaluation rows, reported side by side.
+    """
+
+    base_model: str
+    training: dict
+    report_proba: np.ndarray | None = None
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Method(Protocol):
+    name: str
+
+    def fit(self, job: FitJob) -> Fitted:
+        """Train on ``job.train`` and write a loadable folder to ``job.folder``."""
+        ...
+
+    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+        """The runtime for a folder this method wrote (``backend``: auto, torch or onnx)."""
+        ...

@@ -1,0 +1,47 @@
+"""SetFit and TF-IDF trained on the same data in one folder, their probabilities averaged (`--method ensemble`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..backends import Backend, log_proba
+from ..errors import ModelError
+from .base import FitJob, Fitted
+from .setfit import METHOD as SETFIT
+from .setfit import SetFitBackend
+from .tfidf import METHOD as TFIDF
+from .tfidf import TfidfBackend
+
+
+class EnsembleBackend:
+    """SetFit and TF-IDF saved in one folder; its 'logits' are the log of their averaged probabilities."""
+
+    name = "setfit+tfidf"
+
+    def __init__(self, path: Path, n_labels: int, device: str | None = None):
+        self.setfit, self.tfidf = SetFitBackend(path, n_labels, device), TfidfBackend(path, n_labels)
+
+    def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        both = np.exp(self.setfit.logits(texts, max_length)) + np.exp(self.tfidf.logits(texts, max_length))
+        return log_proba(both / 2)
+
+
+class Ensemble:
+    name = "ensemble"
+
+    def fit(self, job: FitJob) -> Fitted:
+        setfit, tfidf = SETFIT.fit(job), TFIDF.fit(job)
+        training = dict(setfit.training)
+        training["wall_seconds"] += tfidf.training["wall_seconds"]
+        training["examples_per_second"] = len(job.train) / training["wall_seconds"]
+        return Fitted(f"{setfit.base_model} (SetFit) + {tfidf.base_model}", training)
+
+    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+        if backend == "onnx":
+            raise ModelError(f"{path}: a SetFit model has no ONNX backend")
+        return EnsembleBackend(path, len(meta["labels"]), device)
+
+
+METHOD = Ensemble()

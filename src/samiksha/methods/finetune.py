@@ -1,0 +1,340 @@
+"""Fine-tuning a transformer with `transformers.Trainer`: class-weighted loss, early stopping, resumable checkpoints.
+
+Every epoch's probabilities on the evaluation rows are kept, so the report can cross-fit the choice of the best
+epoch (see `crossfit`) instead of scoring the saved model on the rows that chose it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, softmax
+from ..config import FREEZE_EMBEDDINGS_ABOVE, TrainConfig
+from ..crossfit import best_candidate, cross_fit
+from ..data import LabelledData
+from ..errors import ModelError, SamikshaError
+from ..labels import LabelSchema
+from ..metrics import compute_metrics
+from ..models import ResolvedModel, quiet_transformers, resolve_model
+from ..storage import MODEL_META, checkpoint_dir, write_json
+from .base import FitJob, Fitted
+
+log = logging.getLogger("samiksha")
+EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
+
+
+@dataclass
+class FineTuned:
+    """A fine-tune written to its folder, with what the evaluation rows saw at each epoch."""
+
+    base_model: str
+    training: dict
+    epoch_proba: list[np.ndarray]  # probabilities on the evaluation rows after each evaluated epoch, in row order
+    best: int  # the index in ``epoch_proba`` of the saved checkpoint
+
+
+def _has_checkpoint(work: Path) -> bool:
+    return work.is_dir() and any(p.name.startswith("checkpoint-") for p in work.iterdir())
+
+
+def _checkpoint_epoch(work: Path) -> float:
+    """The epoch at which the last checkpoint in ``work`` was saved."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    state = Path(get_last_checkpoint(str(work))) / "trainer_state.json"
+    return float(json.loads(state.read_text(encoding="utf-8")).get("epoch") or 0)
+
+
+def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
+    """Whether to resume; refuses to mix a different run's checkpoints into this one."""
+    if not _has_checkpoint(work):
+        if resume:
+            log.warning("nothing to resume in %s; starting a fresh run", work)
+        return False
+    if not resume:
+        raise SamikshaError(f"{work}: holds checkpoints of an interrupted run; pass --resume to continue it, "
+                            "or delete the folder to start again")
+    meta = work / MODEL_META
+    previous = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+    if previous and previous.get("run") != run_info:
+        raise SamikshaError(f"{work}: the interrupted run used other data or settings; "
+                            "delete the folder to start again")
+    return True
+
+
+def load_base(resolved: ResolvedModel, schema: LabelSchema):
+    """Tokenizer and a fresh classification head on the base model, with label names set."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        with quiet_transformers():  # "newly initialized classifier" is expected here
+            tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=resolved.local_files_only)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                resolved.path, num_labels=len(schema), id2label=schema.id2label, label2id=schema.label2id,
+                dtype=torch.float32, ignore_mismatched_sizes=True, local_files_only=resolved.local_files_only)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        where = "the Hugging Face Hub (is there a network?)" if not resolved.local_files_only else "its folder"
+        raise ModelError(f"{resolved.name}: cannot load a text-classification model from {where}: {first}") from None
+    return tokenizer, model
+
+
+def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: LabelledData, evaluation: LabelledData):
+    """Tokenized train and eval datasets, and the eval rows' order (sorted by length, for little padding)."""
+    import datasets
+
+    padding = "max_length" if config.padding == "max_length" else False
+
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=config.max_length, padding=padding)
+
+    out = []
+    for part in (train, evaluation):
+        ds = datasets.Dataset.from_dict({"text": part.texts, "labels": [schema.label2id[n] for n in part.labels]})
+        out.append(ds.map(encode, batched=True, remove_columns=["text"]))
+    order = np.argsort([len(ids) for ids in out[1]["input_ids"]], kind="stable")
+    return out[0], out[1].select(order), order
+
+
+def maybe_freeze_embeddings(model, freeze: bool | None) -> bool:
+    """Keep the token embeddings fixed if asked, or (``None``) when they are most of the model; True if frozen."""
+    embeddings = model.get_input_embeddings().weight
+    share = embeddings.numel() / sum(p.numel() for p in model.parameters())
+    if freeze is None:
+        freeze = share > FREEZE_EMBEDDINGS_ABOVE
+    if freeze:
+        embeddings.requires_grad_(False)
+        log.info("token embeddings frozen (%.0f%% of the parameters; --train-embeddings to tune them too)",
+                 100 * share)
+    return freeze
+
+
+def _make_trainer_class():
+    import torch
+    from torch.utils.data import SequentialSampler
+    from transformers import Trainer
+
+    class WeightedLossTrainer(Trainer):
+        """Cross-entropy with per-class weights (a plain mean per batch); evaluation rows in dataset order."""
+
+        def __init__(self, *args, class_weights: list[float] | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.class_weights = class_weights
+            self.loss_is_scaled_for_ga = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.class_weights is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            weight = torch.tensor(self.class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device)
+            loss = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weight.float())
+            return (loss, outputs) if return_outputs else loss
+
+        def _get_eval_sampler(self, eval_dataset):
+            # Trainer groups evaluation batches by length too, which reorders the predictions; the evaluation
+            # set is already sorted by length, so its own order pads little and keeps rows matched to texts.
+            if self.args.world_size <= 1:
+                return SequentialSampler(eval_dataset)
+            return super()._get_eval_sampler(eval_dataset)
+
+    return WeightedLossTrainer
+
+
+def _make_progress_class():
+    from transformers.trainer_callback import ProgressCallback
+
+    class EpochLines(ProgressCallback):
+        """Trainer's progress bar, with one readable line per epoch in place of its raw log dictionaries."""
+
+        train_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or self.training_bar is None or not logs:
+                return
+            if "eval_macro_f1" in logs:
+                loss = f"train loss {self.train_loss:.3f}, " if self.train_loss is not None else ""
+                self.training_bar.write(
+                    f"epoch {logs.get('epoch', state.epoch or 0):g}/{args.num_train_epochs:g}: {loss}eval loss "
+                    f"{logs.get('eval_loss', float('nan')):.3f}, macro-F1 {logs['eval_macro_f1']:.3f}, "
+                    f"accuracy {logs.get('eval_accuracy', float('nan')):.3f}")
+            elif "train_runtime" in logs:
+                self.training_bar.write(f"trained in {logs['train_runtime']:.0f} s")
+            elif "loss" in logs:
+                self.train_loss = float(logs["loss"])
+
+    return EpochLines
+
+
+def _training_arguments(config: TrainConfig, work: Path, epochs: float):
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    warmup = int(config.warmup) if config.warmup >= 1 else float(config.warmup)
+    return TrainingArguments(
+        output_dir=str(work),
+        num_train_epochs=epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(config.batch_size, 64),
+        learning_rate=config.learning_rate,
+        warmup_steps=warmup,
+        weight_decay=config.weight_decay,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model=config.best_metric,
+        greater_is_better=config.best_metric != "loss",
+        save_total_limit=2,
+        seed=config.seed,
+        data_seed=config.seed,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        bf16=bf16,
+        fp16=cuda and not bf16,
+        report_to="none",
+        disable_tqdm=False,
+        dataloader_pin_memory=cuda,
+    )
+
+
+class _EpochProba:
+    """Each evaluation's probabilities on the evaluation rows, by training step, saved beside the checkpoints."""
+
+    def __init__(self, work: Path, n_rows: int, order: np.ndarray):
+        self.file, self.order, self.n_rows = work / EPOCH_PROBA, order, n_rows
+        self.by_step: dict[int, np.ndarray] = {}
+        if self.file.exists():
+            with np.load(self.file) as saved:
+                self.by_step = {int(k): saved[k] for k in saved.files}
+
+    def record(self, step: int, logits: np.ndarray) -> None:
+        proba = np.empty((self.n_rows, logits.shape[1]))
+        proba[self.order] = softmax(np.asarray(logits, dtype=np.float64))
+        self.by_step[step] = proba
+        tmp = self.file.with_name(f".{self.file.name}.tmp.npz")
+        np.savez(tmp, **{str(k): v for k, v in self.by_step.items()})
+        tmp.replace(self.file)
+
+
+def fine_tune(job: FitJob) -> FineTuned:
+    """Fine-tune ``job.config.model`` with `Trainer` (checkpoints in DIR.checkpoints) and save the best epoch's
+    model to ``job.folder``."""
+    import datasets
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+    from transformers.trainer_callback import ProgressCallback
+
+    config, schema = job.config, job.schema
+    resolved = resolve_model(config.model, config.offline)
+    work = checkpoint_dir(job.output)
+    epochs = config.epochs_for(len(job.train))
+    run_info = {"config": config.to_dict(), "train": job.train.describe(), "eval": job.evaluation.describe()}
+    resuming = _check_resume(work, job.resume, run_info)
+
+    datasets.disable_progress_bars()
+    set_seed(config.seed)
+    tokenizer, model = load_base(resolved, schema)
+    frozen = maybe_freeze_embeddings(model, config.freeze_embeddings)
+    train_ds, eval_ds, order = _datasets(tokenizer, schema, config, job.train, job.evaluation)
+    if job.class_weights:
+        log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
+    work.mkdir(parents=True, exist_ok=True)
+    write_json(work / MODEL_META, {"run": run_info})
+    epoch_proba = _EpochProba(work, len(job.evaluation), order)
+    trainer = None
+
+    def trainer_metrics(prediction) -> dict:
+        logits = np.asarray(prediction.predictions)
+        epoch_proba.record(trainer.state.global_step, logits)
+        names = list(schema.names)
+        result = compute_metrics([names[i] for i in prediction.label_ids], [names[i] for i in logits.argmax(1)], names)
+        return {k: result[k] for k in ("macro_f1", "accuracy", "weighted_f1")}
+
+    callbacks = list(job.callbacks)
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = _make_trainer_class()(
+        model=model, args=_training_arguments(config, work, epochs), train_dataset=train_ds, eval_dataset=eval_ds,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(_make_progress_class())
+    log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
+             resolved.name, len(job.train), len(job.evaluation), f"{epochs:g}", config.preset)
+    if resuming:
+        log.info("resuming from the last checkpoint in %s", work)
+    start_epoch = _checkpoint_epoch(work) if resuming else 0.0
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=True if resuming else None)
+    wall = time.perf_counter() - started
+    with quiet_transformers():
+        trainer.save_model(str(job.folder))
+    (job.folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; the settings are in samiksha.json
+    steps = sorted(epoch_proba.by_step)
+    best_name = Path(trainer.state.best_model_checkpoint or "").name
+    best_step = int(best_name.rsplit("-", 1)[1]) if best_name.startswith("checkpoint-") else None
+    if best_step not in epoch_proba.by_step:  # no evaluation ran (max_steps inside the first epoch)
+        epoch_proba.record(trainer.state.global_step, trainer.predict(eval_ds).predictions)
+        steps, best_step = [trainer.state.global_step], trainer.state.global_step
+    epochs_run = float(trainer.state.epoch or 0)
+    # measured over this process's run, per-epoch evaluation included (Trainer's own figure counts
+    # planned epochs, which overstates speed when early stopping ends the run)
+    training = {"epochs_run": epochs_run, "steps": int(trainer.state.global_step), "best_checkpoint": best_name or None,
+                "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
+                "resumed": resuming, "embeddings_frozen": frozen,
+                "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
+    return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
+
+
+def nested_epoch_choice(tuned: FineTuned, job: FitJob) -> np.ndarray | None:
+    """Out-of-sample probabilities on the evaluation rows: each fold scored by the epoch that was best on the
+    other folds. None when there was no choice to make (one evaluated epoch)."""
+    if len(tuned.epoch_proba) < 2:
+        return None
+    y = np.array(job.label_ids(job.evaluation))
+
+    def choose_and_score(choose: np.ndarray, score: np.ndarray) -> np.ndarray:
+        best = best_candidate(tuned.epoch_proba, y, choose, job.config.best_metric, job.class_weights)
+        return tuned.epoch_proba[best][score]
+
+    return cross_fit(y, choose_and_score, len(job.schema), seed=job.config.seed)
+
+
+def load_transformer(path: Path, backend: str = "auto", device: str | None = None) -> Backend:
+    """The runtime for a transformer folder: its ONNX export when it has one (``auto``), else PyTorch."""
+    if not (path / "config.json").exists():
+        raise ModelError(f"{path}: not a model folder (no config.json)")
+    onnx_file = onnx_model_file(path)
+    if backend == "onnx" and onnx_file is None:
+        raise ModelError(f"{path}: has no ONNX export; run `samiksha export {path}` first")
+    try:
+        if onnx_file is not None and backend != "torch":
+            return OnnxBackend(onnx_file, path)
+        return TorchBackend(path, device)
+    except (KeyError, ValueError, OSError) as err:
+        raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
+
+
+class FineTune:
+    """The transformer alone (`--method finetune`, or `--no-stack`)."""
+
+    name = "finetune"
+
+    def fit(self, job: FitJob) -> Fitted:
+        tuned = fine_tune(job)
+        return Fitted(tuned.base_model, tuned.training, nested_epoch_choice(tuned, job))
+
+    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+        return load_transformer(path, backend, device)
+
+
+METHOD = FineTune()
