@@ -71,3 +71,29 @@ def test_which_steps_a_config_and_a_saved_folder_use():
     assert saved_steps({"normalise": True, "text_steps": ["unicode", "emoji"]}) == ["unicode", "emoji"]
     with pytest.raises(SamikshaError, match="unknown text clean-up step"):
         normaliser(["lowercase"])
+
+
+def test_training_and_prediction_clean_texts_the_same_way(tmp_path):
+    """The folder records the steps; Classifier applies exactly them, so raw and pre-cleaned texts agree."""
+    import json
+
+    import pandas as pd
+    from conftest import make_reviews
+
+    from samiksha import Classifier, train
+
+    frame = make_reviews(12)
+    frame.loc[frame["label"] == "positive", "text"] += " 😍 soooo good @ritu https://t.co/x"
+    data = tmp_path / "reviews.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "m"
+    train(data, out, config=TrainConfig(method="tfidf", seed=0))
+    meta = json.loads((out / "samiksha.json").read_text())
+    assert meta["config"]["text_steps"] == list(DEFAULT_STEPS)
+    eval_texts = pd.read_csv(out / "eval.csv")["text"].tolist()
+    assert not any("😍" in t or "https" in t for t in eval_texts)  # the saved evaluation rows are cleaned too
+    classifier = Classifier.load(out)
+    raw = "mast product 😍 soooo good @ritu https://t.co/x"
+    assert classifier.clean(raw) == "mast product smiling face with heart-eyes soo good @user http"
+    cleaned = ALL(raw)
+    assert (classifier.predict_proba([raw]) == classifier.predict_proba([cleaned])).all()

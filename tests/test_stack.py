@@ -15,7 +15,7 @@ from samiksha import Classifier, TrainConfig, evaluate, methods, train
 from samiksha.backends import OnnxBackend, TorchBackend, softmax
 from samiksha.cli import app
 from samiksha.export import export_onnx
-from samiksha.methods.stack import STACK_FILE, StackBackend, features, meta_logits
+from samiksha.methods.stack import STACK_FILE, StackBackend
 from samiksha.predict import predict_file
 
 TEXTS = ["bahut badiya phone", "bakwas", "theek thaak hai, kuch khaas nahi", "मस्त है 😍", "ok"]
@@ -27,7 +27,7 @@ def test_stack_is_the_default_folder(trained_tiny):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tfidf.joblib", STACK_FILE):
         assert (trained_tiny / name).exists(), name
     stack = json.loads((trained_tiny / STACK_FILE).read_text())
-    assert np.array(stack["coef"]).shape == (3, 6)  # 3 labels x (3 transformer + 3 TF-IDF log-probabilities)
+    assert stack["parts"] == ["transformer", "tfidf"] and stack["weights"] == [0.5, 0.5]
     metrics = json.loads((trained_tiny / "metrics.json").read_text())
     assert set(metrics["parts"]) == {"transformer", "tfidf", "stack"}
     assert metrics["parts"]["stack"]["macro_f1"] == pytest.approx(metrics["macro_f1"])
@@ -45,8 +45,9 @@ def test_classifier_blends_the_parts_with_the_saved_meta_learner(trained_tiny):
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
     backend = classifier.backend
     cleaned = [classifier.clean(t) for t in TEXTS]
-    parts = [softmax(backend.transformer.logits(cleaned, 128)), softmax(backend.tfidf.logits(cleaned, 128))]
-    np.testing.assert_allclose(proba, softmax(meta_logits(backend.meta, features(parts))), atol=1e-5)
+    parts = [softmax(part.logits(cleaned, 128)) for part in (backend.transformer, backend.tfidf)]
+    mean_log = sum(np.log(p) for p in parts) / 2
+    np.testing.assert_allclose(proba, softmax(mean_log), atol=1e-5)
     np.testing.assert_allclose(classifier.predict_proba(TEXTS, batch_size=2), proba, atol=1e-5)
 
 

@@ -90,9 +90,9 @@ def _usage(method: str) -> str:
         return f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
     if method == "stack":
         return (f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`: both use "
-                "the stack (the transformer and `tfidf.joblib`, blended by `stack.json`).\n\nThe folder is also a "
+                "the stack (the transformer and `tfidf.joblib`, blended as `stack.json` says).\n\nThe folder is also a "
                 f"plain Hugging Face model:\n\n```python\n{transformers}\n```\n\nbut that gives the fine-tuned "
-                "transformer's own labels, without the TF-IDF model and the blend (see the table above for the "
+                "transformer's own labels, without the other parts and the blend (see the table above for the "
                 "difference).")
     return f"```python\n{transformers}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
 

@@ -147,7 +147,8 @@ def train(
         help="Keep the token embeddings fixed while fine-tuning (default: when they are most of the model, as in "
              "the multilingual one: 1.6x faster on a CPU).")] = None,
     normalise: Annotated[bool, typer.Option(
-        help="Unicode NFC and no zero-width joiners before the model, in training and prediction.")] = True,
+        help="Clean texts the same way in training and prediction: Unicode NFC without zero-width joiners, "
+             "@user and link placeholders, elongations squeezed (sooooo -> soo), emoji as words.")] = True,
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
