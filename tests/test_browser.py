@@ -7,6 +7,7 @@ Also a helper to take the README screenshot once:
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import sys
 import tempfile
@@ -111,7 +112,7 @@ def page(context, server):
     assert errors == [] and elsewhere == []
 
 
-def test_upload_filter_search_and_download(page, server, tmp_path):
+def test_upload_filter_search_and_download(page, server, tmp_path, trained_tiny):
     import httpx
 
     source = tmp_path / "reviews.csv"
@@ -122,7 +123,9 @@ def test_upload_filter_search_and_download(page, server, tmp_path):
 
     label_file(page, server, source)
     assert page.locator("#model-line").inner_text().startswith("Model: tiny-model")
-    assert "macro-F1" in page.locator("#quality").inner_text()
+    quality = page.locator("#quality").inner_text()
+    ci = json.loads((trained_tiny / "metrics.json").read_text())["ci"]["macro_f1"]
+    assert "macro-F1" in quality and f"anywhere from {ci[0]:.2f} to {ci[1]:.2f}" in quality  # the interval
     rows = page.locator("#table tbody tr")
     assert rows.count() == len(REVIEWS)
     assert page.locator("#chart svg rect.fill").count() == 3

@@ -149,6 +149,9 @@ def test_stratified_split_is_seeded_stratified_and_keeps_duplicates_together(tmp
     assert not set(train_a.texts) & set(eval_a.texts)
     distinct_eval = dict(zip(eval_a.texts, eval_a.labels))
     assert sorted(pd.Series(distinct_eval).value_counts().tolist()) == [5, 5, 5]
+    capped_train, capped = stratified_split(data, 0.25, seed=7, max_rows=6)  # large data: a capped hold-out
+    assert len(set(capped.texts)) == 6 and sorted(pd.Series(capped.labels).value_counts().tolist())[0] >= 2
+    assert len(capped_train) + len(capped) == len(data)
 
 
 def test_split_refuses_a_class_with_one_text(tmp_path):

@@ -51,6 +51,8 @@ class TrainConfig:
     early_stopping_patience: int | None = 2
     best_metric: str = "macro_f1"
     eval_fraction: float = 0.15
+    eval_max_rows: int | None = 1000  # held-out rows are capped: past ~1,000 they add little to the choices or the
+    # report (a 95% interval of about +-0.03) and the rest trains the model
     seed: int = 42
     text_column: str | None = None
     label_column: str | None = None

@@ -317,8 +317,10 @@ def check_leakage(train: LabelledData, evaluation: LabelledData) -> int:
     return len(leaked)
 
 
-def stratified_split(data: LabelledData, eval_fraction: float, seed: int) -> tuple[LabelledData, LabelledData]:
-    """Seeded, stratified hold-out; duplicate texts stay on one side so they cannot leak."""
+def stratified_split(data: LabelledData, eval_fraction: float, seed: int,
+                     max_rows: int | None = None) -> tuple[LabelledData, LabelledData]:
+    """Seeded, stratified hold-out of ``eval_fraction`` of the texts (at most ``max_rows``); duplicate texts stay
+    on one side so they cannot leak."""
     from sklearn.model_selection import train_test_split
 
     groups: dict[str, list[int]] = {}
@@ -331,7 +333,7 @@ def stratified_split(data: LabelledData, eval_fraction: float, seed: int) -> tup
     if rare:
         raise DataError(data.source, f"class '{rare[0]}' has fewer than 2 distinct texts; cannot hold out an "
                                      "evaluation split (add examples or pass --eval)", column=data.label_column)
-    n_eval = max(len(counts), round(len(keys) * eval_fraction))
+    n_eval = max(len(counts), min(round(len(keys) * eval_fraction), max_rows or len(keys)))
     if len(keys) - n_eval < len(counts):
         raise DataError(data.source, f"too few distinct texts ({len(keys)}) to hold out an evaluation split")
     train_keys, eval_keys = train_test_split(keys, test_size=n_eval, stratify=strata, random_state=seed)

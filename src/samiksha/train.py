@@ -56,7 +56,7 @@ def prepare_data(train_data, eval_data, config: TrainConfig) -> tuple[LabelledDa
         evaluation = load_labelled(eval_data, config.text_column, config.label_column, schema=schema)
         check_leakage(data, evaluation)
         return data, evaluation, schema
-    train_part, eval_part = stratified_split(data, config.eval_fraction, config.seed)
+    train_part, eval_part = stratified_split(data, config.eval_fraction, config.seed, config.eval_max_rows)
     log.info("held out %d of %d rows (stratified, seed %d) for evaluation", len(eval_part), len(data), config.seed)
     return train_part, eval_part, schema
 
