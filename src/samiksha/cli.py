@@ -147,8 +147,10 @@ def train(
         help="Keep the token embeddings fixed while fine-tuning (default: when they are most of the model, as in "
              "the multilingual one: 1.6x faster on a CPU).")] = None,
     normalise: Annotated[bool, typer.Option(
-        help="Clean texts the same way in training and prediction: Unicode NFC without zero-width joiners, "
-             "@user and link placeholders, elongations squeezed (sooooo -> soo), emoji as words.")] = True,
+        help="Clean texts the same way in training and prediction (--no-normalise: feed them raw).")] = True,
+    clean: Annotated[Optional[str], typer.Option(
+        help="The clean-up steps, comma-separated: unicode (NFC, no zero-width joiners; the default), placeholders "
+             "(@user, links), elongation (sooooo -> soo), emoji (as English words).", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
@@ -177,7 +179,8 @@ def train(
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
-        freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False)
+        freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False,
+        text_steps=[s.strip() for s in clean.split(",") if s.strip()] if clean else None)
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
     if "seeds" in result.metrics:

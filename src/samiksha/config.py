@@ -89,6 +89,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise SamikshaError(message)
+        if self.text_steps is not None:
+            from .normalise import normaliser
+
+            normaliser(self.text_steps)  # one clear line for an unknown step
 
     @classmethod
     def for_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
