@@ -116,7 +116,7 @@ def test_auto_fine_tunes_a_named_plain_transformer(tiny_bert, tmp_path, caplog):
     assert result.meta["method"] == "stack" and (tmp_path / "m" / "config.json").exists()
     choice = [r.message for r in caplog.records if r.message.startswith("method auto")]
     assert choice == [f"method auto -> stack: the model {tiny_bert} is not a sentence-transformers model, so it "
-                      "is fine-tuned, stacked with TF-IDF by a meta-learner (--no-stack: the transformer alone)"]
+                      "is fine-tuned, stacked with TF-IDF (mean of log-probabilities; --no-stack: the transformer alone)"]
     assert result.meta["training"]["method_choice"] in choice[0]
 
 

@@ -1,4 +1,4 @@
-"""The stacked default: transformer + TF-IDF + meta-learner in one folder, honest reports, every consumer."""
+"""The stacked default: transformer + TF-IDF, blended, in one folder, honest reports, every consumer."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_stack_is_the_default_folder(trained_tiny):
     assert "the TF-IDF model alone" in card and "transformer's own labels" in card and "95% CI" in card
 
 
-def test_classifier_blends_the_parts_with_the_saved_meta_learner(trained_tiny):
+def test_classifier_blends_the_parts_with_the_saved_weights(trained_tiny):
     classifier = Classifier.load(trained_tiny)
     assert isinstance(classifier.backend, StackBackend) and classifier.backend.name == "torch+tfidf"
     proba = classifier.predict_proba(TEXTS)
@@ -89,7 +89,7 @@ def test_stacked_folder_exports_serves_and_streams(tmp_path, trained_tiny):
     onnx_clf = Classifier.load(folder, backend="onnx")
     assert isinstance(onnx_clf.backend, StackBackend) and isinstance(onnx_clf.backend.transformer, OnnxBackend)
     assert onnx_clf.backend.name == "onnx+tfidf"
-    fp32 = Classifier(StackBackend(folder, 3, "torch"), onnx_clf.labels, meta=onnx_clf.meta)
+    fp32 = Classifier(StackBackend(folder, onnx_clf.meta, "torch"), onnx_clf.labels, meta=onnx_clf.meta)
     fp32.backend.transformer = OnnxBackend(folder / "onnx" / "model.onnx", folder)
     np.testing.assert_allclose(fp32.predict_proba(TEXTS), torch_proba, atol=1e-4)
     # a serving folder without the PyTorch weights keeps the stack's other parts

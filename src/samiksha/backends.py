@@ -40,7 +40,7 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, path: Path, device: str | None = None):
+    def __init__(self, path: Path, device: str | None = None, prefix: str = ""):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -49,10 +49,12 @@ class TorchBackend:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
         self.model.to(self.device).eval()
+        self.prefix = prefix
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
         import torch
 
+        texts = [self.prefix + t for t in texts] if self.prefix else texts
         batch = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
         with torch.inference_mode():
             out = self.model(**{k: v.to(self.device) for k, v in batch.items()})
@@ -64,7 +66,7 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int | None = None):
+    def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int | None = None, prefix: str = ""):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -73,6 +75,7 @@ class OnnxBackend:
         self.model_file, self.tokenizer_dir = Path(model_file), Path(tokenizer_dir)
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.prefix = prefix
         self.tokenizer = RawTokenizer.load(self.tokenizer_dir)
         if self.tokenizer is None:  # no tokenizer.json: transformers' loader (which brings in PyTorch)
             from transformers import AutoTokenizer
@@ -81,6 +84,7 @@ class OnnxBackend:
                 self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
+        texts = [self.prefix + t for t in texts] if self.prefix else texts
         batch = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
         return self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.input_names})[0]
 

@@ -100,9 +100,13 @@ def _usage(method: str) -> str:
 def _normalisation_note(config: dict) -> str:
     from .normalise import saved_steps
 
-    steps = saved_steps(config)
-    if not steps:
+    steps, prefix = saved_steps(config), config.get("input_prefix") or ""
+    notes = []
+    if steps:
+        notes.append(f"cleans each text (steps: {', '.join(steps)}; `samiksha.normalise.normaliser({steps!r})`)")
+    if prefix:
+        notes.append(f"puts `{prefix}` before each text, as the base model was trained to read it")
+    if not notes:
         return ""
-    return (f"\nSamiksha cleans each text before the model sees it (steps: {', '.join(steps)}; "
-            f"`samiksha.normalise.normaliser({steps!r})`); do the same before a plain `pipeline()` so that the "
-            "model reads text as it did in training.\n")
+    return (f"\nBefore the transformer sees a text, Samiksha {' and '.join(notes)}; do the same before a plain "
+            "`pipeline()` so that the model reads text as it did in training.\n")

@@ -156,7 +156,7 @@ def train(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
     method: Annotated[Optional[str], typer.Option(
         help="auto (default: chosen by labelled examples per class), stack (a fine-tuned transformer and TF-IDF "
-             "blended by a meta-learner), finetune (the transformer alone), setfit (few-shot, a sentence-transformers "
+             "blended by the mean of their log-probabilities), finetune (the transformer alone), setfit (few-shot, a sentence-transformers "
              "body), tfidf (the classical n-gram baseline) or ensemble (SetFit and TF-IDF, probabilities averaged).",
         show_default=False)] = None,
     stack: Annotated[bool, typer.Option(

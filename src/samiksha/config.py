@@ -65,6 +65,7 @@ class TrainConfig:
     normalise: bool = True  # clean text the same way in training and prediction (see normalise.py)
     text_steps: list[str] | None = None  # the clean-up steps; None: normalise.DEFAULT_STEPS (saved made concrete)
     stack: bool = True  # auto: stack the fine-tuned transformer with TF-IDF (False: the transformer alone)
+    input_prefix: str | None = None  # put before every text the transformer reads; None: by model (saved concrete)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,7 +105,7 @@ class TrainConfig:
             values.update(method="finetune", stack=False, epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
                           group_by_length=False, warmup=10, weight_decay=0.01, class_weights="none",
                           early_stopping_patience=None, best_metric="loss",
-                          normalise=False, freeze_embeddings=False)
+                          normalise=False, freeze_embeddings=False, input_prefix="")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -136,7 +137,7 @@ class TrainConfig:
 
     def _fine_tune_method(self, why: str) -> tuple[str, str]:
         if self.stack:
-            return "stack", f"{why}, stacked with TF-IDF by a meta-learner (--no-stack: the transformer alone)"
+            return "stack", f"{why}, stacked with TF-IDF (mean of log-probabilities; --no-stack: the transformer alone)"
         return "finetune", f"{why}, the transformer alone (--no-stack)"
 
     def seeds_for(self, n_train: int) -> int:

@@ -1,6 +1,6 @@
 """Honest figures from rows that also choose: every choice made on the evaluation rows is cross-fitted.
 
-The evaluation rows pick the best epoch and fit the stacking meta-learner. Scoring the saved model on those same
+The evaluation rows pick the transformer's best epoch (and could fit a blend). Scoring the saved model on those same
 rows would flatter it, so the report scores each fold of them with choices made on the other folds only
 (nested cross-fitting); the saved model makes the same choices on all of them.
 """

@@ -144,7 +144,8 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
         fp32 = onnx_dir / ONNX_FP32
         _torch_export(model_dir, fp32)
         fused = _fuse(fp32, _read_config(model_dir))
-        onnx_clf = Classifier(OnnxBackend(fp32, model_dir), torch_clf.labels, torch_clf.max_length, torch_clf.meta)
+        onnx_clf = Classifier(OnnxBackend(fp32, model_dir, prefix=transformer.prefix), torch_clf.labels,
+                              torch_clf.max_length, torch_clf.meta)
         torch_logits = torch_clf.logits(texts)
         onnx_logits = onnx_clf.logits(texts)
         diff = float(np.abs(torch_logits - onnx_logits).max())
@@ -177,7 +178,7 @@ def _int8(onnx_dir: Path, fp32: Path, onnx_clf: Classifier, model_clf: Classifie
     """Quantize, then keep int8 only if the model as predictions use it (a stack included) keeps its macro-F1."""
     int8 = onnx_dir / ONNX_INT8
     _quantize(fp32, int8)
-    int8_transformer = OnnxBackend(int8, onnx_clf.backend.tokenizer_dir)
+    int8_transformer = OnnxBackend(int8, onnx_clf.backend.tokenizer_dir, prefix=onnx_clf.backend.prefix)
     agreement = float((onnx_clf.logits(texts).argmax(1) == Classifier(
         int8_transformer, onnx_clf.labels, onnx_clf.max_length, onnx_clf.meta).logits(texts).argmax(1)).mean())
     fp32_clf, int8_clf = _with_transformer(model_clf, onnx_clf.backend), _with_transformer(model_clf, int8_transformer)

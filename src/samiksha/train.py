@@ -91,6 +91,10 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
     config = replace(config, method=method)
     if config.normalise and config.text_steps is None:
         config = replace(config, text_steps=list(normaliser_for(config).steps))
+    if config.method in ("finetune", "stack") and config.input_prefix is None:
+        from .methods.finetune import input_prefix
+
+        config = replace(config, input_prefix=input_prefix(config))
     return config, reason
 
 

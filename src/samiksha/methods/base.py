@@ -19,7 +19,7 @@ class FitJob:
     """Everything a method needs to train: the data, its settings, and where to write the model."""
 
     train: LabelledData
-    evaluation: LabelledData  # the rows that may choose (best epoch, meta-learner); the report cross-fits them
+    evaluation: LabelledData  # the rows that may choose (the best epoch); the report cross-fits them
     schema: LabelSchema
     config: TrainConfig
     folder: Path  # the staging folder the model is written to
@@ -42,7 +42,7 @@ class Fitted:
     """What a method reports after writing its folder.
 
     ``report_proba``: out-of-sample probabilities on the evaluation rows, when the method used those rows to
-    choose anything (an epoch, a meta-learner); None when it chose nothing, and the saved model scores them.
+    choose anything (an epoch); None when it chose nothing, and the saved model scores them.
     ``parts``: out-of-sample probabilities of each component on the evaluation rows, reported side by side.
     """
 

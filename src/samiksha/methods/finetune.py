@@ -27,6 +27,14 @@ from .base import FitJob, Fitted
 
 log = logging.getLogger("samiksha")
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
+# Models trained to expect a prefix before each text. multilingual-e5 was trained with "query: " before texts
+# to classify; measured with it on IIT-P Hindi reviews and the demo data (README), so it is kept.
+PREFIXES = {"multilingual": "query: "}
+
+
+def saved_prefix(meta: dict) -> str:
+    """The input prefix a saved folder was trained with ('' for folders from before prefixes, or plain ones)."""
+    return meta.get("config", {}).get("input_prefix") or ""
 
 
 @dataclass
@@ -91,9 +99,11 @@ def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: Labell
     import datasets
 
     padding = "max_length" if config.padding == "max_length" else False
+    prefix = config.input_prefix or ""
 
     def encode(batch):
-        return tokenizer(batch["text"], truncation=True, max_length=config.max_length, padding=padding)
+        return tokenizer([prefix + t for t in batch["text"]], truncation=True, max_length=config.max_length,
+                         padding=padding)
 
     out = []
     for part in (train, evaluation):
@@ -309,7 +319,14 @@ def nested_epoch_choice(tuned: FineTuned, job: FitJob) -> np.ndarray | None:
     return cross_fit(y, choose_and_score, len(job.schema), seed=job.config.seed)
 
 
-def load_transformer(path: Path, backend: str = "auto", device: str | None = None) -> Backend:
+def input_prefix(config: TrainConfig) -> str:
+    """What goes before every text the transformer reads: as set, or by model (``query: `` for the e5 model)."""
+    if config.input_prefix is not None:
+        return config.input_prefix
+    return PREFIXES.get(config.model or "", "")
+
+
+def load_transformer(path: Path, backend: str = "auto", device: str | None = None, prefix: str = "") -> Backend:
     """The runtime for a transformer folder: its ONNX export when it has one (``auto``), else PyTorch."""
     if not (path / "config.json").exists():
         raise ModelError(f"{path}: not a model folder (no config.json)")
@@ -318,8 +335,8 @@ def load_transformer(path: Path, backend: str = "auto", device: str | None = Non
         raise ModelError(f"{path}: has no ONNX export; run `samiksha export {path}` first")
     try:
         if onnx_file is not None and backend != "torch":
-            return OnnxBackend(onnx_file, path)
-        return TorchBackend(path, device)
+            return OnnxBackend(onnx_file, path, prefix=prefix)
+        return TorchBackend(path, device, prefix)
     except (KeyError, ValueError, OSError) as err:
         raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
 
@@ -334,7 +351,7 @@ class FineTune:
         return Fitted(tuned.base_model, tuned.training, nested_epoch_choice(tuned, job))
 
     def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
-        return load_transformer(path, backend, device)
+        return load_transformer(path, backend, device, saved_prefix(meta))
 
 
 METHOD = FineTune()

@@ -24,7 +24,7 @@ from ..backends import Backend, log_proba, softmax
 from ..crossfit import best_candidate, cross_fit
 from ..errors import ModelError
 from .base import FitJob, Fitted
-from .finetune import fine_tune, load_transformer, nested_epoch_choice
+from .finetune import fine_tune, load_transformer, nested_epoch_choice, saved_prefix
 from .tfidf import DESCRIPTION as TFIDF_DESCRIPTION
 from .tfidf import TfidfBackend, fit_tfidf
 
@@ -40,10 +40,10 @@ def blend(weights: list[float], parts: list[np.ndarray]) -> np.ndarray:
 class StackBackend:
     """The parts named in stack.json (the transformer by PyTorch or its ONNX export), blended by their weights."""
 
-    def __init__(self, path: Path, n_labels: int, backend: str = "auto", device: str | None = None):
+    def __init__(self, path: Path, meta: dict, backend: str = "auto", device: str | None = None):
         self.saved = json.loads((path / STACK_FILE).read_text(encoding="utf-8"))
-        self.transformer = load_transformer(path, backend, device)
-        self.tfidf = TfidfBackend(path, n_labels)
+        self.transformer = load_transformer(path, backend, device, saved_prefix(meta))
+        self.tfidf = TfidfBackend(path, len(meta["labels"]))
         self.name = f"{self.transformer.name}+tfidf"
 
     def part_proba(self, texts: list[str], max_length: int) -> list[np.ndarray]:
@@ -89,7 +89,7 @@ class Stack:
     def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
         if not (path / STACK_FILE).exists():
             raise ModelError(f"{path}: a stacked model without its {STACK_FILE}")
-        return StackBackend(path, len(meta["labels"]), backend, device)
+        return StackBackend(path, meta, backend, device)
 
 
 METHOD = Stack()
