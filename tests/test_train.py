@@ -176,6 +176,24 @@ def test_lesson_preset_is_the_classic_recipe():
     assert TrainConfig.for_preset("lesson", epochs=2, batch_size=None).epochs == 2
 
 
+def test_schedule_by_data_size_where_unset():
+    small, mid, large = (TrainConfig().sized_for(n) for n in (600, 2000, 14000))
+    assert (small.epochs, small.batch_size, small.learning_rate) == (3, 8, 1.5e-4)
+    assert (mid.epochs, mid.batch_size, mid.learning_rate) == (5, 16, 1e-4)
+    assert (large.epochs, large.batch_size, large.learning_rate) == (3, 16, 1e-4)
+    mine = TrainConfig(epochs=2, batch_size=32, learning_rate=3e-5).sized_for(600)
+    assert (mine.epochs, mine.batch_size, mine.learning_rate) == (2, 32, 3e-5)
+    lesson = TrainConfig.for_preset("lesson").sized_for(600)
+    assert (lesson.epochs, lesson.batch_size, lesson.learning_rate) == (5, 4, 5e-5)
+
+
+def test_the_saved_config_holds_the_schedule_it_ran(tmp_path, reviews_csv, tiny_bert):
+    out = tmp_path / "m"
+    train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), method="finetune", report_seeds=1, max_steps=2))
+    saved = json.loads((out / "samiksha.json").read_text())["config"]
+    assert (saved["epochs"], saved["batch_size"], saved["learning_rate"]) == (3, 8, 1.5e-4)
+
+
 def test_class_weights(tmp_path):
     counts = {"negative": 10, "neutral": 30, "positive": 60}
     names = ("negative", "neutral", "positive")

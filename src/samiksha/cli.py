@@ -139,8 +139,8 @@ def train(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size.")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size (default: by data size).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: by data size).")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Truncate texts to this many tokens.")] = None,
     freeze_embeddings: Annotated[Optional[bool], typer.Option(
         "--freeze-embeddings/--train-embeddings", show_default=False,

@@ -88,7 +88,7 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
     method, reason = choose_method(config, train_part.counts())
     if config.method == "auto":
         log.info("method auto -> %s: %s", method, reason)
-    config = replace(config, method=method)
+    config = replace(config, method=method).sized_for(len(train_part))
     if config.normalise and config.text_steps is None:
         config = replace(config, text_steps=list(normaliser_for(config).steps))
     if config.method in ("finetune", "stack") and config.input_prefix is None:
