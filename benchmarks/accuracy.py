@@ -138,6 +138,8 @@ def summary(rows: list[dict]) -> None:
                 best_single = (setup, f1.mean())
         default = np.mean([r["macro_f1"] for r in mine if r["setup"] == "default"])
         report = [r for r in mine if r["setup"] == "default"]
+        if best_single is None:  # the default had no parts here (auto chose SetFit)
+            continue
         print(f"{dataset:<10}default - best single part ({best_single[0]}): {default - best_single[1]:+.3f} macro-F1;"
               f" training report (cross-fitted, {report[0]['report_rows']} rows): "
               + ", ".join(f"{r['report_macro_f1']:.3f} [{r['report_ci'][0]:.3f}-{r['report_ci'][1]:.3f}]"

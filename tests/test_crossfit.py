@@ -91,3 +91,9 @@ def test_bootstrap_interval_brackets_the_figure_and_narrows_with_more_rows():
     assert bootstrap_interval(small_true, small_pred, names) == small  # seeded: the same report every time
     perfect = bootstrap_interval(names * 5, names * 5, names)
     assert perfect["macro_f1"] == [1.0, 1.0] and perfect["accuracy"] == [1.0, 1.0]
+
+
+def test_one_row_gives_one_fold_and_no_crash():
+    assert [list(f) for f in fold_indices([2])] == [[0]]
+    out = cross_fit([2], lambda choose, score: np.tile([0.2, 0.3, 0.5], (len(score), 1)), 3)
+    np.testing.assert_allclose(out, [[0.2, 0.3, 0.5]])

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from samiksha import Classifier, TrainConfig, evaluate, methods, train
 from samiksha.backends import OnnxBackend, TorchBackend, softmax
 from samiksha.cli import app
+from samiksha.errors import ModelError
 from samiksha.export import export_onnx
 from samiksha.methods.stack import STACK_FILE, StackBackend
 from samiksha.predict import predict_file
@@ -49,6 +50,23 @@ def test_classifier_blends_the_parts_with_the_saved_weights(trained_tiny):
     mean_log = sum(np.log(p) for p in parts) / 2
     np.testing.assert_allclose(proba, softmax(mean_log), atol=1e-5)
     np.testing.assert_allclose(classifier.predict_proba(TEXTS, batch_size=2), proba, atol=1e-5)
+
+
+def test_evaluate_scores_the_blend_and_each_part_on_the_same_rows(tmp_path, trained_tiny):
+    frame = make_reviews(6, seed=5)
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    texts, labels = frame["text"].tolist(), frame["label"].tolist()
+    metrics = evaluate(trained_tiny, tmp_path / "test.csv")
+    classifier = Classifier.load(trained_tiny)
+    predicted = classifier.predict(texts)
+    assert metrics["accuracy"] == pytest.approx(np.mean([p == y for p, y in zip(predicted, labels)]))
+    assert set(metrics["parts"]) == {"transformer", "tfidf", "stack"}
+    assert metrics["parts"]["stack"]["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    alone = Classifier(classifier.backend.tfidf, classifier.labels, classifier.max_length, classifier.meta)
+    assert metrics["parts"]["tfidf"]["accuracy"] == pytest.approx(
+        np.mean([p == y for p, y in zip(alone.predict(texts), labels)]))
+    shown = CliRunner().invoke(app, ["evaluate", str(trained_tiny), str(tmp_path / "test.csv")])
+    assert shown.exit_code == 0 and "each part alone and the blend" in shown.output
 
 
 def test_plain_pipeline_gives_the_transformer_alone(trained_tiny):
@@ -155,6 +173,16 @@ def test_report_comes_from_out_of_sample_probabilities_not_the_saved_model(tmp_p
     assert evaluate(tmp_path / "m", tmp_path / "m" / "eval.csv")["macro_f1"] == 1.0  # the saved model's own view
     assert result.metrics["accuracy"] == pytest.approx(1 / 3, abs=0.05)  # the report: the honest probabilities
     assert result.metrics["macro_f1"] < 0.3
+
+
+@pytest.mark.parametrize("saved", [{"parts": ["transformer", "encoder"], "weights": [0.5, 0.5]},
+                                   {"parts": ["transformer", "tfidf"]}])
+def test_a_stack_file_this_version_cannot_read_fails_with_one_line(tmp_path, trained_tiny, saved):
+    folder = tmp_path / "m"
+    shutil.copytree(trained_tiny, folder)
+    (folder / STACK_FILE).write_text(json.dumps(saved))
+    with pytest.raises(ModelError, match="retrain this model"):
+        Classifier.load(folder)
 
 
 def test_older_folders_load_and_predict_as_before(tmp_path, trained_tiny_plain):

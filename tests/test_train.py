@@ -177,12 +177,14 @@ def test_lesson_preset_is_the_classic_recipe():
 
 
 def test_schedule_by_data_size_where_unset():
-    small, mid, large = (TrainConfig().sized_for(n) for n in (600, 2000, 14000))
+    small, mid, large = (TrainConfig(method="stack").sized_for(n) for n in (600, 2000, 14000))
     assert (small.epochs, small.batch_size, small.learning_rate) == (3, 8, 1.5e-4)
     assert (mid.epochs, mid.batch_size, mid.learning_rate) == (5, 16, 1e-4)
     assert (large.epochs, large.batch_size, large.learning_rate) == (3, 16, 1e-4)
     mine = TrainConfig(epochs=2, batch_size=32, learning_rate=3e-5).sized_for(600)
     assert (mine.epochs, mine.batch_size, mine.learning_rate) == (2, 32, 3e-5)
+    setfit = TrainConfig(method="setfit").sized_for(600)  # the small-data schedule was measured for fine-tuning
+    assert (setfit.batch_size, setfit.learning_rate) == (16, 1e-4)
     lesson = TrainConfig.for_preset("lesson").sized_for(600)
     assert (lesson.epochs, lesson.batch_size, lesson.learning_rate) == (5, 4, 5e-5)
 
@@ -192,6 +194,16 @@ def test_the_saved_config_holds_the_schedule_it_ran(tmp_path, reviews_csv, tiny_
     train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), method="finetune", report_seeds=1, max_steps=2))
     saved = json.loads((out / "samiksha.json").read_text())["config"]
     assert (saved["epochs"], saved["batch_size"], saved["learning_rate"]) == (3, 8, 1.5e-4)
+
+
+def test_steps_given_with_normalise_off_are_neither_trained_nor_applied(tmp_path, reviews_csv, tiny_bert, caplog):
+    out = tmp_path / "m"
+    config = TrainConfig(model=str(tiny_bert), method="finetune", report_seeds=1, max_steps=1, normalise=False,
+                         text_steps=["emoji"])
+    train(reviews_csv, out, config=config)
+    assert json.loads((out / "samiksha.json").read_text())["config"]["text_steps"] == []
+    assert Classifier.load(out).clean("good 😍") == "good 😍"
+    assert "are not used" in caplog.text
 
 
 def test_class_weights(tmp_path):
@@ -281,6 +293,25 @@ def test_training_prints_one_readable_line_per_epoch(tmp_path, reviews_csv, tiny
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert all("train loss" in line and "macro-F1" in line and "accuracy" in line for line in lines)
     assert "trained in " in out and "{'" not in out  # no raw log dictionaries
+
+
+@pytest.mark.parametrize(("model", "prefix"), [("multilingual", "query: "), ("intfloat/multilingual-e5-small", "query: "),
+                                               ("/models/multilingual-e5-base", "query: "), ("intfloat/e5-large-v2", "query: "),
+                                               ("minilm", ""), ("xlm-roberta-base", ""), ("google/muril-base-cased", "")])
+def test_input_prefix_by_model_name(model, prefix):
+    from samiksha.methods.finetune import input_prefix
+
+    assert input_prefix(TrainConfig(model=model)) == prefix
+    assert input_prefix(TrainConfig(model=model, input_prefix="")) == ""
+
+
+def test_a_fresh_run_never_reuses_old_epoch_probabilities(tmp_path):
+    from samiksha.methods.finetune import EPOCH_PROBA, _EpochProba
+
+    np.savez(tmp_path / EPOCH_PROBA, **{"7": np.ones((2, 3))})
+    assert _EpochProba(tmp_path, 2, np.arange(2), resuming=True).by_step.keys() == {7}
+    fresh = _EpochProba(tmp_path, 2, np.arange(2), resuming=False)
+    assert fresh.by_step == {} and not (tmp_path / EPOCH_PROBA).exists()
 
 
 def test_input_prefix_is_saved_and_used_by_every_runtime(tmp_path, reviews_csv, tiny_bert):

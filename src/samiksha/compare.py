@@ -1,4 +1,4 @@
-"""Comparing methods on one split: a multi-seed leaderboard, learning curves, and the report's spread over seeds."""
+"""Comparing methods on one split: a multi-seed leaderboard and learning curves."""
 
 from __future__ import annotations
 
@@ -117,8 +117,8 @@ def leaderboard_markdown(result: dict) -> str:
                      + f" | {row['train_seconds_mean']:.1f} | {row['texts_per_second_mean']:.0f} |")
     lines += ["", f"Means over seeds {', '.join(map(str, result['seeds']))}; std is the sample standard deviation. "
               "train s: training wall time; texts/s: prediction speed on up to "
-              f"{SPEED_TEXTS} evaluation texts. finetune keeps its best epoch as scored on the evaluation data, "
-              "which flatters it slightly.", ""]
+              f"{SPEED_TEXTS} evaluation texts. Scores are each training report's: where the evaluation data also "
+              "chose the best epoch (finetune, stack), that choice is cross-fitted.", ""]
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from .errors import SamikshaError
 PRESETS = ("default", "lesson")
 METHODS = ("auto", "stack", "finetune", "setfit", "tfidf", "ensemble")
 # `auto` picks by the smallest class's number of labelled training examples (TrainConfig.method_for): SetFit
-# below SETFIT_BELOW, else fine-tuning. Basis: the learning curve in docs/curves (benchmarks/learning_curve.py on a
+# below SETFIT_BELOW, else fine-tuning (stacked with TF-IDF unless --no-stack). Basis: the learning curve in docs/curves (benchmarks/learning_curve.py on a
 # GPU, MiniLM, 3 seeds, macro-F1 finetune / setfit / tfidf). SentiMix Hinglish tweets (3,000 dev texts): 8 per class
 # 0.327 / 0.416 / 0.404, 16: 0.368 / 0.447 / 0.480, 32: 0.471 / 0.473 / 0.494, 64: 0.508 / 0.505 / 0.514,
 # 256: 0.546 / 0.530 / 0.543, all: 0.619 / 0.579 / 0.613. Flipkart reviews (1,211 held out): 8: 0.418 / 0.479 /
@@ -115,7 +115,7 @@ class TrainConfig:
         """The number of epochs to run: as set, or by data size when unset."""
         if self.epochs is not None:
             return self.epochs
-        if n_train < SMALL_DATA:
+        if n_train < SMALL_DATA and self.method in ("finetune", "stack"):
             return 3
         if n_train < 5000:
             return 5
@@ -124,12 +124,12 @@ class TrainConfig:
     def sized_for(self, n_train: int) -> TrainConfig:
         """This config with epochs, batch size and learning rate made concrete for ``n_train`` texts, where unset.
 
-        Below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4, more and smaller steps in a third of the passes.
+        Fine-tuning below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4, more and smaller steps in a third of the passes.
         On 600 SentiMix tweets (two samples) and 600 Flipkart reviews the stack scored as well as or better than
         with up to 8 epochs of 16 at 1e-4 (early stopping) in 40-70% of the time. From 1,000: batches of 16 at
         1e-4, 5 epochs below 5,000 texts, else 3.
         """
-        small = n_train < SMALL_DATA
+        small = n_train < SMALL_DATA and self.method in ("finetune", "stack")  # measured for fine-tuning only
         return replace(self, epochs=self.epochs_for(n_train),
                        batch_size=self.batch_size or (8 if small else 16),
                        learning_rate=self.learning_rate or (1.5e-4 if small else 1e-4))

@@ -1,6 +1,6 @@
 """Honest figures from rows that also choose: every choice made on the evaluation rows is cross-fitted.
 
-The evaluation rows pick the transformer's best epoch (and could fit a blend). Scoring the saved model on those same
+The evaluation rows pick the transformer's best epoch. Scoring the saved model on those same
 rows would flatter it, so the report scores each fold of them with choices made on the other folds only
 (nested cross-fitting); the saved model makes the same choices on all of them.
 """
@@ -19,7 +19,9 @@ def fold_indices(y: Sequence[int], folds: int = FOLDS, seed: int = 0) -> list[np
     from sklearn.model_selection import KFold, StratifiedKFold
 
     y = np.asarray(y)
-    smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
+    if len(y) < 2:  # nothing to cross: one fold, chosen on no rows
+        return [np.arange(len(y))]
+    smallest = int(np.unique(y, return_counts=True)[1].min())
     if smallest >= 2:  # as many folds as the smallest label fills, so every fold holds every label
         splitter = StratifiedKFold(max(2, min(folds, smallest)), shuffle=True, random_state=seed)
     else:

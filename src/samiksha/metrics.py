@@ -72,6 +72,12 @@ def score_proba(y_true: Sequence[str], proba: np.ndarray, names: Sequence[str]) 
     return metrics
 
 
+def parts_metrics(y_true: Sequence[str], parts: dict[str, np.ndarray], names: Sequence[str]) -> dict:
+    """Macro-F1, accuracy and their intervals for each part of a blended model, scored on the same rows."""
+    return {name: {k: v for k, v in score_proba(y_true, proba, names).items() if k in ("macro_f1", "accuracy", "ci")}
+            for name, proba in parts.items()}
+
+
 def format_report(metrics: dict) -> str:
     """A plain-text per-class report and confusion matrix (rows: true label, columns: predicted)."""
     names = metrics["labels"]

@@ -15,7 +15,7 @@ from .card import model_card
 from .config import TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
 from .labels import LabelSchema
-from .metrics import confident_mistakes, format_report, save_confusion_png, score_proba
+from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba
 from .models import default_model_for, resolve_model
 from .normalise import normaliser_for
 from .seeds import format_seed_summary, seed_summary
@@ -89,7 +89,10 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
     if config.method == "auto":
         log.info("method auto -> %s: %s", method, reason)
     config = replace(config, method=method).sized_for(len(train_part))
-    if config.normalise and config.text_steps is None:
+    if not config.normalise and config.text_steps:
+        log.warning("text clean-up is off (--no-normalise or the lesson preset), so the steps %s are not used",
+                    ",".join(config.text_steps))
+    if not config.normalise or config.text_steps is None:  # saved concrete: prediction cleans exactly as training
         config = replace(config, text_steps=list(normaliser_for(config).steps))
     if config.method in ("finetune", "stack") and config.input_prefix is None:
         from .methods.finetune import input_prefix
@@ -146,17 +149,17 @@ def _report(folder: Path, fitted: methods.Fitted, schema: LabelSchema, train_par
 
     if fitted.report_proba is not None:
         proba = fitted.report_proba
-        how = ("cross-fitted: these rows also chose the saved model's epoch or blend, so each fifth of them was "
-               "scored by choices made on the other four fifths")
+        how = ("cross-fitted: these rows also chose the saved model's epoch, so each fold of them (5, fewer when "
+               "a label has fewer rows) was scored by the epoch chosen on the other folds")
     else:
         proba = Classifier.load(folder).predict_proba(eval_part.texts)
         how = "scored by the saved model; these rows chose nothing in training"
     metrics = score_proba(eval_part.labels, proba, schema.names)
     metrics["data"] = eval_part.source if eval_part.source != train_part.source else "held-out split of train data"
     metrics["how"] = how
-    if fitted.parts:
-        metrics["parts"] = {name: {k: v for k, v in score_proba(eval_part.labels, p, schema.names).items()
-                                   if k in ("macro_f1", "accuracy", "ci")} for name, p in fitted.parts.items()}
+    if fitted.parts:  # the blend's row is the headline's own probabilities
+        parts = {**fitted.parts, **({"stack": proba} if "stack" in fitted.parts else {})}
+        metrics["parts"] = parts_metrics(eval_part.labels, parts, schema.names)
     metrics["confident_mistakes"] = confident_mistakes(eval_part.texts, eval_part.labels, proba, schema.names)
     return metrics
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +22,15 @@ from ..data import LabelledData
 from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
-from ..models import ResolvedModel, quiet_transformers, resolve_model
+from ..models import EMBEDDED, ResolvedModel, quiet_transformers, resolve_model
 from ..storage import MODEL_META, checkpoint_dir, write_json
 from .base import FitJob, Fitted
 
 log = logging.getLogger("samiksha")
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
-# Models trained to expect a prefix before each text. multilingual-e5 was trained with "query: " before texts
-# to classify; measured with it on IIT-P Hindi reviews and the demo data (README), so it is kept.
-PREFIXES = {"multilingual": "query: "}
+# The e5 family (multilingual-e5, e5-*-v2) was trained with "query: " before texts to classify; measured with it on
+# IIT-P Hindi reviews (README), so fine-tuning keeps it. Matched on the model's Hub or folder name.
+E5_NAME = re.compile(r"(^|[/_-])e5-(small|base|large)", re.IGNORECASE)
 
 
 def saved_prefix(meta: dict) -> str:
@@ -220,12 +221,14 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float):
 class _EpochProba:
     """Each evaluation's probabilities on the evaluation rows, by training step, saved beside the checkpoints."""
 
-    def __init__(self, work: Path, n_rows: int, order: np.ndarray):
+    def __init__(self, work: Path, n_rows: int, order: np.ndarray, resuming: bool):
         self.file, self.order, self.n_rows = work / EPOCH_PROBA, order, n_rows
         self.by_step: dict[int, np.ndarray] = {}
-        if self.file.exists():
+        if resuming and self.file.exists():
             with np.load(self.file) as saved:
                 self.by_step = {int(k): saved[k] for k in saved.files}
+        else:  # a fresh run never reuses another run's evaluations
+            self.file.unlink(missing_ok=True)
 
     def record(self, step: int, logits: np.ndarray) -> None:
         proba = np.empty((self.n_rows, logits.shape[1]))
@@ -259,7 +262,7 @@ def fine_tune(job: FitJob) -> FineTuned:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
     work.mkdir(parents=True, exist_ok=True)
     write_json(work / MODEL_META, {"run": run_info})
-    epoch_proba = _EpochProba(work, len(job.evaluation), order)
+    epoch_proba = _EpochProba(work, len(job.evaluation), order, resuming)
     trainer = None
 
     def trainer_metrics(prediction) -> dict:
@@ -323,7 +326,8 @@ def input_prefix(config: TrainConfig) -> str:
     """What goes before every text the transformer reads: as set, or by model (``query: `` for the e5 model)."""
     if config.input_prefix is not None:
         return config.input_prefix
-    return PREFIXES.get(config.model or "", "")
+    name = EMBEDDED[config.model][0] if config.model in EMBEDDED else (config.model or "")
+    return "query: " if E5_NAME.search(Path(name).name) else ""
 
 
 def load_transformer(path: Path, backend: str = "auto", device: str | None = None, prefix: str = "") -> Backend:

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from ..backends import Backend, log_proba, softmax
-from ..crossfit import best_candidate, cross_fit
 from ..errors import ModelError
 from .base import FitJob, Fitted
 from .finetune import fine_tune, load_transformer, nested_epoch_choice, saved_prefix
@@ -42,16 +41,26 @@ class StackBackend:
 
     def __init__(self, path: Path, meta: dict, backend: str = "auto", device: str | None = None):
         self.saved = json.loads((path / STACK_FILE).read_text(encoding="utf-8"))
+        parts, weights = self.saved.get("parts"), self.saved.get("weights")
+        if not parts or set(parts) - {"transformer", "tfidf"} or not isinstance(weights, list) \
+                or len(weights) != len(parts):
+            raise ModelError(f"{path / STACK_FILE}: expected parts (transformer, tfidf) and one weight each; "
+                             "retrain this model with this version of Samiksha")
         self.transformer = load_transformer(path, backend, device, saved_prefix(meta))
         self.tfidf = TfidfBackend(path, len(meta["labels"]))
         self.name = f"{self.transformer.name}+tfidf"
 
-    def part_proba(self, texts: list[str], max_length: int) -> list[np.ndarray]:
-        parts = {"transformer": self.transformer, "tfidf": self.tfidf}
-        return [softmax(parts[name].logits(texts, max_length)) for name in self.saved["parts"]]
+    def parts(self) -> dict[str, Backend]:
+        """The blended parts by name, in the order of their weights."""
+        every = {"transformer": self.transformer, "tfidf": self.tfidf}
+        return {name: every[name] for name in self.saved["parts"]}
+
+    def blend_proba(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The stack's scores from its parts' probabilities (in ``parts()`` order)."""
+        return blend(self.saved["weights"], parts)
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
-        return blend(self.saved["weights"], self.part_proba(texts, max_length))
+        return self.blend_proba([softmax(part.logits(texts, max_length)) for part in self.parts().values()])
 
 
 class Stack:
@@ -67,24 +76,18 @@ class Stack:
         saved = {"parts": ["transformer", "tfidf"], "weights": [0.5, 0.5],
                  "blend": "mean of the parts' log-probabilities", "tfidf": TFIDF_DESCRIPTION}
         (job.folder / STACK_FILE).write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
-        y = np.array(job.label_ids(job.evaluation))
-
-        def choose_and_score(choose: np.ndarray, score: np.ndarray) -> np.ndarray:
-            best = best_candidate(tuned.epoch_proba, y, choose, config.best_metric, job.class_weights)
-            return softmax(blend(saved["weights"], [tuned.epoch_proba[best][score], tfidf[score]]))
-
-        # with one evaluated epoch there is nothing to choose, and the saved blend scores the rows directly
-        report = cross_fit(y, choose_and_score, n_labels, seed=config.seed) if len(tuned.epoch_proba) > 1 else \
-            softmax(blend(saved["weights"], [tuned.epoch_proba[tuned.best], tfidf]))
+        # the blend is fixed, so the only choice the evaluation rows made is the transformer's epoch: cross-fit it
+        crossed = nested_epoch_choice(tuned, job)
+        transformer = crossed if crossed is not None else tuned.epoch_proba[tuned.best]
+        stacked = softmax(blend(saved["weights"], [transformer, tfidf]))
         training = dict(tuned.training)
         training["wall_seconds"] += time.perf_counter() - started
         training["parts_seconds"] = {"transformer": tuned.training["wall_seconds"],
                                      "tfidf": time.perf_counter() - started}
         training["tfidf"] = {k: tfidf_training[k] for k in ("wall_seconds", "examples_per_second")}
-        transformer = nested_epoch_choice(tuned, job)
-        parts = {"transformer": transformer if transformer is not None else tuned.epoch_proba[tuned.best],
-                 "tfidf": tfidf, "stack": report}
-        return Fitted(tuned.base_model, training, report if len(tuned.epoch_proba) > 1 else None, parts)
+        parts = {"transformer": transformer, "tfidf": tfidf, "stack": stacked}
+        # with one evaluated epoch there was nothing to choose, and the saved model scores the rows directly
+        return Fitted(tuned.base_model, training, stacked if crossed is not None else None, parts)
 
     def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
         if not (path / STACK_FILE).exists():
