@@ -84,13 +84,8 @@ def scores(classifier: Classifier, texts: list[str], labels: list[str]) -> dict:
 
 def parts(classifier: Classifier) -> dict[str, Classifier]:
     """The model as saved, and each part of a stack alone (the same weights, no blend)."""
-    out = {"default": classifier}
-    backend = classifier.backend
-    for name in ("transformer", "tfidf"):
-        if hasattr(backend, name):
-            out[f"{name} alone"] = Classifier(getattr(backend, name), classifier.labels, classifier.max_length,
-                                              classifier.meta)
-    return out
+    parts = classifier.backend.parts() if hasattr(classifier.backend, "parts") else {}
+    return {"default": classifier, **{f"{name} alone": classifier.with_backend(part) for name, part in parts.items()}}
 
 
 def run_split(dataset: str, split: str, tr: pd.DataFrame, te: pd.DataFrame, args, out: Path) -> list[dict]:

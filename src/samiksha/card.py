@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .config import FINE_TUNING
 from .metrics import interval_text
 
 PARTS = {"transformer": "the fine-tuned transformer alone", "tfidf": "the TF-IDF model alone",
@@ -65,7 +66,7 @@ to land anywhere inside them. The confusion matrix is in `confusion_matrix.png`,
 ## Use
 
 {_usage(meta['method'])}
-{_normalisation_note(config) if meta['method'] in ('finetune', 'stack') else ''}
+{_normalisation_note(config) if meta['method'] in FINE_TUNING else ''}
 ## Limits
 
 {limits}

@@ -28,6 +28,7 @@ SETFIT_BELOW = 64
 # examples/s on 2 CPU cores (21.6 vs 13.7, 320 IITP texts, 2 runs each); macro-F1 within a point on a GPU
 # (IITP Hindi 0.744 frozen vs 0.747, SentiMix 0.611 vs 0.617, one seed).
 FREEZE_EMBEDDINGS_ABOVE = 2 / 3
+FINE_TUNING = ("finetune", "stack")  # the methods that fine-tune a transformer
 SMALL_DATA = 1000  # below this many training texts, a shorter schedule of smaller steps (TrainConfig.sized_for)
 SEEDS_BELOW = 300  # with fewer training texts, the report gives macro-F1 over REPORT_SEEDS seeds
 REPORT_SEEDS = 3
@@ -115,11 +116,15 @@ class TrainConfig:
         """The number of epochs to run: as set, or by data size when unset."""
         if self.epochs is not None:
             return self.epochs
-        if n_train < SMALL_DATA and self.method in ("finetune", "stack"):
+        if self._small_data(n_train):
             return 3
         if n_train < 5000:
             return 5
         return 3
+
+    def _small_data(self, n_train: int) -> bool:
+        """Whether the small-data schedule applies (measured for fine-tuning only)."""
+        return n_train < SMALL_DATA and self.method in FINE_TUNING
 
     def sized_for(self, n_train: int) -> TrainConfig:
         """This config with epochs, batch size and learning rate made concrete for ``n_train`` texts, where unset.
@@ -129,7 +134,7 @@ class TrainConfig:
         with up to 8 epochs of 16 at 1e-4 (early stopping) in 40-70% of the time. From 1,000: batches of 16 at
         1e-4, 5 epochs below 5,000 texts, else 3.
         """
-        small = n_train < SMALL_DATA and self.method in ("finetune", "stack")  # measured for fine-tuning only
+        small = self._small_data(n_train)
         return replace(self, epochs=self.epochs_for(n_train),
                        batch_size=self.batch_size or (8 if small else 16),
                        learning_rate=self.learning_rate or (1.5e-4 if small else 1e-4))

@@ -34,6 +34,5 @@ def part_proba(classifier: Classifier, texts: list[str]) -> dict[str, np.ndarray
     backend = classifier.backend
     if not hasattr(backend, "parts"):
         return None
-    parts = {name: Classifier(part, classifier.labels, classifier.max_length, classifier.meta).predict_proba(texts)
-             for name, part in backend.parts().items()}
+    parts = {name: classifier.with_backend(part).predict_proba(texts) for name, part in backend.parts().items()}
     return {**parts, "stack": softmax(backend.blend_proba(list(parts.values())))}

@@ -108,7 +108,7 @@ def _with_transformer(classifier: Classifier, transformer) -> Classifier:
         backend.transformer = transformer
     else:
         backend = transformer
-    return Classifier(backend, classifier.labels, classifier.max_length, classifier.meta)
+    return classifier.with_backend(backend)
 
 
 def _macro_f1(classifier: Classifier, data) -> float:
@@ -130,7 +130,7 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
     transformer = getattr(model_clf.backend, "transformer", model_clf.backend)
     if not isinstance(transformer, TorchBackend):
         raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods finetune and stack)")
-    torch_clf = Classifier(transformer, model_clf.labels, model_clf.max_length, model_clf.meta)
+    torch_clf = model_clf.with_backend(transformer)
     gate = _gate_data(model_dir, eval_data, torch_clf.labels)
     texts = (gate.texts if gate is not None else FALLBACK_TEXTS)[:PARITY_TEXTS]
     target = Path(output_dir) if output_dir is not None else model_dir / ONNX_DIR
@@ -144,8 +144,7 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
         fp32 = onnx_dir / ONNX_FP32
         _torch_export(model_dir, fp32)
         fused = _fuse(fp32, _read_config(model_dir))
-        onnx_clf = Classifier(OnnxBackend(fp32, model_dir, prefix=transformer.prefix), torch_clf.labels,
-                              torch_clf.max_length, torch_clf.meta)
+        onnx_clf = torch_clf.with_backend(OnnxBackend(fp32, model_dir, prefix=transformer.prefix))
         torch_logits = torch_clf.logits(texts)
         onnx_logits = onnx_clf.logits(texts)
         diff = float(np.abs(torch_logits - onnx_logits).max())
@@ -179,8 +178,8 @@ def _int8(onnx_dir: Path, fp32: Path, onnx_clf: Classifier, model_clf: Classifie
     int8 = onnx_dir / ONNX_INT8
     _quantize(fp32, int8)
     int8_transformer = OnnxBackend(int8, onnx_clf.backend.tokenizer_dir, prefix=onnx_clf.backend.prefix)
-    agreement = float((onnx_clf.logits(texts).argmax(1) == Classifier(
-        int8_transformer, onnx_clf.labels, onnx_clf.max_length, onnx_clf.meta).logits(texts).argmax(1)).mean())
+    agreement = float((onnx_clf.logits(texts).argmax(1) ==
+                       onnx_clf.with_backend(int8_transformer).logits(texts).argmax(1)).mean())
     fp32_clf, int8_clf = _with_transformer(model_clf, onnx_clf.backend), _with_transformer(model_clf, int8_transformer)
     result = {"size_bytes": int8.stat().st_size, "argmax_agreement_with_fp32": agreement, "forced": force}
     if gate is None:

@@ -44,6 +44,10 @@ class Classifier:
         # texts get the clean-up the model was trained with (none for a plain Hugging Face folder)
         self.clean = normaliser(saved_steps(self.meta.get("config", {})))
 
+    def with_backend(self, backend: Backend) -> Classifier:
+        """The same labels, length and clean-up, run by ``backend`` (say, one part of a stack alone)."""
+        return Classifier(backend, self.labels, self.max_length, self.meta)
+
     @property
     def normalise(self) -> bool:
         return bool(self.clean.steps)

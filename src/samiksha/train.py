@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import methods
 from .card import model_card
-from .config import TrainConfig
+from .config import FINE_TUNING, TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
 from .labels import LabelSchema
 from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba
@@ -94,7 +94,7 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
                     ",".join(config.text_steps))
     if not config.normalise or config.text_steps is None:  # saved concrete: prediction cleans exactly as training
         config = replace(config, text_steps=list(normaliser_for(config).steps))
-    if config.method in ("finetune", "stack") and config.input_prefix is None:
+    if config.method in FINE_TUNING and config.input_prefix is None:
         from .methods.finetune import input_prefix
 
         config = replace(config, input_prefix=input_prefix(config))
