@@ -65,7 +65,8 @@ def test_evaluate_scores_the_blend_and_each_part_on_the_same_rows(tmp_path, trai
     alone = Classifier(classifier.backend.tfidf, classifier.labels, classifier.max_length, classifier.meta)
     assert metrics["parts"]["tfidf"]["accuracy"] == pytest.approx(
         np.mean([p == y for p, y in zip(alone.predict(texts), labels)]))
-    shown = CliRunner().invoke(app, ["evaluate", str(trained_tiny), str(tmp_path / "test.csv")])
+    shown = CliRunner().invoke(app, ["evaluate", str(trained_tiny), str(tmp_path / "test.csv"),
+                                     "--plot", str(tmp_path / "confusion.png")])
     assert shown.exit_code == 0 and "each part alone and the blend" in shown.output
 
 

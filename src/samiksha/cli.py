@@ -53,6 +53,10 @@ def friendly_errors(command):
     return wrapper
 
 
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _label(name: str) -> str:
     return f"[{COLOURS.get(name, 'cyan')}]{name}[/]"
 
@@ -360,6 +364,113 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
     err.print(f"serving {model_dir} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@friendly_errors
+def suggest(
+    pool: Annotated[str, typer.Argument(help="Unlabelled reviews: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the picked rows (format by suffix).")],
+    n: Annotated[int, typer.Option("-n", help="How many reviews to pick.")] = 50,
+    labelled: Annotated[Optional[str], typer.Option(help="Reviews labelled so far (skipped; they also train a "
+                                                     "quick model when no --model is given).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="A model folder whose uncertainty picks the reviews.")] = None,
+    text_column: TextColumn = None,
+    encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
+) -> None:
+    """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
+    from .storage import write_table
+    from .suggest import suggest as run_suggest
+
+    _setup(offline=True)
+    picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column, encoder=encoder,
+                         seed=seed)
+    write_table(picked, output)
+    table = Table(title=f"{len(picked)} reviews to label next (first 10)", title_justify="left")
+    for column in ("review", "guess", "why"):
+        table.add_column(column, overflow="fold")
+    text_col = picked.attrs["text_column"]
+    for _, row in picked.head(10).iterrows():
+        table.add_row(_short(str(row[text_col])), _label(row["guess"]) if row["guess"] else "", row["reason"])
+    out.print(table)
+    out.print(f"written to [bold]{output}[/]; label them (add a label column) and pass the file as --labelled next time")
+
+
+@app.command()
+@friendly_errors
+def audit(
+    data: Annotated[str, typer.Argument(help="Labelled reviews to check.")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where to write the full ranking.")] = None,
+    top: Annotated[int, typer.Option(help="How many of the likeliest mistakes to show.")] = 15,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (each row is scored by a model that never saw it).")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
+) -> None:
+    """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab)."""
+    from .audit import audit as run_audit
+    from .storage import write_table
+
+    _setup(offline=True)
+    ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
+                        seed=seed)
+    if output:
+        write_table(ranking, output)
+    flagged = int(ranking["flagged"].sum())
+    table = Table(title=f"likeliest label mistakes: {flagged} of {len(ranking)} rows flagged", title_justify="left")
+    for column in ("row", "text", "given", "suggested", "confidence"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("row", "confidence") else "left")
+    for _, row in ranking.head(top).iterrows():
+        table.add_row(str(row["row"]), _short(row["text"]), _label(row["label"]), _label(row["suggested"]),
+                      f"{row['confidence']:.2f}")
+    out.print(table)
+    if output:
+        out.print(f"full ranking written to [bold]{output}[/]")
+
+
+@app.command()
+@friendly_errors
+def label(
+    pool: Annotated[str, typer.Argument(help="Reviews to label: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
+    db: Annotated[Optional[Path], typer.Option(help="The labels database (default: POOL's name + .labels.sqlite, "
+                                               "beside it).")] = None,
+    labels_out: Annotated[Optional[str], typer.Option(help="Keep this file (CSV/JSONL/Parquet) up to date with every "
+                                                      "label: a `samiksha train` input.")] = None,
+    export: Annotated[Optional[str], typer.Option(help="Write the labels so far to this file and exit.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="A trained model to guess and rank with (default: the one "
+                                                  "'train now' wrote, if any).")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="Where 'train now' writes its model (default: POOL's name "
+                                                   "+ .model, beside it).")] = None,
+    base_model: Annotated[Optional[str], typer.Option(help="Base model for 'train now' (default: chosen by data, "
+                                                      "as `samiksha train` does).")] = None,
+    target: Annotated[int, typer.Option(help="How many labels the progress bar counts toward.")] = 300,
+    text_column: TextColumn = None,
+    encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 serves this machine only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
+    _setup(offline=True)
+    if export:
+        from .labelstore import LabelStore, default_db
+        from .suggest import read_pool
+
+        rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export)
+        out.print(f"{rows} labelled reviews written to [bold]{export}[/]")
+        return
+    import uvicorn
+
+    from .labelpage import create_label_app
+
+    application = create_label_app(pool, db=db, labels_out=labels_out, model_dir=model, output=output,
+                                   base_model=base_model, target=target, encoder=encoder, text_column=text_column)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can change the labels")
+    err.print(f"labelling {pool} on http://{host}:{port}/ (labels saved in {application.state.session.store.path}); "
+              "Ctrl-C stops")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 

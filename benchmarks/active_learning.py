@@ -1,0 +1,189 @@
+"""Does `samiksha suggest` get to a good model with fewer labels, and does `samiksha audit` find wrong labels?
+
+Active learning, simulated on real data with labels revealed only when picked. Pools: 5,000 seeded rows of
+SentiMix train (test: all 3,000 SentiMix dev tweets) and Flipkart (a seeded stratified 80/20 split: pool
+from the 80, test the 20, natural imbalance kept). Per seed, both arms start from the same 30 random labels;
+the random arm continues uniformly at random, the suggest arm with `suggest.pick_next` (the code `suggest`
+runs: cover while a class has < 5 labels, then least-certain with the near-duplicate guard), in batches of
+25 up to 530. The in-loop model is the quick one (frozen multilingual-e5 embeddings + logistic regression);
+macro-F1 on the test rows at 50, 100, 200, 300 and 500 labels (the first N labels acquired), mean and spread
+over paired seeds, and the normalised area under the learning curve (30..530 labels). Then the default recipe
+(`samiksha train`, no options) is trained once (seed 0) on each arm's first 300 and 500 labels and scored on
+the same test rows.
+
+Audit: 2,000 Flipkart rows with 10% of the labels flipped at random (three seeds): precision and recall of the
+top 100 and 200 rows of the audit ranking against a baseline ranking by the model's own loss (the same
+logistic regression fitted on all rows, scored on the rows it trained on).
+
+    python benchmarks/active_learning.py                 # everything (about 30 min on 2 cores)
+    python benchmarks/active_learning.py --seeds 3 --no-finetune --only flipkart
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from samiksha import train  # noqa: E402
+from samiksha.audit import out_of_fold_proba, rank_issues  # noqa: E402
+from samiksha.embeddings import embed, quick_proba  # noqa: E402
+from samiksha.evaluation import evaluate  # noqa: E402
+from samiksha.suggest import pick_next  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NAMES = ["negative", "neutral", "positive"]
+START, BATCH, LAST = 30, 25, 530
+CHECKPOINTS = (50, 100, 200, 300, 500)
+FINETUNE_SIZES = (300, 500)
+
+
+def pools() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    sentimix = pd.read_csv(DATA / "sentimix-hinglish" / "train.csv", keep_default_na=False)
+    flipkart = pd.read_csv(DATA / "flipkart-reviews" / "train.csv", keep_default_na=False)
+    fk_pool, fk_test = train_test_split(flipkart, test_size=0.2, stratify=flipkart["label"], random_state=0)
+    return {
+        "sentimix": (sentimix.sample(5000, random_state=0).reset_index(drop=True),
+                     pd.read_csv(DATA / "sentimix-hinglish" / "dev.csv", keep_default_na=False)),
+        "flipkart": (fk_pool.reset_index(drop=True), fk_test.reset_index(drop=True)),
+    }
+
+
+def macro_f1(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
+    proba = quick_proba(x, y, test_x, len(NAMES), balanced=True)
+    return float(f1_score(test_y, proba.argmax(1), labels=range(len(NAMES)), average="macro", zero_division=0))
+
+
+def run_arm(vectors: np.ndarray, y: np.ndarray, start: np.ndarray, arm: str, seed: int) -> list[int]:
+    """Indices of the pool in the order the arm acquires labels, up to LAST."""
+    order = list(start)
+    rng = np.random.default_rng(1000 + seed)
+    while len(order) < LAST:
+        left = np.setdiff1d(np.arange(len(vectors)), order)
+        take = min(BATCH, LAST - len(order))
+        if arm == "random":
+            order += rng.choice(left, take, replace=False).tolist()
+        else:
+            picks, _, _ = pick_next(vectors[left], vectors[order], y[order].tolist(), len(NAMES), take, seed)
+            order += left[picks].tolist()
+    return order
+
+
+def simulate(name: str, pool: pd.DataFrame, test: pd.DataFrame, seeds: int, finetune: bool) -> None:
+    t0 = time.perf_counter()
+    vectors, test_vectors = embed(pool["text"].tolist()), embed(test["text"].tolist())
+    y = pool["label"].map(NAMES.index).to_numpy()
+    test_y = test["label"].map(NAMES.index).to_numpy()
+    print(f"\n== {name}: pool {len(pool)} {pool['label'].value_counts().to_dict()}, test {len(test)} "
+          f"(embedded in {time.perf_counter() - t0:.0f} s, cached afterwards)", flush=True)
+    curve_points = list(range(START, LAST + 1, BATCH))
+    scores = {arm: {n: [] for n in CHECKPOINTS} for arm in ("random", "suggest")}
+    areas: dict[str, list[float]] = {"random": [], "suggest": []}
+    orders: dict[str, list[int]] = {}
+    t0 = time.perf_counter()
+    for seed in range(seeds):
+        start = np.random.default_rng(seed).choice(len(pool), START, replace=False)
+        for arm in ("random", "suggest"):
+            order = run_arm(vectors, y, start, arm, seed)
+            if seed == 0:
+                orders[arm] = order
+            for n in CHECKPOINTS:
+                scores[arm][n].append(macro_f1(vectors[order[:n]], y[order[:n]], test_vectors, test_y))
+            curve = [macro_f1(vectors[order[:n]], y[order[:n]], test_vectors, test_y) for n in curve_points]
+            areas[arm].append(float(np.trapezoid(curve, curve_points) / (curve_points[-1] - curve_points[0])))
+    print(f"simulation: {seeds} paired seeds in {time.perf_counter() - t0:.0f} s; quick model's macro-F1 on the "
+          f"{len(test)} test rows, mean ± std", flush=True)
+    print(f"{'labels':>8} {'random':>15} {'suggest':>15} {'gain':>7}")
+    for n in CHECKPOINTS:
+        r, s = np.array(scores["random"][n]), np.array(scores["suggest"][n])
+        print(f"{n:>8} {r.mean():>8.3f} ± {r.std():.3f} {s.mean():>8.3f} ± {s.std():.3f} {s.mean() - r.mean():>+7.3f}"
+              f"  (suggest ahead on {int((s > r).sum())}/{seeds} seeds)")
+    r, s = np.array(areas["random"]), np.array(areas["suggest"])
+    print(f"{'AULC':>8} {r.mean():>8.3f} ± {r.std():.3f} {s.mean():>8.3f} ± {s.std():.3f} {s.mean() - r.mean():>+7.3f}")
+    target = np.mean(scores["random"][500])
+    reached = [n for n in CHECKPOINTS if np.mean(scores["suggest"][n]) >= target]
+    print(f"random at 500 labels: {target:.3f}; suggest reaches it at "
+          f"{reached[0] if reached else 'none of the checkpoints'} labels", flush=True)
+    if not finetune:
+        return
+    print("default recipe (`samiksha train`, seed 0) on each arm's first N labels, scored on the test rows:")
+    with tempfile.TemporaryDirectory() as tmp:
+        test_file = Path(tmp) / "test.csv"
+        test[["text", "label"]].to_csv(test_file, index=False)
+        for n in FINETUNE_SIZES:
+            row = []
+            for arm in ("random", "suggest"):
+                train_file = Path(tmp) / f"{arm}{n}.csv"
+                pool.iloc[orders[arm][:n]][["text", "label"]].to_csv(train_file, index=False)
+                t1 = time.perf_counter()
+                train(train_file, Path(tmp) / f"model-{arm}{n}")
+                seconds = time.perf_counter() - t1
+                metrics = evaluate(Path(tmp) / f"model-{arm}{n}", test_file)
+                row.append(f"{arm} {metrics['macro_f1']:.3f} (acc {metrics['accuracy']:.3f}, {seconds:.0f} s)")
+            print(f"{n:>8} labels: " + "   ".join(row), flush=True)
+
+
+def audit_benchmark(seeds: int = 3, rows: int = 2000, noise: float = 0.1) -> None:
+    flipkart = pd.read_csv(DATA / "flipkart-reviews" / "train.csv", keep_default_na=False)
+    print(f"\n== audit: {rows} Flipkart rows, {noise:.0%} of labels flipped at random; precision / recall of the top k")
+    results: dict[str, list[list[float]]] = {"audit (out-of-fold + cleanlab)": [], "own-loss baseline": []}
+    flagged_stats = []
+    for seed in range(100, 100 + seeds):
+        frame = flipkart.sample(rows, random_state=seed).reset_index(drop=True)
+        rng = np.random.default_rng(seed)
+        y = frame["label"].map(NAMES.index).to_numpy()
+        flipped = rng.choice(rows, int(rows * noise), replace=False)
+        for i in flipped:
+            y[i] = rng.choice([k for k in range(len(NAMES)) if k != y[i]])
+        truth = set(flipped.tolist())
+        t0 = time.perf_counter()
+        vectors = embed(frame["text"].tolist())
+        proba = out_of_fold_proba(vectors, y, len(NAMES))
+        quality, flags = rank_issues(y, proba)
+        seconds = time.perf_counter() - t0
+        own = quick_proba(vectors, y, vectors, len(NAMES))
+        own_quality = own[np.arange(rows), y]  # low probability of the given label = high own loss
+        for name, q in (("audit (out-of-fold + cleanlab)", quality), ("own-loss baseline", own_quality)):
+            ranked = np.argsort(q, kind="stable")
+            hits = [len(set(ranked[:k].tolist()) & truth) for k in (100, 200)]
+            results[name].append([hits[0] / 100, hits[1] / 200, hits[0] / len(truth), hits[1] / len(truth)])
+        caught = len(set(np.flatnonzero(flags).tolist()) & truth)
+        flagged_stats.append((int(flags.sum()), caught / max(1, flags.sum()), caught / len(truth), seconds))
+    print(f"{'ranking':<32} {'P@100':>7} {'P@200':>7} {'R@100':>7} {'R@200':>7}   (mean ± std over {seeds} seeds)")
+    for name, values in results.items():
+        v = np.array(values)
+        print(f"{name:<32} " + " ".join(f"{m:.2f}±{s:.2f}" for m, s in zip(v.mean(0), v.std(0))))
+    f = np.array(flagged_stats)
+    print(f"cleanlab's own flag: {f[:, 0].mean():.0f} rows flagged, precision {f[:, 1].mean():.2f}, recall "
+          f"{f[:, 2].mean():.2f}; audit took {f[:, 3].mean():.1f} s per run (embeddings cached after the first)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--only", default="sentimix,flipkart,audit")
+    parser.add_argument("--no-finetune", action="store_true")
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"no data at {DATA}")
+    wanted = args.only.split(",")
+    for name, (pool, test) in pools().items():
+        if name in wanted:
+            simulate(name, pool, test, args.seeds, not args.no_finetune)
+    if "audit" in wanted:
+        audit_benchmark()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Which labels are likely wrong: out-of-fold probabilities on frozen embeddings, ranked by cleanlab.
+
+Every row is scored by a model that never saw it (k-fold cross-fitting), since a model scored on rows it
+trained on agrees with their labels, mistakes included. cleanlab ranks the rows by label quality (the
+out-of-fold probability of the given label) and flags the ones its confident-learning estimate calls issues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .crossfit import FOLDS, cross_fit
+from .data import LabelledData, load_labelled
+from .errors import DataError
+
+log = logging.getLogger("samiksha")
+
+# fit on (x, y) of the choose rows, then probabilities for the score rows: (train_x, train_y, score_x, n_labels)
+Learner = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def out_of_fold_proba(features: np.ndarray, y: np.ndarray, n_labels: int, learner: Learner | None = None,
+                      folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Each row's probabilities from ``learner`` fitted on the other folds only."""
+    from .embeddings import quick_proba
+
+    fit = learner or (lambda tx, ty, sx, k: quick_proba(tx, ty, sx, k, seed))
+    return cross_fit(y, lambda choose, score: fit(features[choose], y[choose], features[score], n_labels),
+                     n_labels, folds, seed)
+
+
+def rank_issues(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab's label-quality score per row (low: likely wrong) and its flag of likely label issues."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    quality = get_label_quality_scores(y, proba, method="self_confidence")
+    present = np.unique(y)
+    if len(present) < 2:
+        return quality, np.zeros(len(y), dtype=bool)
+    flagged = find_label_issues(y, proba, filter_by="prune_by_noise_rate")
+    return quality, flagged
+
+
+def audit_data(data: LabelledData, *, encoder: str | None = None, folds: int = FOLDS, seed: int = 0,
+               learner: Learner | None = None) -> pd.DataFrame:
+    """Every row of ``data``, most likely mislabelled first: row (as the user counts it), text, given label,
+    suggested label, the out-of-fold confidence in it, cleanlab's quality score and whether it is flagged."""
+    from .embeddings import embed
+
+    names = sorted(set(data.labels))
+    if len(names) < 2:
+        raise DataError(data.source, "has only one label; an audit needs at least two", column=data.label_column)
+    index = {name: i for i, name in enumerate(names)}
+    y = np.asarray([index[label] for label in data.labels])
+    proba = out_of_fold_proba(embed(data.texts, encoder), y, len(names), learner, folds, seed)
+    quality, flagged = rank_issues(y, proba)
+    suggested = proba.argmax(axis=1)
+    frame = pd.DataFrame({
+        "row": data.rows, "text": data.texts, "label": data.labels,
+        "suggested": [names[i] for i in suggested], "confidence": proba.max(axis=1).round(4),
+        "given_probability": proba[np.arange(len(y)), y].round(4), "quality": np.round(quality, 4),
+        "flagged": flagged,
+    })
+    return frame.sort_values(["quality", "row"], kind="stable").reset_index(drop=True)
+
+
+def audit(data: str | Path, *, text_column: str | None = None, label_column: str | None = None,
+          encoder: str | None = None, folds: int = FOLDS, seed: int = 0) -> pd.DataFrame:
+    """Rank the rows of a labelled file by how likely their label is wrong (see `audit_data`)."""
+    return audit_data(load_labelled(data, text_column, label_column), encoder=encoder, folds=folds, seed=seed)

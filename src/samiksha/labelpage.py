@@ -1,0 +1,392 @@
+"""`samiksha label`: a page to label a pool of reviews one at a time, in suggested order, saved as you go.
+
+Labels go straight into the pool's SQLite store (`labelstore`). The order comes from `suggest`: covering the
+pool while some label is rare, then the least certain reviews of a quick model on the labels so far (re-ranked
+every ``RERANK_EVERY`` labels), or of the model trained from the page ("train now" runs the default recipe in
+a background thread and re-ranks with it when it finishes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from .data import LabelledData
+from .errors import SamikshaError
+from .labels import SENTIMENT
+from .labelstore import LabelStore, default_db
+from .serve import MEDIA_TYPES, PAGE_HEADERS, STATIC, Metrics, _add_error_handlers, _read_metrics
+from .storage import is_model_dir
+from .suggest import candidates, least_certain, margins, needs_cover, pick_next, read_pool
+
+log = logging.getLogger("samiksha")
+
+RERANK_EVERY = 25  # labels between re-rankings by the quick model
+SHOWN_AHEAD = 3  # reviews each answer carries, so the page can move on without waiting
+GUARDED = 200  # the first reviews of a ranking get the near-duplicate guard; the rest follow by margin
+AUDIT_SHOWN = 20
+
+
+class Review(BaseModel):
+    row_id: str
+    text: str
+    guess: str | None = Field(description="The current model's label, if there is a model yet.")
+    score: float | None
+    reason: str
+
+
+class Training(BaseModel):
+    state: Literal["idle", "running", "done", "failed"]
+    message: str
+    progress: float | None = Field(description="Share of the current training run done, 0-1, when known.")
+    seconds: float
+
+
+class State(BaseModel):
+    labels: list[str]
+    counts: dict[str, int]
+    labelled: int
+    skipped: int
+    total: int = Field(description="Distinct reviews in the pool.")
+    target: int
+    next: list[Review]
+    model: str | None = Field(description="The model ranking the reviews: a folder name, or the quick model.")
+    metrics: Metrics | None = Field(description="The trained model's own evaluation, once there is one.")
+    training: Training
+
+
+class LabelRequest(BaseModel):
+    row_id: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=64)
+
+
+class RowRequest(BaseModel):
+    row_id: str = Field(min_length=1, max_length=64)
+
+
+class UndoAnswer(BaseModel):
+    undone: str | None
+    state: State
+
+
+class Suspect(BaseModel):
+    row_id: str
+    text: str
+    label: str
+    suggested: str
+    confidence: float
+    flagged: bool
+
+
+@dataclass
+class TrainingStatus:
+    state: str = "idle"
+    message: str = "not trained yet"
+    progress: float | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+    def public(self) -> Training:
+        end = self.finished if self.state in ("done", "failed") else time.time()
+        return Training(state=self.state, message=self.message, progress=self.progress,
+                        seconds=round(end - self.started, 1) if self.started else 0.0)
+
+
+@dataclass
+class Ranking:
+    """Review ids in the order to ask them, with the guess and reason for each."""
+
+    order: list[str] = field(default_factory=list)
+    guess: dict[str, tuple[str, float]] = field(default_factory=dict)
+    reason: dict[str, str] = field(default_factory=dict)
+    labelled_at: int = -1
+
+
+class Session:
+    """The pool, its labels, the current ranking and the background training of one labelling page."""
+
+    def __init__(self, pool: str | Path, *, db: str | Path | None, labels_out: str | Path | None,
+                 model_dir: str | Path | None, output: str | Path, base_model: str | None, target: int,
+                 encoder: str | None, text_column: str | None, seed: int):
+        self.pool = read_pool(pool, text_column)
+        self.store = LabelStore(db or default_db(pool), self.pool)
+        self.labels_out = Path(labels_out) if labels_out else None
+        self.output, self.base_model = Path(output), base_model
+        self.target, self.encoder, self.seed = target, encoder, seed
+        texts = self.pool.texts
+        self.rows = candidates(texts, set())  # one position per distinct review
+        self.ids = [self.pool.ids[i] for i in self.rows]
+        self.text = {rid: texts[i] for rid, i in zip(self.ids, self.rows)}
+        if model_dir is None and is_model_dir(self.output):
+            model_dir = self.output  # trained from this page before
+        self.model_dir = Path(model_dir) if model_dir else None
+        self.classifier = None
+        self.names = list(SENTIMENT)
+        if self.model_dir is not None:
+            self._use_model(self.model_dir)
+        self.lock = threading.RLock()
+        self.ranking = Ranking()
+        self.training = TrainingStatus()
+        self.export_lock = threading.Lock()
+        self.rerank()
+
+    def _use_model(self, model_dir: Path) -> None:
+        from .predict import Classifier
+
+        classifier = Classifier.load(model_dir)
+        self.classifier, self.model_dir, self.names = classifier, model_dir, list(classifier.labels)
+
+    def _vectors(self) -> np.ndarray:
+        from .embeddings import embed
+
+        return embed([self.text[rid] for rid in self.ids], self.encoder)
+
+    def rerank(self) -> None:
+        """Order the unlabelled reviews: by the trained model's uncertainty, else by `suggest.pick_next`."""
+        labels = self.store.labels()
+        left = [i for i, rid in enumerate(self.ids) if rid not in labels]  # skipped ones too: `state` puts them last
+        ranking = Ranking(labelled_at=len(labels))
+        vectors, proba, picks = self._vectors(), None, []
+        if left and self.classifier is not None:
+            proba = self.classifier.predict_proba([self.text[self.ids[i]] for i in left])
+            by_margin = np.argsort(margins(proba), kind="stable")
+            head = by_margin[:GUARDED]
+            first = head[least_certain(proba[head], vectors[[left[i] for i in head]], len(head))]
+            chosen = set(first.tolist())
+            picks = list(first) + [i for i in by_margin if i not in chosen]
+            source = f"the model in {self.model_dir.name}"
+        elif left:
+            index = {name: k for k, name in enumerate(self.names)}
+            known = [i for i, rid in enumerate(self.ids) if labels.get(rid) in index]
+            known_y = [index[labels[self.ids[i]]] for i in known]
+            ahead = (min(2 * RERANK_EVERY, -(-len(left) // 3)) if needs_cover(known_y, len(self.names))
+                     else min(GUARDED, len(left)))  # a few groups to cover before the next re-ranking
+            picks, proba, why = pick_next(vectors[left], vectors[known], known_y, len(self.names), ahead, self.seed)
+            chosen = set(picks)
+            picks = list(picks) + [i for i in range(len(left)) if i not in chosen]
+            ranking.reason = {self.ids[left[i]]: text for i, text in why.items()}
+            source = f"a quick model on your {len(known)} labels"
+        for i in picks:
+            rid = self.ids[left[i]]
+            ranking.order.append(rid)
+            if proba is not None:
+                top = np.argsort(proba[i])[::-1]
+                ranking.guess[rid] = (self.names[top[0]], float(proba[i][top[0]]))
+                ranking.reason.setdefault(rid, f"unsure ({source}): {self.names[top[0]]} {proba[i][top[0]]:.2f} "
+                                               f"vs {self.names[top[1]]} {proba[i][top[1]]:.2f}")
+        ranked = set(ranking.order)  # then the rest, so a review whose label is undone later is asked again
+        ranking.order += [rid for rid in self.ids if rid not in ranked]
+        with self.lock:
+            self.ranking = ranking
+
+    def state(self, first: str | None = None) -> State:
+        labels = self.store.labels()
+        if self.classifier is None and len(labels) - self.ranking.labelled_at >= RERANK_EVERY:
+            self.rerank()
+        ranking, skipped = self.ranking, self.store.skipped()
+        order = [rid for rid in ranking.order if rid not in labels and rid not in skipped and rid != first]
+        order += [rid for rid in ranking.order if rid in skipped and rid != first]  # skipped ones come back last
+        shown = ([first] if first in self.text else []) + order[:SHOWN_AHEAD]
+        counts = {name: 0 for name in self.names}
+        for label in labels.values():
+            counts[label] = counts.get(label, 0) + 1
+        return State(
+            labels=self.names, counts=counts, labelled=len(labels), skipped=len(skipped),
+            total=len(self.ids), target=self.target,
+            next=[Review(row_id=rid, text=self.text[rid], guess=ranking.guess.get(rid, (None, None))[0],
+                         score=ranking.guess.get(rid, (None, None))[1], reason=ranking.reason.get(rid, "in pool order"))
+                  for rid in shown[:SHOWN_AHEAD + 1]],
+            model=self.model_dir.name if self.model_dir else "quick model" if ranking.guess else None,
+            metrics=_read_metrics(self.model_dir) if self.model_dir else None, training=self.training.public())
+
+    def check_row(self, row_id: str) -> None:
+        if row_id not in self.text:
+            raise HTTPException(404, f"no review with id '{row_id}' in {Path(self.pool.source).name}")
+
+    def label(self, row_id: str, label: str) -> None:
+        self.check_row(row_id)
+        if label not in self.names:
+            raise HTTPException(400, f"unknown label '{label}' (expected {', '.join(self.names)})")
+        self.store.set(row_id, label)
+        self.write_labels_out()
+
+    def write_labels_out(self) -> None:
+        if self.labels_out is not None:
+            with self.export_lock:
+                self.store.export(self.labels_out)
+
+    def suspects(self) -> list[Suspect]:
+        """The likeliest mislabelled reviews so far (`audit` on the labels collected)."""
+        from .audit import audit_data
+
+        labels = self.store.labels()
+        ids = [rid for rid in labels if rid in self.text]
+        if len(set(labels[rid] for rid in ids)) < 2:
+            raise SamikshaError("label at least two different labels before checking them")
+        data = LabelledData([self.text[rid] for rid in ids], [labels[rid] for rid in ids], self.store.path.name,
+                            "text", "label", "sentiment", list(range(len(ids))))
+        ranking = audit_data(data, encoder=self.encoder, seed=self.seed).head(AUDIT_SHOWN)
+        return [Suspect(row_id=ids[row], text=r.text, label=r.label, suggested=r.suggested,
+                        confidence=float(r.confidence), flagged=bool(r.flagged))
+                for row, r in zip(ranking["row"], ranking.itertuples())]
+
+    def start_training(self) -> None:
+        with self.lock:
+            if self.training.state == "running":
+                raise HTTPException(409, "a training run is already going")
+            self.training = TrainingStatus("running", "starting", None, time.time())
+        threading.Thread(target=self._train, name="samiksha-label-train", daemon=True).start()
+
+    def _train(self) -> None:
+        import tempfile
+
+        from .config import TrainConfig
+        from .train import train
+
+        status = self.training
+        handler = _StatusLog(status)
+        logging.getLogger("samiksha").addHandler(handler)
+        try:
+            with tempfile.TemporaryDirectory(prefix="samiksha-label-") as tmp:
+                data = Path(tmp) / "labels.csv"
+                rows = self.store.export(data)
+                status.message = f"training on {rows} labels"
+                train(data, self.output, config=TrainConfig(model=self.base_model, seed=self.seed),
+                      callbacks=[_progress_callback(status)])
+            status.message, status.progress = "ranking the pool with the new model", None
+            self._use_model(self.output)
+            self.rerank()
+            status.state, status.message = "done", f"trained on {rows} labels; model in {self.output.name}"
+        except Exception as err:  # the page shows it; the server keeps running
+            log.error("training from the labelling page failed: %s", err)
+            status.state, status.message = "failed", str(err).splitlines()[0] if str(err) else type(err).__name__
+        finally:
+            status.finished = time.time()
+            logging.getLogger("samiksha").removeHandler(handler)
+
+
+class _StatusLog(logging.Handler):
+    """Shows the training's latest log line on the page."""
+
+    def __init__(self, status: TrainingStatus):
+        super().__init__(logging.INFO)
+        self.status = status
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.status.message = record.getMessage()[:200]
+
+
+def _progress_callback(status: TrainingStatus):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.max_steps:
+                status.progress = round(state.global_step / state.max_steps, 3)
+
+    return Progress()
+
+
+def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_out: str | Path | None = None,
+                     model_dir: str | Path | None = None, output: str | Path | None = None,
+                     base_model: str | None = None, target: int = 300, encoder: str | None = None,
+                     text_column: str | None = None, seed: int = 0) -> FastAPI:
+    """The labelling page and its JSON API for one pool (raises DataError for an unusable pool or store)."""
+    if target < 1:
+        raise SamikshaError(f"target must be at least 1 (got {target})")
+    pool_path = Path(pool)
+    session = Session(pool, db=db, labels_out=labels_out, model_dir=model_dir,
+                      output=output or pool_path.with_name(f"{pool_path.stem}.model"), base_model=base_model,
+                      target=target, encoder=encoder, text_column=text_column, seed=seed)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        session.write_labels_out()
+
+    app = FastAPI(title="Samiksha labelling", version=version("samiksha"), lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description=f"Label the reviews of {pool_path.name}, saved as you go.")
+    app.state.session = session
+    _add_error_handlers(app)
+    api = APIRouter(prefix="/label/api", tags=["labelling"])
+
+    @api.get("/state", response_model=State)
+    async def state() -> State:
+        """Progress, the next reviews to label (suggested order), the model and its training."""
+        return await run_in_threadpool(session.state)
+
+    @api.post("/label", response_model=State)
+    async def label(body: LabelRequest) -> State:
+        """Save a label at once (labelling a review again replaces its label)."""
+        await run_in_threadpool(session.label, body.row_id, body.label)
+        return await run_in_threadpool(session.state)
+
+    @api.post("/skip", response_model=State)
+    async def skip(body: RowRequest) -> State:
+        """Put a review aside until every other one is done."""
+        session.check_row(body.row_id)
+        await run_in_threadpool(session.store.skip, body.row_id)
+        return await run_in_threadpool(session.state)
+
+    @api.post("/undo", response_model=UndoAnswer)
+    async def undo() -> UndoAnswer:
+        """Take back the latest label or skip; that review is shown again first."""
+        undone = await run_in_threadpool(session.store.undo)
+        await run_in_threadpool(session.write_labels_out)
+        return UndoAnswer(undone=undone, state=await run_in_threadpool(session.state, undone))
+
+    @api.get("/review/{row_id}", response_model=State)
+    async def review(row_id: str) -> State:
+        """The state with this review first (to relabel it)."""
+        session.check_row(row_id)
+        return await run_in_threadpool(session.state, row_id)
+
+    @api.get("/export")
+    async def export(format: Literal["csv", "jsonl", "parquet"] = "csv") -> Response:
+        """The labelled reviews with every original column and `label`: a `samiksha train` input."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"labels.{format}"
+            await run_in_threadpool(session.store.export, path)
+            content = path.read_bytes()
+        name = f"{pool_path.stem}-labels.{format}"
+        return Response(content, media_type=MEDIA_TYPES[f".{format}"],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @api.post("/train", response_model=Training, status_code=202)
+    async def train_now() -> Training:
+        """Train the default recipe on the labels so far, in the background; /state reports its progress."""
+        if len(set(session.store.labels().values())) < 2:
+            raise SamikshaError("label at least two different labels before training")
+        session.start_training()
+        return session.training.public()
+
+    @api.get("/audit", response_model=list[Suspect])
+    async def audit() -> list[Suspect]:
+        """The labels most likely wrong so far, by out-of-fold probabilities ranked with cleanlab."""
+        return await run_in_threadpool(session.suspects)
+
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "label.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+

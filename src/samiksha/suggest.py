@@ -1,0 +1,219 @@
+"""Which reviews to label next: cover the pool while labels are few, then the ones the model is least sure of.
+
+Cold start (no model, or a class with fewer than ``MIN_PER_CLASS`` labels): k-means on sentence embeddings,
+one review per cluster (the one nearest its centre), largest clusters first. Afterwards: the smallest gap
+between the two most likely labels ("breaking ties", margin sampling), skipping any review too similar to
+one already picked in the batch, so "good product" and "good product!!" are not both asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import TEXT_COLUMNS, find_column, load_labelled, normalise_text, read_table
+from .errors import DataError
+from .labels import SENTIMENT
+
+log = logging.getLogger("samiksha")
+
+MIN_PER_CLASS = 5  # below this many labels in some class, the model's uncertainty is not worth following
+SIMILAR = 0.9  # cosine similarity above which two reviews count as near-duplicates in one batch
+KMEANS_MAX_ROWS = 20_000  # k-means runs on a seeded sample of larger pools; every row is then assigned
+
+
+def row_id(text: str) -> str:
+    """A stable id for a review: the same text (ignoring case and spacing) always gets the same id."""
+    return hashlib.sha256(normalise_text(text).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def near_key(text: str) -> str:
+    """Words only, lower-cased: "Good product!!" and "good product" share a key."""
+    return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
+
+
+@dataclass
+class Pool:
+    """Unlabelled reviews read from one file: every original column, the text column, one id per row."""
+
+    frame: pd.DataFrame
+    text_column: str
+    source: str
+
+    @property
+    def texts(self) -> list[str]:
+        return self.frame[self.text_column].tolist()
+
+    @property
+    def ids(self) -> list[str]:
+        return [row_id(t) for t in self.texts]
+
+
+def read_pool(path: str | Path, text_column: str | None = None) -> Pool:
+    """Read a pool of reviews; rows with an empty text are dropped (with a warning)."""
+    frame = read_table(path)
+    if frame.empty:
+        raise DataError(path, "has no data rows; the pool needs reviews to pick from")
+    column = find_column(frame, text_column, TEXT_COLUMNS, "text", path)
+    empty = frame[column].map(lambda t: not str(t).strip())
+    if empty.all():
+        raise DataError(path, f"has no text in column '{column}'", column=column)
+    if empty.any():
+        log.warning("%s: skipped %d row(s) with an empty '%s'", path, int(empty.sum()), column)
+    return Pool(frame[~empty].reset_index(drop=True), column, str(path))
+
+
+def candidates(texts: Sequence[str], exclude: set[str]) -> list[int]:
+    """Row positions worth asking about: not labelled yet (by id) and the first of each near-duplicate group."""
+    seen: set[str] = set()
+    keep = []
+    for i, text in enumerate(texts):
+        key = near_key(text) or normalise_text(text)
+        if row_id(text) in exclude or key in seen:
+            continue
+        seen.add(key)
+        keep.append(i)
+    return keep
+
+
+def cover(embeddings: np.ndarray, n: int, seed: int = 0) -> list[tuple[int, int, int]]:
+    """``(row, cluster, cluster size)`` for the row nearest each of ``n`` k-means centres, largest cluster first."""
+    from sklearn.cluster import KMeans
+
+    n = min(n, len(embeddings))
+    if n == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    fit_rows = (rng.choice(len(embeddings), KMEANS_MAX_ROWS, replace=False) if len(embeddings) > KMEANS_MAX_ROWS
+                else np.arange(len(embeddings)))
+    kmeans = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(embeddings[fit_rows])
+    assigned = kmeans.predict(embeddings)
+    distance = ((embeddings - kmeans.cluster_centers_[assigned]) ** 2).sum(axis=1)
+    sizes = Counter(assigned.tolist())
+    picks = []
+    for cluster, size in sizes.most_common():
+        members = np.flatnonzero(assigned == cluster)
+        picks.append((int(members[distance[members].argmin()]), int(cluster), size))
+    return picks
+
+
+def margins(proba: np.ndarray) -> np.ndarray:
+    """The gap between the two most likely labels of each row (0: a tie)."""
+    top = np.sort(proba, axis=1)
+    return top[:, -1] - top[:, -2]
+
+
+def least_certain(proba: np.ndarray, embeddings: np.ndarray | None, n: int,
+                  similar: float = SIMILAR) -> list[int]:
+    """Up to ``n`` rows by smallest margin, skipping rows whose embedding is within ``similar`` cosine similarity
+    of one already picked (embeddings are L2-normalised)."""
+    picked: list[int] = []
+    for i in np.argsort(margins(proba), kind="stable"):
+        if len(picked) == n:
+            break
+        if embeddings is not None and picked and float((embeddings[picked] @ embeddings[i]).max()) > similar:
+            continue
+        picked.append(int(i))
+    return picked
+
+
+def _labels_so_far(labelled: str | Path | None, text_column: str | None) -> tuple[list[str], list[str]]:
+    if labelled is None:
+        return [], []
+    data = load_labelled(labelled, text_column=text_column)
+    return data.texts, data.labels
+
+
+def _names(labels: Sequence[str]) -> list[str]:
+    """Label names to expect: the three sentiment names when the labels are sentiment names, else those seen."""
+    seen = sorted(set(labels))
+    return list(SENTIMENT) if set(seen) <= set(SENTIMENT) else seen
+
+
+def needs_cover(label_ids: Sequence[int], n_labels: int) -> bool:
+    """True while some label has fewer than ``MIN_PER_CLASS`` examples."""
+    counts = Counter(label_ids)
+    return any(counts[i] < MIN_PER_CLASS for i in range(n_labels))
+
+
+def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[int], n_labels: int, n: int,
+              seed: int = 0) -> tuple[list[int], np.ndarray | None, dict[int, str]]:
+    """The next ``n`` rows of ``vectors`` to label, given embeddings and label ids of the rows labelled so far:
+    cover the pool while some label is rare, else a quick model's least certain rows. Returns the picks, the quick
+    model's probabilities for every row (None when covering) and why each covering pick was made."""
+    from .embeddings import quick_proba
+
+    if needs_cover(known_y, n_labels):
+        picks = cover(vectors, n, seed)
+        reasons = {row: f"cover: typical of a group of {size} similar reviews (group {cluster + 1} of {len(picks)})"
+                   for row, cluster, size in picks}
+        return [row for row, _, _ in picks], None, reasons
+    proba = quick_proba(known_vectors, known_y, vectors, n_labels, seed, balanced=True)
+    return least_certain(proba, vectors, n), proba, {}
+
+
+def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None, model_dir: str | Path | None = None,
+            text_column: str | None = None, encoder: str | None = None, seed: int = 0) -> pd.DataFrame:
+    """The ``n`` reviews of ``pool`` worth labelling next, with every original column plus ``row_id``, ``guess``
+    (the current model's label, empty before there is one), ``guess_score`` and ``reason``."""
+    from .embeddings import embed
+
+    if n < 1:
+        raise DataError(pool, f"asked for {n} suggestions; ask for at least 1")
+    data = read_pool(pool, text_column)
+    texts = data.texts
+    known_texts, known_labels = _labels_so_far(labelled, text_column)
+    exclude = {row_id(t) for t in known_texts}
+    rows = candidates(texts, exclude)
+    if not rows:
+        raise DataError(pool, "every review in the pool is labelled already (or a duplicate of one)")
+    if known_texts and len(exclude & set(data.ids)) == 0:
+        log.warning("%s: none of the %d labelled reviews in %s is in this pool; are they from another pool?",
+                    pool, len(known_texts), labelled)
+    texts_left = [texts[i] for i in rows]
+    guess, score = [""] * len(rows), [np.nan] * len(rows)
+    reasons: dict[int, str] = {}
+    if model_dir is not None:
+        from .predict import Classifier
+
+        classifier = Classifier.load(model_dir)
+        names, proba = classifier.labels, classifier.predict_proba(texts_left)
+        short = np.argsort(margins(proba), kind="stable")[: 10 * n]
+        picked = short[least_certain(proba[short], embed([texts_left[i] for i in short], encoder), n)].tolist()
+        source = f"the model in {model_dir}"
+    else:
+        names = _names(known_labels)
+        index = {name: i for i, name in enumerate(names)}
+        known_y = [index[x] for x in known_labels]
+        if needs_cover(known_y, len(names)):
+            counts = Counter(known_labels)
+            log.info("few labels so far (%s; under %d in some class): picking reviews that cover the pool",
+                     ", ".join(f"{name} {counts[name]}" for name in names), MIN_PER_CLASS)
+        known_vectors = embed(known_texts, encoder) if known_texts else np.zeros((0, 1))
+        pool_vectors = embed(texts, encoder)[rows]  # the whole pool, so the cache holds however the labels grow
+        picked, proba, reasons = pick_next(pool_vectors, known_vectors, known_y, len(names), n, seed)
+        source = f"a quick model on your {len(known_texts)} labels"
+    if proba is not None:
+        for i in picked:
+            top = np.argsort(proba[i])[::-1]
+            guess[i], score[i] = names[top[0]], float(proba[i][top[0]])
+            reasons[i] = (f"unsure ({source}): {names[top[0]]} {proba[i][top[0]]:.2f} vs "
+                          f"{names[top[1]]} {proba[i][top[1]]:.2f}")
+    added = ["row_id", "guess", "guess_score", "reason"]
+    out = data.frame.iloc[[rows[i] for i in picked]].drop(columns=added, errors="ignore")
+    out.insert(0, "row_id", [row_id(texts_left[i]) for i in picked])
+    out["guess"] = [guess[i] for i in picked]
+    out["guess_score"] = [round(score[i], 4) if score[i] == score[i] else None for i in picked]
+    out["reason"] = [reasons.get(i, "") for i in picked]
+    out = out.reset_index(drop=True)
+    out.attrs["text_column"] = data.text_column
+    return out
+
