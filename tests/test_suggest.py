@@ -30,7 +30,7 @@ def test_cover_picks_one_review_from_every_cluster():
     assert [size for _, _, size in picks] == [20] * 6
 
 
-def test_least_certain_takes_ties_first_and_skips_near_duplicates():
+def test_least_certain_takes_the_most_uncertain_first_and_skips_near_duplicates():
     vectors = np.eye(4)
     vectors = np.vstack([vectors, vectors[0] * 0.99 + vectors[1] * 0.01])  # row 4 is nearly row 0
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

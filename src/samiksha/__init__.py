@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .audit import audit
 from .config import TrainConfig
 from .errors import DataError, ModelError, SamikshaError
 from .evaluation import evaluate
 from .predict import Classifier
+from .suggest import suggest
 from .train import TrainResult, train
 
-__all__ = ["Classifier", "DataError", "ModelError", "SamikshaError", "TrainConfig", "TrainResult", "evaluate",
-           "train"]
+__all__ = ["Classifier", "DataError", "ModelError", "SamikshaError", "TrainConfig", "TrainResult", "audit",
+           "evaluate", "suggest", "train"]

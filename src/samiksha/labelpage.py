@@ -31,13 +31,13 @@ from .labels import SENTIMENT
 from .labelstore import LabelStore, default_db
 from .serve import MEDIA_TYPES, PAGE_HEADERS, STATIC, Metrics, _add_error_handlers, _read_metrics
 from .storage import is_model_dir
-from .suggest import candidates, least_certain, margins, needs_cover, pick_next, read_pool
+from .suggest import candidates, least_certain, needs_cover, pick_next, read_pool, uncertainty
 
 log = logging.getLogger("samiksha")
 
 RERANK_EVERY = 25  # labels between re-rankings by the quick model
 SHOWN_AHEAD = 3  # reviews each answer carries, so the page can move on without waiting
-GUARDED = 200  # the first reviews of a ranking get the near-duplicate guard; the rest follow by margin
+GUARDED = 200  # the first reviews of a ranking get the near-duplicate guard; the rest follow by entropy
 AUDIT_SHOWN = 20
 
 
@@ -163,11 +163,11 @@ class Session:
         vectors, proba, picks = self._vectors(), None, []
         if left and self.classifier is not None:
             proba = self.classifier.predict_proba([self.text[self.ids[i]] for i in left])
-            by_margin = np.argsort(margins(proba), kind="stable")
-            head = by_margin[:GUARDED]
+            by_doubt = np.argsort(-uncertainty(proba), kind="stable")
+            head = by_doubt[:GUARDED]
             first = head[least_certain(proba[head], vectors[[left[i] for i in head]], len(head))]
             chosen = set(first.tolist())
-            picks = list(first) + [i for i in by_margin if i not in chosen]
+            picks = list(first) + [i for i in by_doubt if i not in chosen]
             source = f"the model in {self.model_dir.name}"
         elif left:
             index = {name: k for k, name in enumerate(self.names)}
