@@ -11,7 +11,7 @@ import contextlib
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +29,6 @@ CREATE TABLE IF NOT EXISTS labels (
     updated REAL NOT NULL
 );
 """
-EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
 def default_db(pool: str | Path) -> Path:
@@ -123,8 +122,3 @@ class LabelStore:
         write_table(frame, path)
         return len(frame)
 
-
-def check_format(name: str, choices: Iterable[str] = EXPORT_FORMATS) -> str:
-    if name not in choices:
-        raise DataError(name, f"is not an export format (use one of {', '.join(choices)})")
-    return name
