@@ -7,7 +7,6 @@ out-of-fold probability of the given label) and flags the ones its confident-lea
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +16,6 @@ import pandas as pd
 from .crossfit import FOLDS, cross_fit
 from .data import LabelledData, load_labelled
 from .errors import DataError
-
-log = logging.getLogger("samiksha")
 
 # fit on (x, y) of the choose rows, then probabilities for the score rows: (train_x, train_y, score_x, n_labels)
 Learner = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]

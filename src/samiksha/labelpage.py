@@ -31,7 +31,7 @@ from .labels import SENTIMENT
 from .labelstore import LabelStore, default_db
 from .serve import MEDIA_TYPES, PAGE_HEADERS, STATIC, Metrics, _add_error_handlers, _read_metrics
 from .storage import is_model_dir
-from .suggest import candidates, least_certain, needs_cover, pick_next, read_pool, uncertainty
+from .suggest import candidates, guess_and_reason, least_certain, needs_cover, pick_next, read_pool, uncertainty
 
 log = logging.getLogger("samiksha")
 
@@ -134,7 +134,7 @@ class Session:
         if model_dir is None and is_model_dir(self.output):
             model_dir = self.output  # trained from this page before
         self.model_dir = Path(model_dir) if model_dir else None
-        self.classifier = None
+        self.classifier, self.metrics = None, None
         self.names = list(SENTIMENT)
         if self.model_dir is not None:
             self._use_model(self.model_dir)
@@ -149,6 +149,7 @@ class Session:
 
         classifier = Classifier.load(model_dir)
         self.classifier, self.model_dir, self.names = classifier, model_dir, list(classifier.labels)
+        self.metrics = _read_metrics(model_dir)
 
     def _vectors(self) -> np.ndarray:
         from .embeddings import embed
@@ -184,10 +185,9 @@ class Session:
             rid = self.ids[left[i]]
             ranking.order.append(rid)
             if proba is not None:
-                top = np.argsort(proba[i])[::-1]
-                ranking.guess[rid] = (self.names[top[0]], float(proba[i][top[0]]))
-                ranking.reason.setdefault(rid, f"unsure ({source}): {self.names[top[0]]} {proba[i][top[0]]:.2f} "
-                                               f"vs {self.names[top[1]]} {proba[i][top[1]]:.2f}")
+                label, score, reason = guess_and_reason(proba[i], self.names, source)
+                ranking.guess[rid] = (label, score)
+                ranking.reason.setdefault(rid, reason)
         ranked = set(ranking.order)  # then the rest, so a review whose label is undone later is asked again
         ranking.order += [rid for rid in self.ids if rid not in ranked]
         with self.lock:
@@ -211,7 +211,7 @@ class Session:
                          score=ranking.guess.get(rid, (None, None))[1], reason=ranking.reason.get(rid, "in pool order"))
                   for rid in shown[:SHOWN_AHEAD + 1]],
             model=self.model_dir.name if self.model_dir else "quick model" if ranking.guess else None,
-            metrics=_read_metrics(self.model_dir) if self.model_dir else None, training=self.training.public())
+            metrics=self.metrics, training=self.training.public())
 
     def check_row(self, row_id: str) -> None:
         if row_id not in self.text:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,15 +101,10 @@ class LabelStore:
         with self._connect() as db:
             return {row[0] for row in db.execute("SELECT row_id FROM labels WHERE label IS NULL")}
 
-    def counts(self) -> Counter:
-        return Counter(self.labels().values())
-
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
         """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order."""
         labels = self.labels()
-        first: dict[str, int] = {}
-        for position, rid in enumerate(self.pool.ids):
-            first.setdefault(rid, position)
+        first = self.pool.first_position
         present = [rid for rid in labels if rid in first]
         frame = self.pool.frame.iloc[[first[rid] for rid in present]].copy()
         frame[label_column] = [labels[rid] for rid in present]

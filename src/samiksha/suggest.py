@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +51,21 @@ class Pool:
     text_column: str
     source: str
 
-    @property
+    @cached_property
     def texts(self) -> list[str]:
         return self.frame[self.text_column].tolist()
 
-    @property
+    @cached_property
     def ids(self) -> list[str]:
         return [row_id(t) for t in self.texts]
+
+    @cached_property
+    def first_position(self) -> dict[str, int]:
+        """Each review id's first row (duplicates of a text share one id)."""
+        first: dict[str, int] = {}
+        for position, rid in enumerate(self.ids):
+            first.setdefault(rid, position)
+        return first
 
 
 def read_pool(path: str | Path, text_column: str | None = None) -> Pool:
@@ -124,6 +133,13 @@ def least_certain(proba: np.ndarray, embeddings: np.ndarray | None, n: int,
             continue
         picked.append(int(i))
     return picked
+
+
+def guess_and_reason(proba: np.ndarray, names: Sequence[str], source: str) -> tuple[str, float, str]:
+    """The most likely label of one row, its probability, and why the row counts as uncertain."""
+    top = np.argsort(proba)[::-1]
+    return (names[top[0]], float(proba[top[0]]),
+            f"unsure ({source}): {names[top[0]]} {proba[top[0]]:.2f} vs {names[top[1]]} {proba[top[1]]:.2f}")
 
 
 def _labels_so_far(labelled: str | Path | None, text_column: str | None) -> tuple[list[str], list[str]]:
@@ -204,10 +220,7 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
         source = f"a quick model on your {len(known_texts)} labels"
     if proba is not None:
         for i in picked:
-            top = np.argsort(proba[i])[::-1]
-            guess[i], score[i] = names[top[0]], float(proba[i][top[0]])
-            reasons[i] = (f"unsure ({source}): {names[top[0]]} {proba[i][top[0]]:.2f} vs "
-                          f"{names[top[1]]} {proba[i][top[1]]:.2f}")
+            guess[i], score[i], reasons[i] = guess_and_reason(proba[i], names, source)
     added = ["row_id", "guess", "guess_score", "reason"]
     out = data.frame.iloc[[rows[i] for i in picked]].drop(columns=added, errors="ignore")
     out.insert(0, "row_id", [row_id(texts_left[i]) for i in picked])
