@@ -8,7 +8,10 @@ size on disk and macro-F1 for:
   (d) ONNX Runtime int8 (dynamic quantization)
 with each ratio to (a); also the machine's measured matmul GFLOP/s and int8 Gop/s and the model's FLOPs
 per text, and how close (d) comes to that limit. Each setup runs in its own process (PyTorch and ONNX
-Runtime thread pools must not share one).
+Runtime thread pools must not share one), interleaved over --repeats rounds (see timing.py): texts/s and the
+ratio to (a) are medians over the rounds, with min-max. The timed region is the whole call on all texts
+after a warm-up batch (text clean-up, tokenization and the model); the share of clean-up and tokenization
+is printed. --busy adds one CPU-bound process during the timing, to show what a shared machine does.
 
     python benchmarks/inference.py                         # trains a small model per dataset first (~3 min each)
     python benchmarks/inference.py --model DIR             # use a trained model folder for both datasets
@@ -28,17 +31,13 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from timing import interleaved, peak_mb, run_worker, speeds, spread  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETUPS = ("pipeline", "torch", "onnx-fp32", "onnx-int8")
-
-
-def _peak_mb() -> float:
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak over exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(setup: str, model_dir: str, texts_file: str) -> None:
@@ -49,6 +48,7 @@ def worker(setup: str, model_dir: str, texts_file: str) -> None:
     frame = pd.read_csv(texts_file)
     texts, gold = frame["text"].astype(str).tolist(), frame["label"].tolist()
     folder = Path(model_dir)
+    overhead = {}
     if setup == "pipeline":
         from transformers import pipeline
 
@@ -67,17 +67,37 @@ def worker(setup: str, model_dir: str, texts_file: str) -> None:
         else:
             file = folder / "onnx" / ("model.onnx" if setup == "onnx-fp32" else "model.int8.onnx")
             meta = json.loads((folder / "samiksha.json").read_text())
-            clf = Classifier(OnnxBackend(file, folder), meta["labels"], meta["config"]["max_length"])
+            clf = Classifier(OnnxBackend(file, folder), meta["labels"], meta["config"]["max_length"], meta)
             size = file.stat().st_size
         clf.predict(texts[:64])
+        started = time.perf_counter()
+        prefix = getattr(clf.backend, "prefix", "")
+        cleaned = [prefix + clf.clean(t) for t in texts]
+        overhead["clean_s"] = time.perf_counter() - started
+        tokenizer = getattr(clf.backend, "tokenizer", None)
+        if tokenizer is not None:
+            started = time.perf_counter()
+            for i in range(0, len(cleaned), 64):
+                tokenizer(cleaned[i:i + 64], truncation=True, max_length=clf.max_length, padding=True,
+                          return_tensors="np")
+            overhead["tokenize_s"] = time.perf_counter() - started
         started, cpu_started = time.perf_counter(), time.process_time()
         predicted = clf.predict(texts, batch_size=64)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     labels = sorted(set(gold))
     print(json.dumps({"setup": setup, "texts_per_s": len(texts) / seconds, "seconds": seconds,
-                      "texts_per_cpu_s": len(texts) / cpu,
-                      "peak_mb": _peak_mb(), "size_mb": size / 1e6,
+                      "texts_per_cpu_s": len(texts) / cpu, "peak_mb": peak_mb(), "size_mb": size / 1e6,
+                      "threads": _threads(setup), **overhead,
                       "macro_f1": f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)}))
+
+
+def _threads(setup: str) -> int:
+    """The intra-op threads the setup's runtime uses."""
+    if setup in ("pipeline", "torch"):
+        import torch
+
+        return torch.get_num_threads()
+    return os.cpu_count() or 1  # OnnxBackend's default
 
 
 def machine_limits() -> dict:
@@ -153,11 +173,18 @@ def prepare(name: str, out: Path, model: str | None, seed: int) -> tuple[Path, P
     return folder, texts_file
 
 
+def busy_process() -> subprocess.Popen:
+    """One CPU-bound process (a Python loop), as another job on a shared machine would be."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--datasets", default="sentimix,flipkart")
+    parser.add_argument("--repeats", type=int, default=3, help="Interleaved rounds of every setup.")
+    parser.add_argument("--busy", action="store_true", help="Time with one competing CPU-bound process.")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -172,27 +199,34 @@ def main() -> None:
             import pandas as pd
 
             tokens, flops = flops_per_text(folder, pd.read_csv(texts_file)["text"].astype(str).tolist())
-            rows = []
-            for setup in SETUPS:
-                done = subprocess.run([sys.executable, __file__, "--worker", setup, str(folder), str(texts_file)],
-                                      capture_output=True, text=True, check=True)
-                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            base = rows[0]["texts_per_s"]
+            busy = busy_process() if args.busy else None
+            try:
+                runs = interleaved(SETUPS, args.repeats, lambda setup, _, model=str(folder), data=str(texts_file):
+                                   run_worker(__file__, setup, model, data))
+            finally:
+                if busy is not None:
+                    busy.kill()
+            base, cpu_base = speeds(runs, "pipeline"), speeds(runs, "pipeline", "texts_per_cpu_s")
             print(f"\n## {name}: {len(pd.read_csv(texts_file))} texts, {tokens:.1f} tokens/text, "
-                  f"{flops / 1e9:.2f} GFLOP/text")
-            cpu_base = rows[0]["texts_per_cpu_s"]
-            print(f"{'setup':<11}{'texts/s':>9}{'x (a)':>8}{'texts/cpu-s':>12}{'x (a)':>8}{'peak MB':>9}{'size MB':>9}"
-                  f"{'macro-F1':>10}")
-            for r in rows:
-                print(f"{r['setup']:<11}{r['texts_per_s']:>9.1f}{r['texts_per_s'] / base:>8.2f}"
-                      f"{r['texts_per_cpu_s']:>12.1f}{r['texts_per_cpu_s'] / cpu_base:>8.2f}{r['peak_mb']:>9.0f}"
-                      f"{r['size_mb']:>9.1f}{r['macro_f1']:>10.3f}")
-            int8 = rows[-1]
+                  f"{flops / 1e9:.2f} GFLOP/text; {args.repeats} interleaved rounds"
+                  f"{', one competing CPU-bound process' if args.busy else ''}: medians (min-max)")
+            print(f"{'setup':<11}{'texts/s':>9}{'(min-max)':>12}{'x (a)':>7}{'(min-max)':>12}{'texts/cpu-s':>12}"
+                  f"{'x (a)':>7}{'threads':>8}{'clean+tok':>10}{'peak MB':>9}{'size MB':>9}{'macro-F1':>10}")
+            for setup in SETUPS:
+                speed, cpu = speeds(runs, setup), speeds(runs, setup, "texts_per_cpu_s")
+                first = runs[setup][0]
+                share = (first.get("clean_s", 0) + first.get("tokenize_s", 0)) / first["seconds"] \
+                    if "clean_s" in first else float("nan")
+                print(f"{setup:<11}{np.median(speed):>9.1f}{spread(speed):>12}{np.median(speed / base):>7.2f}"
+                      f"{spread(speed / base, 2):>12}{np.median(cpu):>12.1f}{np.median(cpu / cpu_base):>7.2f}"
+                      f"{first['threads']:>8}{share:>10.0%}{first['peak_mb']:>9.0f}{first['size_mb']:>9.1f}"
+                      f"{first['macro_f1']:>10.3f}")
+            int8 = np.median(speeds(runs, "onnx-int8"))
             ceiling = limits["int8_gops"] * 1e9 / flops
             print(f"int8 ceiling at the measured int8 matmul rate: {ceiling:.0f} texts/s; (d) reaches "
-                  f"{int8['texts_per_s'] / ceiling:.0%} of it. int8 size / fp32 size: "
-                  f"{int8['size_mb'] / rows[2]['size_mb']:.0%}; macro-F1 (d) - (b): "
-                  f"{int8['macro_f1'] - rows[1]['macro_f1']:+.3f}", flush=True)
+                  f"{int8 / ceiling:.0%} of it. int8 size / fp32 size: "
+                  f"{runs['onnx-int8'][0]['size_mb'] / runs['onnx-fp32'][0]['size_mb']:.0%}; macro-F1 (d) - (b): "
+                  f"{runs['onnx-int8'][0]['macro_f1'] - runs['torch'][0]['macro_f1']:+.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .audit import audit
 from .config import TrainConfig
+from .distill import distill
 from .errors import DataError, ModelError, SamikshaError
 from .evaluation import evaluate
 from .predict import Classifier
@@ -11,4 +12,4 @@ from .suggest import suggest
 from .train import TrainResult, train
 
 __all__ = ["Classifier", "DataError", "ModelError", "SamikshaError", "TrainConfig", "TrainResult", "audit",
-           "evaluate", "suggest", "train"]
+           "distill", "evaluate", "suggest", "train"]

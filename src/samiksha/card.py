@@ -36,7 +36,7 @@ tags: [samiksha, sentiment-analysis, hinglish, hindi, indian-english]
 
 Labels reviews as {', '.join(names)}. Trained with Samiksha from `{meta['base_model']}`
 (method `{meta['method']}`, preset `{config['preset']}`, seed {config['seed']}).
-
+{_distilled_note(config)}
 ## Evaluation
 
 Measured on {metrics['n']} texts ({metrics['data']}) after training.{how}
@@ -72,6 +72,22 @@ to land anywhere inside them. The confusion matrix is in `confusion_matrix.png`,
 {limits}
 The model knows only what its training data showed it.
 """
+
+
+def _distilled_note(config: dict) -> str:
+    """A paragraph on the teacher, for a student written by `samiksha distill`."""
+    distilled = config.get("extra", {}).get("distilled")
+    if not distilled:
+        return ""
+    teacher_f1 = distilled.get("teacher_macro_f1")
+    teacher_f1 = f", macro-F1 {teacher_f1:.3f} in its own report" if teacher_f1 is not None else ""
+    return (f"\nDistilled (`samiksha distill`) from the teacher `{distilled['teacher']}` (method "
+            f"`{distilled['teacher_method']}`, base `{distilled['teacher_base_model']}`{teacher_f1}): "
+            f"{distilled['layers']} of its {distilled['teacher_layers']} transformer layers kept, trained on the "
+            f"teacher's probabilities at temperature {distilled['temperature']:g} (true labels weigh "
+            f"{distilled['hard_weight']:g}) over {distilled['labelled_texts']} labelled and "
+            f"{distilled['unlabelled']['used']} unlabelled texts"
+            f"{'; stacked with the teacher' + chr(39) + 's TF-IDF model' if config['method'] == 'stack' else ''}.\n")
 
 
 def _parts_table(metrics: dict) -> str:

@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,8 +103,10 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
 
 
 def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema, output_dir: str | Path,
-                config: TrainConfig, *, resume: bool = False, callbacks: list | None = None) -> TrainResult:
-    """Train ``config.method`` on loaded data, report on ``eval_part`` and publish the folder ``output_dir``."""
+                config: TrainConfig, *, resume: bool = False, callbacks: list | None = None,
+                distillation: methods.Distillation | None = None) -> TrainResult:
+    """Train ``config.method`` on loaded data, report on ``eval_part`` and publish the folder ``output_dir``
+    (``distillation``: a teacher's soft labels for the training rows, see `samiksha.distill`)."""
     output = Path(output_dir)
     config, reason = resolve_config(config, train_part)
     clean = normaliser_for(config)
@@ -112,8 +115,10 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
+        counts = train_part.counts() if distillation is None else \
+            dict(Counter(y for y, known in zip(train_part.labels, distillation.labelled) if known))
         job = methods.FitJob(train_part, eval_part, schema, config, staging, output,
-                             config.weights_for(schema.names, train_part.counts()), resume, list(callbacks or []))
+                             config.weights_for(schema.names, counts), resume, list(callbacks or []), distillation)
         fitted = methods.get(config.method).fit(job)
         fitted.training["method_choice"] = reason
         seed_runs = other_seed_runs(train_part, eval_part, schema, config) if config.seeds_for(len(train_part)) > 1 \

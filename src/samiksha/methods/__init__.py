@@ -6,11 +6,11 @@ from __future__ import annotations
 from importlib import import_module
 
 from ..errors import SamikshaError
-from .base import FitJob, Fitted, Method
+from .base import Distillation, FitJob, Fitted, Method
 
 NAMES = ("finetune", "stack", "setfit", "tfidf", "ensemble")
 
-__all__ = ["NAMES", "FitJob", "Fitted", "Method", "get"]
+__all__ = ["NAMES", "Distillation", "FitJob", "Fitted", "Method", "get"]
 
 
 def get(name: str) -> Method:

@@ -15,6 +15,18 @@ from ..labels import LabelSchema
 
 
 @dataclass
+class Distillation:
+    """Soft targets from a teacher model for fine-tuning a smaller student (see `samiksha.distill`)."""
+
+    soft: np.ndarray  # the teacher's probabilities at ``temperature``, one row per training text
+    labelled: np.ndarray  # True where a training text has a true label (the rest are the teacher's guesses)
+    temperature: float
+    hard_weight: float  # the loss: (1 - w) * T^2 * KL(teacher || student) + w * cross-entropy on true labels
+    layers: int | None = None  # keep this many of the initial model's transformer layers (None: all)
+    tfidf_from: Path | None = None  # a stacked student reuses this (the teacher's) folder's TF-IDF model
+
+
+@dataclass
 class FitJob:
     """Everything a method needs to train: the data, its settings, and where to write the model."""
 
@@ -27,6 +39,7 @@ class FitJob:
     class_weights: list[float] | None = None  # per-class loss weights in label order; None: unweighted
     resume: bool = False
     callbacks: list = field(default_factory=list)
+    distillation: Distillation | None = None  # fine-tuning only: learn a teacher's soft labels
 
     def label_ids(self, part: LabelledData) -> list[int]:
         return [self.schema.label2id[name] for name in part.labels]

@@ -24,7 +24,7 @@ from ..labels import LabelSchema
 from ..metrics import compute_metrics
 from ..models import EMBEDDED, ResolvedModel, quiet_transformers, resolve_model
 from ..storage import MODEL_META, checkpoint_dir, write_json
-from .base import FitJob, Fitted
+from .base import Distillation, FitJob, Fitted
 
 log = logging.getLogger("samiksha")
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
@@ -95,8 +95,12 @@ def load_base(resolved: ResolvedModel, schema: LabelSchema):
     return tokenizer, model
 
 
-def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: LabelledData, evaluation: LabelledData):
-    """Tokenized train and eval datasets, and the eval rows' order (sorted by length, for little padding)."""
+def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: LabelledData, evaluation: LabelledData,
+              distillation: Distillation | None = None):
+    """Tokenized train and eval datasets, and the eval rows' order (sorted by length, for little padding).
+
+    With ``distillation``, training rows carry the teacher's probabilities (``soft``), and rows without a true
+    label get the label -100 (no cross-entropy)."""
     import datasets
 
     padding = "max_length" if config.padding == "max_length" else False
@@ -108,7 +112,11 @@ def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: Labell
 
     out = []
     for part in (train, evaluation):
-        ds = datasets.Dataset.from_dict({"text": part.texts, "labels": [schema.label2id[n] for n in part.labels]})
+        columns = {"text": part.texts, "labels": [schema.label2id[n] for n in part.labels]}
+        if distillation is not None and part is train:
+            columns["labels"] = [y if known else -100 for y, known in zip(columns["labels"], distillation.labelled)]
+            columns["soft"] = distillation.soft.astype(np.float32).tolist()
+        ds = datasets.Dataset.from_dict(columns)
         out.append(ds.map(encode, batched=True, remove_columns=["text"]))
     order = np.argsort([len(ids) for ids in out[1]["input_ids"]], kind="stable")
     return out[0], out[1].select(order), order
@@ -127,26 +135,63 @@ def maybe_freeze_embeddings(model, freeze: bool | None) -> bool:
     return freeze
 
 
+def keep_layers(model, k: int) -> list[int]:
+    """Cut ``model`` down to ``k`` of its transformer layers, evenly spaced from the first to the last (as
+    DistilBERT kept every other layer of BERT); returns the indices kept."""
+    import torch
+
+    n = model.config.num_hidden_layers
+    if not 1 <= k <= n:
+        raise SamikshaError(f"--layers must be between 1 and the model's {n} layers, not {k}")
+    found = [(name, m) for name, m in model.base_model.named_modules()
+             if isinstance(m, torch.nn.ModuleList) and len(m) == n]
+    if not found:
+        raise ModelError(f"{model.config.model_type}: cannot find its {n} transformer layers to keep {k} of them")
+    name, layers = found[0]
+    kept = sorted({round(i * (n - 1) / (k - 1)) for i in range(k)}) if k > 1 else [0]
+    parent, _, attribute = name.rpartition(".")
+    setattr(model.base_model.get_submodule(parent), attribute, torch.nn.ModuleList(layers[i] for i in kept))
+    model.config.num_hidden_layers = k
+    return kept
+
+
 def _make_trainer_class():
     import torch
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
     class WeightedLossTrainer(Trainer):
-        """Cross-entropy with per-class weights (a plain mean per batch); evaluation rows in dataset order."""
+        """Cross-entropy with per-class weights (a plain mean per batch); evaluation rows in dataset order.
 
-        def __init__(self, *args, class_weights: list[float] | None = None, **kwargs):
+        Training rows that carry a teacher's probabilities (``soft``) learn them too: (1 - w) * T^2 * KL(teacher ||
+        student at temperature T) + w * the cross-entropy on the rows with a true label (Hinton et al., 2015).
+        """
+
+        def __init__(self, *args, class_weights: list[float] | None = None,
+                     distillation: Distillation | None = None, **kwargs):
             super().__init__(*args, **kwargs)
             self.class_weights = class_weights
+            self.distillation = distillation
             self.loss_is_scaled_for_ga = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self.class_weights is None:
+            soft = inputs.pop("soft", None)
+            if self.class_weights is None and soft is None:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            functional = torch.nn.functional
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            weight = torch.tensor(self.class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device)
-            loss = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weight.float())
+            logits = outputs.logits.float()
+            weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=logits.device)
+            hard = functional.cross_entropy(logits, labels, weight=weight) if (labels >= 0).any() \
+                else logits.sum() * 0
+            if soft is None:
+                loss = hard
+            else:
+                t, w = self.distillation.temperature, self.distillation.hard_weight
+                kd = functional.kl_div(functional.log_softmax(logits / t, dim=-1), soft.float(),
+                                       reduction="batchmean") * t * t
+                loss = (1 - w) * kd + w * hard
             return (loss, outputs) if return_outputs else loss
 
         def _get_eval_sampler(self, eval_dataset):
@@ -184,7 +229,7 @@ def _make_progress_class():
     return EpochLines
 
 
-def _training_arguments(config: TrainConfig, work: Path, epochs: float):
+def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilling: bool = False):
     import torch
     from transformers import TrainingArguments
 
@@ -215,6 +260,7 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float):
         report_to="none",
         disable_tqdm=False,
         dataloader_pin_memory=cuda,
+        remove_unused_columns=not distilling,  # the teacher's probabilities are no model input
     )
 
 
@@ -256,8 +302,10 @@ def fine_tune(job: FitJob) -> FineTuned:
     datasets.disable_progress_bars()
     set_seed(config.seed)
     tokenizer, model = load_base(resolved, schema)
+    distillation = job.distillation
+    kept = keep_layers(model, distillation.layers) if distillation and distillation.layers else None
     frozen = maybe_freeze_embeddings(model, config.freeze_embeddings)
-    train_ds, eval_ds, order = _datasets(tokenizer, schema, config, job.train, job.evaluation)
+    train_ds, eval_ds, order = _datasets(tokenizer, schema, config, job.train, job.evaluation, distillation)
     if job.class_weights:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
     work.mkdir(parents=True, exist_ok=True)
@@ -276,9 +324,10 @@ def fine_tune(job: FitJob) -> FineTuned:
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = _make_trainer_class()(
-        model=model, args=_training_arguments(config, work, epochs), train_dataset=train_ds, eval_dataset=eval_ds,
-        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights)
+        model=model, args=_training_arguments(config, work, epochs, distillation is not None), train_dataset=train_ds,
+        eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
+        distillation=distillation)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_make_progress_class())
     log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
@@ -304,6 +353,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     training = {"epochs_run": epochs_run, "steps": int(trainer.state.global_step), "best_checkpoint": best_name or None,
                 "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
                 "resumed": resuming, "embeddings_frozen": frozen,
+                **({"layers_kept": kept} if kept is not None else {}),
                 "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
     return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
 

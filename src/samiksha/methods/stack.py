@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -22,9 +23,11 @@ import numpy as np
 
 from ..backends import Backend, log_proba, softmax
 from ..errors import ModelError
+from ..storage import MODEL_META
 from .base import FitJob, Fitted
 from .finetune import fine_tune, load_transformer, nested_epoch_choice, saved_prefix
 from .tfidf import DESCRIPTION as TFIDF_DESCRIPTION
+from .tfidf import MODEL_FILE as TFIDF_FILE
 from .tfidf import TfidfBackend, fit_tfidf
 
 log = logging.getLogger("samiksha")
@@ -70,8 +73,14 @@ class Stack:
         tuned = fine_tune(job)
         started = time.perf_counter()
         config, n_labels = job.config, len(job.schema)
-        tfidf_training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, config.seed,
-                                   job.sklearn_class_weight)
+        teacher = job.distillation.tfidf_from if job.distillation else None
+        if teacher is not None:  # a distilled student: the teacher's TF-IDF, fitted on its true labels only
+            shutil.copy2(teacher / TFIDF_FILE, job.folder / TFIDF_FILE)
+            teacher_training = json.loads((teacher / MODEL_META).read_text(encoding="utf-8")).get("training", {})
+            tfidf_training = teacher_training.get("tfidf") or {"wall_seconds": 0.0, "examples_per_second": None}
+        else:
+            tfidf_training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, config.seed,
+                                       job.sklearn_class_weight)
         tfidf = softmax(TfidfBackend(job.folder, n_labels).logits(job.evaluation.texts, config.max_length))
         saved = {"parts": ["transformer", "tfidf"], "weights": [0.5, 0.5],
                  "blend": "mean of the parts' log-probabilities", "tfidf": TFIDF_DESCRIPTION}

@@ -1,0 +1,167 @@
+"""Distillation: a smaller, faster student learns a trained model's probabilities (the stack's included).
+
+The student starts from the teacher's own fine-tuned transformer with some of its layers kept (`keep_layers`), and
+is fine-tuned with `Trainer` like any model (`methods.finetune`), on the teacher's soft labels over the teacher's
+training texts plus any unlabelled reviews the user has. The teacher's evaluation rows (its ``eval.csv``, true
+labels) choose the student's epoch and are never used as unlabelled data. A stacked teacher's student is stacked with
+the teacher's TF-IDF model (measured: the distilled transformer alone stays 2-3 points below the stack on SentiMix).
+The student is an ordinary model folder (method ``stack`` or ``finetune``): `Classifier`, a plain `pipeline()`
+(the transformer alone) and `samiksha export` load it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .backends import softmax
+from .config import FINE_TUNING, TrainConfig
+from .data import LabelledData, fingerprint, load_labelled, normalise_text
+from .errors import SamikshaError
+from .labels import LabelSchema
+from .methods import Distillation
+from .predict import Classifier
+from .storage import check_output_dir
+from .train import TrainResult, train_parts
+
+log = logging.getLogger("samiksha")
+# Chosen by benchmarks/student.py (README): layers kept of MiniLM's 6, the softening of the teacher's probabilities,
+# the share of the loss on true labels, and a cap on unlabelled reviews so a 2-core run stays in minutes.
+DEFAULT_LAYERS = 3
+TEMPERATURE = 2.0
+HARD_WEIGHT = 0.5
+MAX_UNLABELLED = 20_000
+DISTIL_EPOCHS = 2  # the students' best epoch on the evaluation rows was the first of 3 (SentiMix, 3 and 2 layers)
+
+
+def _teacher_training_data(teacher_dir: Path, meta: dict, schema: LabelSchema, train_data: str | Path | None,
+                           key: Callable[[str], str], evaluation_keys: set[str]) -> LabelledData:
+    """The teacher's training texts: ``train_data``, or the file its model folder names, minus its evaluation rows."""
+    recorded = meta.get("data", {}).get("train", {})
+    source = train_data if train_data is not None else recorded.get("source")
+    if source is None or (train_data is None and not Path(source).exists()):
+        raise SamikshaError(f"{teacher_dir}: its training data ({source or 'not recorded'}) is not there; "
+                            "pass it with --train")
+    if train_data is None and recorded.get("sha256") and fingerprint(source) != recorded["sha256"]:
+        log.warning("%s: changed since the teacher was trained on it; distilling on it as it is now", source)
+    data = load_labelled(source, recorded.get("text_column"), recorded.get("label_column"), schema=schema)
+    keep = [i for i, t in enumerate(data.texts) if key(t) not in evaluation_keys]
+    return data.subset(keep)
+
+
+def read_unlabelled(files: list[str | Path], text_column: str | None, evaluation_keys: set[str],
+                    training_keys: set[str], limit: int | None, seed: int,
+                    key: Callable[[str], str] = normalise_text) -> tuple[list[str], dict]:
+    """Texts of unlabelled review files (any supported format): no duplicates, no evaluation or training text (by
+    ``key``), at most ``limit`` (a seeded sample); and a report of what was read and left out."""
+    from .suggest import read_pool
+
+    texts: list[str] = []
+    seen: set[str] = set()
+    report = {"files": [], "evaluation_rows_left_out": 0, "training_rows_left_out": 0, "duplicates": 0}
+    for file in files:
+        pool = read_pool(file, text_column)
+        report["files"].append({"source": pool.source, "rows": len(pool.texts)})
+        for text in pool.texts:
+            text_key = key(text)
+            if text_key in evaluation_keys:
+                report["evaluation_rows_left_out"] += 1
+            elif text_key in training_keys:
+                report["training_rows_left_out"] += 1
+            elif text_key in seen:
+                report["duplicates"] += 1
+            else:
+                seen.add(text_key)
+                texts.append(text)
+    if limit is not None and len(texts) > limit:
+        log.info("using a seeded sample of %d of the %d new unlabelled reviews (--max-unlabelled)", limit, len(texts))
+        picked = np.random.default_rng(seed).choice(len(texts), limit, replace=False)
+        texts = [texts[i] for i in sorted(picked)]
+    report["used"] = len(texts)
+    return texts, report
+
+
+def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list[str | Path] = (),
+            train_data: str | Path | None = None, eval_data: str | Path | None = None,
+            layers: int = DEFAULT_LAYERS, temperature: float = TEMPERATURE, hard_weight: float = HARD_WEIGHT,
+            max_unlabelled: int | None = MAX_UNLABELLED, keep_tfidf: bool = True, text_column: str | None = None,
+            epochs: float | None = None,
+            seed: int | None = None, resume: bool = False, callbacks: list | None = None) -> TrainResult:
+    """Train a ``layers``-layer student on ``teacher_dir``'s soft labels and write it to ``output_dir``.
+
+    A stacked teacher's student is stacked with the teacher's own TF-IDF model (cheap to run: thousands of texts/s
+    on a CPU) unless ``keep_tfidf`` is False; then it is the transformer alone."""
+    teacher_dir, output = Path(teacher_dir), Path(output_dir)
+    if temperature <= 0 or not 0 <= hard_weight <= 1:
+        raise SamikshaError("--temperature must be positive and --hard-weight between 0 and 1")
+    check_output_dir(output)
+    if output.resolve() == teacher_dir.resolve():
+        raise SamikshaError(f"{output}: is the teacher's folder; write the student to another --output")
+    teacher = Classifier.load(teacher_dir, backend="torch")  # the teacher itself, not an int8 approximation
+    meta = teacher.meta
+    if meta.get("method") not in FINE_TUNING:
+        raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method stack or finetune), "
+                            f"not '{meta.get('method', 'a plain Hugging Face folder')}'")
+    teacher_layers = _layers_of(teacher_dir)
+    if not 1 <= layers <= teacher_layers:
+        raise SamikshaError(f"--layers must be between 1 and the teacher's {teacher_layers} layers, not {layers}")
+    schema = LabelSchema(tuple(teacher.labels))
+    teacher_config = TrainConfig.from_dict(meta["config"])
+    if eval_data is None and not (teacher_dir / "eval.csv").exists():
+        raise SamikshaError(f"{teacher_dir}: has no eval.csv to choose the student's epoch; pass --eval")
+    evaluation = load_labelled(eval_data if eval_data is not None else teacher_dir / "eval.csv", schema=schema)
+
+    def key(text: str) -> str:
+        return normalise_text(teacher.clean(text))
+
+    evaluation_keys = {key(t) for t in evaluation.texts}
+    if eval_data is not None and (teacher_dir / "eval.csv").exists():  # the teacher's own evaluation rows stay out too
+        evaluation_keys |= {key(t) for t in load_labelled(teacher_dir / "eval.csv", schema=schema).texts}
+    labelled = _teacher_training_data(teacher_dir, meta, schema, train_data, key, evaluation_keys)
+    extra, read = read_unlabelled(list(unlabelled), text_column, evaluation_keys, {key(t) for t in labelled.texts},
+                                  max_unlabelled, teacher_config.seed, key)
+    if read["evaluation_rows_left_out"]:
+        log.warning("left out %d unlabelled review(s) that are also evaluation rows: they choose the student's epoch "
+                    "and must never teach it", read["evaluation_rows_left_out"])
+    texts = labelled.texts + [teacher.clean(t) for t in extra]
+    log.info("the teacher (%s) labels %d texts (%d labelled, %d unlabelled)", teacher.backend.name, len(texts),
+             len(labelled), len(extra))
+    scores = teacher.logits(texts)
+    soft = softmax(scores / temperature)
+    guesses = [teacher.labels[i] for i in scores.argmax(1)]
+    combined = LabelledData(texts, labelled.labels + guesses[len(labelled):],
+                            f"{labelled.source} + {len(extra)} unlabelled", labelled.text_column,
+                            labelled.label_column, labelled.label_kind, labelled.rows + [0] * len(extra),
+                            labelled.fingerprint)
+    stacked = meta["method"] == "stack" and keep_tfidf
+    distillation = Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight, layers,
+                                teacher_dir.resolve() if stacked else None)
+    config = replace(teacher_config, model=str(teacher_dir.resolve()), method="stack" if stacked else "finetune",
+                     stack=stacked, epochs=epochs or DISTIL_EPOCHS,
+                     batch_size=None, learning_rate=None, report_seeds=1,
+                     seed=teacher_config.seed if seed is None else seed,
+                     freeze_embeddings=meta.get("training", {}).get("embeddings_frozen", False),
+                     extra={**teacher_config.extra, "distilled": {
+                         "teacher": str(teacher_dir.resolve()), "teacher_method": meta["method"],
+                         "teacher_base_model": meta.get("base_model"),
+                         "teacher_layers": teacher_layers, "layers": layers, "temperature": temperature,
+                         "hard_weight": hard_weight, "labelled_texts": len(labelled), "unlabelled": read,
+                         "teacher_macro_f1": _teacher_macro_f1(teacher_dir)}})
+    return train_parts(combined, evaluation, schema, output, config, resume=resume, callbacks=callbacks,
+                       distillation=distillation)
+
+
+def _layers_of(folder: Path) -> int:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(folder).num_hidden_layers
+
+
+def _teacher_macro_f1(folder: Path) -> float | None:
+    metrics = folder / "metrics.json"
+    return json.loads(metrics.read_text(encoding="utf-8")).get("macro_f1") if metrics.exists() else None
