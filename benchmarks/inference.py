@@ -14,7 +14,8 @@ after a warm-up batch (text clean-up, tokenization and the model); the share of 
 is printed. --busy adds one CPU-bound process during the timing, to show what a shared machine does.
 
     python benchmarks/inference.py                         # trains a small model per dataset first (~3 min each)
-    python benchmarks/inference.py --model DIR             # use a trained model folder for both datasets
+    python benchmarks/inference.py --model DIR             # a trained model folder for both datasets (a stack: its
+                                                           # transformer alone)
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def worker(setup: str, model_dir: str, texts_file: str) -> None:
 
         if setup == "torch":
             clf = Classifier.load(folder, backend="torch")
+            clf = clf.with_backend(getattr(clf.backend, "transformer", clf.backend))  # a stack's transformer alone
             size = (folder / "model.safetensors").stat().st_size
         else:
             file = folder / "onnx" / ("model.onnx" if setup == "onnx-fp32" else "model.int8.onnx")

@@ -12,8 +12,7 @@ setup in its own process (PyTorch and ONNX Runtime thread pools must not share o
 with macro-F1 on the test rows, texts/s (median of the rounds, with min and max), the speed-up over (a) in the same
 round, texts per CPU-second, one-review latency through `Classifier` (p50/p99 of 200 calls), the size of the
 weights each setup loads, and the distillation wall time. Then one-review latency through `samiksha serve` (one
-client, sequential requests). The load average before each round is printed: a busy machine slows the batched
-setups more than the per-text pipeline, which shrinks the ratios.
+client, sequential requests). Each round prints how many cores other processes kept busy (see timing.py).
 
 Data: SentiMix, a stratified sample of ``--labelled`` train tweets for the teacher, ``--unlabelled`` other train
 tweets as the unlabelled pool, dev (3,000) as test; Flipkart, a seeded stratified 80/20 split (the 80% trains the
@@ -194,7 +193,7 @@ def serve_latency(name: str, work: Path, layers: list[int], files: dict[str, Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, required=True, help="Folder for data and models (reused).")
+    parser.add_argument("--work", type=Path, help="Folder for data and models (reused); required.")
     parser.add_argument("--datasets", default="sentimix,flipkart")
     parser.add_argument("--layers", default="3,2,1", help="Comma-separated layer counts of the students.")
     parser.add_argument("--labelled", type=int, default=3000, help="SentiMix tweets with labels for the teacher.")
@@ -209,6 +208,8 @@ def main() -> None:
         setup, folder, speed_file, test_file, full = args.worker
         worker(setup, folder, speed_file, test_file, full == "1")
         return
+    if args.work is None:
+        parser.error("--work is required")
     random.seed(args.seed)
     layers = [int(k) for k in args.layers.split(",")]
     for name in args.datasets.split(","):

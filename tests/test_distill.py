@@ -101,6 +101,9 @@ def test_vanilla_pipeline_loads_the_student_and_it_exports_to_int8(student, tmp_
 
     report = export_onnx(student, tmp_path / "served", force=True)
     assert report["fp32"]["max_abs_logit_diff"] < 1e-3 and report["int8"]["accepted"]
+    graphs = {f.name for f in (tmp_path / "served" / "onnx").iterdir()}
+    assert graphs == {"model.int8.onnx", "export.json"}  # the serving folder keeps only the graph it serves
+    assert not (tmp_path / "served" / "model.safetensors").exists()
     texts = make_reviews(4, seed=3)["text"].tolist()
     onnx = Classifier.load(tmp_path / "served", backend="onnx")
     assert onnx.predict_proba(texts).shape == (12, 3)

@@ -161,9 +161,12 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
             report["int8"] = _int8(onnx_dir, fp32, onnx_clf, model_clf, gate, texts, force, max_f1_drop)
             if report["int8"]["accepted"]:
                 report["preferred"] = "int8"
-        write_json(onnx_dir / ONNX_REPORT, report)
         if output_dir is not None:
             _copy_serving_files(model_dir, staging)
+            if report["preferred"] == "int8":  # a serving folder holds what serves: the int8 graph alone
+                fp32.unlink()
+                report["fp32"]["kept"] = False
+        write_json(onnx_dir / ONNX_REPORT, report)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
