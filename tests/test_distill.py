@@ -129,19 +129,20 @@ def test_refuses_what_it_cannot_distil(tmp_path, reviews_csv, trained_tiny):
         distill(trained_tiny, trained_tiny)
 
 
-def test_keep_layers_keeps_evenly_spaced_layers_and_saves_them(tmp_path):
+@pytest.mark.parametrize("architecture", ["bert", "xlm-roberta"])  # MiniLM; the multilingual e5 model
+def test_keep_layers_keeps_evenly_spaced_layers_and_saves_them(tmp_path, architecture):
     import torch
-    from transformers import AutoModelForSequenceClassification, BertConfig
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     from samiksha.methods.finetune import keep_layers
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=6, num_attention_heads=2,
-                        intermediate_size=32, num_labels=3)
+    config = AutoConfig.for_model(architecture, vocab_size=100, hidden_size=16, num_hidden_layers=6,
+                                  num_attention_heads=2, intermediate_size=32, num_labels=3)
     model = AutoModelForSequenceClassification.from_config(config).eval()
-    originals = list(model.bert.encoder.layer)
+    originals = list(model.base_model.encoder.layer)
     assert keep_layers(model, 3) == [0, 2, 5]
-    assert list(model.bert.encoder.layer) == [originals[0], originals[2], originals[5]]
+    assert list(model.base_model.encoder.layer) == [originals[0], originals[2], originals[5]]
     ids = torch.tensor([[1, 5, 7, 2]])
     model.save_pretrained(tmp_path / "m")
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "m").eval()
