@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -177,8 +176,6 @@ def measure(name: str, files: dict[str, Path], work: Path, layers: list[int], re
 def serve_latency(name: str, work: Path, layers: list[int], files: dict[str, Path]) -> None:
     """p50/p99 of one-review requests through `samiksha serve` (one client, sequential)."""
     import pandas as pd
-
-    sys.path.insert(0, str(Path(__file__).parent))
     from serve_load import Server, run_load
 
     texts = pd.read_csv(files["speed"])["text"].astype(str).tolist()
@@ -210,7 +207,6 @@ def main() -> None:
         return
     if args.work is None:
         parser.error("--work is required")
-    random.seed(args.seed)
     layers = [int(k) for k in args.layers.split(",")]
     for name in args.datasets.split(","):
         work = args.work / name

@@ -109,7 +109,7 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
     if meta.get("method") not in FINE_TUNING:
         raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method stack or finetune), "
                             f"not '{meta.get('method', 'a plain Hugging Face folder')}'")
-    teacher_layers = _layers_of(teacher_dir)
+    teacher_layers = getattr(teacher.backend, "transformer", teacher.backend).model.config.num_hidden_layers
     if not 1 <= layers <= teacher_layers:
         raise SamikshaError(f"--layers must be between 1 and the teacher's {teacher_layers} layers, not {layers}")
     schema = LabelSchema(tuple(teacher.labels))
@@ -156,12 +156,6 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
                          "teacher_macro_f1": _teacher_macro_f1(teacher_dir)}})
     return train_parts(combined, evaluation, schema, output, config, resume=resume, callbacks=callbacks,
                        distillation=distillation)
-
-
-def _layers_of(folder: Path) -> int:
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(folder).num_hidden_layers
 
 
 def _teacher_macro_f1(folder: Path) -> float | None:
