@@ -64,7 +64,7 @@ def test_model_info(client):
     assert 0 <= metrics["macro_f1"] <= 1 and list(metrics["per_class"]) == LABELS
     assert metrics["n"] == sum(c["support"] for c in metrics["per_class"].values()) > 0
     assert "/" not in metrics["data"] and "/" not in (info["base_model"] or "")
-    assert info["limits"] == LIMITS and info["train_rows"] > 0
+    assert info["limits"] == {**LIMITS, "max_explain_texts": 5} and info["train_rows"] > 0
 
 
 def test_predict_keeps_order_and_label_order(client, trained_tiny):
@@ -101,6 +101,31 @@ def test_long_text_is_cut_with_a_notice(client):
 def test_bad_requests_get_a_json_error(client, payload, status, words):
     response = client.post("/v1/predict", content=payload, headers={"Content-Type": "application/json"})
     assert_error(response, status, *words)
+
+
+def test_explain_gives_words_in_order_with_the_predicted_label(client, trained_tiny):
+    from samiksha.explain import word_spans
+
+    texts = ["कुकर मज़बूत है, don't buy!!", "bakwas " * 20]
+    body = client.post("/v1/explain", json={"texts": texts}).json()
+    expected = Classifier.load(trained_tiny).predict(["कुकर मज़बूत है, don't buy!!", ("bakwas " * 20)[:50]])
+    assert [r["label"] for r in body["results"]] == expected
+    first = body["results"][0]
+    assert [w for w, _ in first["words"]] == ["कुकर", "मज़बूत", "है", ",", "don't", "buy", "!!"]
+    cut = body["results"][1]["text"]
+    assert len(cut) == 50 and [w for w, _ in body["results"][1]["words"]] == [cut[a:b] for a, b in word_spans(cut)]
+    assert body["notices"] == ["1 text(s) longer than 50 characters: only their first 50 were labelled"]
+    assert_error(client.post("/v1/explain", json={"texts": []}), 422, "empty")
+    assert_error(client.post("/v1/explain", json={"texts": ["a"] * 6}), 413, "at most 5")
+
+
+def test_aspects_per_review(client):
+    body = client.post("/v1/aspects", json={"texts": ["delivery late thi par packing achhi", "ok"]}).json()
+    assert body["aspects"] == ["delivery", "packaging", "quality", "price", "seller", "returns", "size"]
+    first, second = body["results"]
+    assert [a["aspect"] for a in first["aspects"]] == ["delivery", "packaging"] and second["aspects"] == []
+    assert all(a["sentiment"] in LABELS for a in first["aspects"])
+    assert_error(client.post("/v1/aspects", json={"texts": ["a"] * 6}), 413, "at most 5")
 
 
 def test_oversized_json_body_is_refused_before_reading(client):

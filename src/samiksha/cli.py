@@ -303,6 +303,79 @@ def predict(
         err.print(f"labelled {rows} rows with the {classifier.backend.name} backend -> {output}")
 
 
+@app.command()
+@friendly_errors
+def explain(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
+    texts: Annotated[list[str], typer.Argument(help="Reviews to explain.")],
+    method: Annotated[str, typer.Option(help="occlusion (every backend; the default, measured faster and more "
+                                             "faithful) or gradients (Integrated Gradients, PyTorch only).")] = "occlusion",
+    backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list: {text, label, score, words: "
+                                                         "[[word, weight], ...]} per text.")] = False,
+) -> None:
+    """Which words drove each label: every word's contribution toward the predicted label."""
+    from .predict import Classifier
+
+    _setup(verbose=False)
+    if method == "gradients" and backend == "auto":
+        backend = "torch"
+    explanations = Classifier.load(model_dir, backend=backend).explain(texts, method=method)
+    if as_json:
+        out.print_json(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False))
+        return
+    for e in explanations:
+        scale = max((abs(w) for _, w in e.words), default=0.0) or 1.0
+        marked = " ".join(f"[{'bold green' if w > 0 else 'bold red'}]{word}[/]" if abs(w) >= 0.25 * scale else word
+                          for word, w in e.words)
+        out.print(f"{_label(e.label)} {e.score:.2f}  {marked}", highlight=False)
+        out.print(f"  supports the label: {', '.join(e.top(3)) or '-'}; green supports it, red speaks against it",
+                  style="dim", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def aspects(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train` (labels each clause).")],
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Reviews to read.")] = None,
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="A file of reviews.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where to write the file with an `aspects` "
+                                                  "column added (CSV/TSV/JSONL/Parquet/XLSX by suffix; default: CSV "
+                                                  "on stdout).")] = None,
+    aspect_file: Annotated[Optional[Path], typer.Option("--aspects", help="Your own aspects, one per line: "
+                                                        "'name: word, word, a phrase' (added to the defaults).")] = None,
+    only_file: Annotated[bool, typer.Option("--only-file-aspects", help="Use only --aspects' aspects, "
+                                                                        "not the defaults.")] = False,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of --input (default: found by name).")] = None,
+    backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
+    chunk_rows: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
+) -> None:
+    """What reviews are about: delivery, packaging, quality, price, seller, returns, size (or your own), each
+    with its sentiment."""
+    from .aspects import AspectFinder, aspect_set, aspects_file
+    from .predict import Classifier
+
+    _setup(verbose=False)
+    if not texts and input is None:
+        raise SamikshaError("give reviews on the command line, or --input FILE")
+    if texts and input is not None:
+        raise SamikshaError("give reviews on the command line or --input FILE, not both")
+    if only_file and aspect_file is None:
+        raise SamikshaError("--only-file-aspects needs --aspects FILE")
+    finder = AspectFinder(Classifier.load(model_dir, backend=backend), aspect_set(aspect_file, only_file))
+    if texts:
+        table = Table()
+        for column in ("text", "aspects"):
+            table.add_column(column, overflow="fold")
+        for text, found in zip(texts, finder.find(texts)):
+            table.add_row(text, ", ".join(f"{a.aspect} {_label(a.sentiment)}" for a in found) or "-")
+        out.print(table)
+        return
+    rows = aspects_file(finder, input, output, text_column, chunk_rows=chunk_rows)
+    if output not in (None, "-"):
+        err.print(f"found the aspects of {rows} reviews -> {output}")
+
+
 class _progress:
     """A progress bar on stderr with an ETA, for files long enough to need one."""
 
@@ -393,6 +466,9 @@ def serve(
     max_text_chars: Annotated[int, typer.Option(help="Longer texts are cut to this many characters.")] = 5000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest file /v1/predict/file accepts, in MB.")] = 10.0,
     max_batch: Annotated[int, typer.Option(help="Texts per model call, shared by concurrent requests.")] = 64,
+    aspect_file: Annotated[Optional[Path], typer.Option("--aspects", help="Your own aspects for /v1/aspects, "
+                                                        "one per line: 'name: word, word' (added to the defaults).")] = None,
+    only_file: Annotated[bool, typer.Option("--only-file-aspects", help="Only --aspects' aspects.")] = False,
     threads: Annotated[Optional[int], typer.Option(
         help="PyTorch threads for the model (default: one per CPU; fastest on a quiet 2-core machine).")] = None,
 ) -> None:
@@ -404,7 +480,8 @@ def serve(
     _setup()
     application = create_app(model_dir, api_key=api_key or None, max_texts=max_texts, max_text_chars=max_text_chars,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024), backend=backend, max_batch=max_batch,
-                             threads=threads or os.cpu_count() or 1)
+                             threads=threads or os.cpu_count() or 1, aspect_file=aspect_file,
+                             only_file_aspects=only_file)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
     err.print(f"serving {model_dir} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")

@@ -37,6 +37,7 @@ log = logging.getLogger("samiksha")
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_BATCH = 1000, 5000, 10 * 1024 * 1024, 64
+MAX_EXPLAIN_TEXTS = 100  # an explanation costs one model call per word of the text
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around an uploaded file
 UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".jsonl", ".xlsx": ".xlsx",
            ".parquet": ".parquet"}  # accepted upload suffix -> suffix of the labelled file
@@ -55,6 +56,7 @@ class Limits:
     max_texts: int = MAX_TEXTS
     max_text_chars: int = MAX_TEXT_CHARS
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_explain_texts: int = MAX_EXPLAIN_TEXTS
 
     @property
     def json_body_bytes(self) -> int:
@@ -170,6 +172,42 @@ class PredictResponse(BaseModel):
     notices: list[str] = Field(description="Things to know about this answer, such as cut texts.")
 
 
+class ExplainRequest(PredictRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"texts": ["delivery fast thi par quality bekaar", "बहुत अच्छा प्रोडक्ट, पैसा वसूल"]}]})
+    texts: list[str] = Field(description="Reviews to explain, at most the server's max_explain_texts (each costs "
+                                         "one model call per word); longer texts than max_text_chars are cut.")
+
+
+class Explained(BaseModel):
+    text: str = Field(description="The text explained (cut to max_text_chars if it was longer).")
+    label: str = Field(description="The predicted label.")
+    score: float = Field(description="The label's probability.")
+    words: list[tuple[str, float]] = Field(description="[word, weight] in the text's order: how much the label's "
+                                                       "probability falls when the word is deleted (negative: the "
+                                                       "word speaks against the label).")
+
+
+class ExplainResponse(BaseModel):
+    results: list[Explained]
+    notices: list[str]
+
+
+class AspectItem(BaseModel):
+    aspect: str = Field(description="delivery, packaging, quality, price, seller, returns, size (or the server's own).")
+    sentiment: str = Field(description="The sentiment toward this aspect: one of the model's labels.")
+
+
+class AspectResult(BaseModel):
+    aspects: list[AspectItem] = Field(description="The aspects the review speaks of, in order of mention.")
+
+
+class AspectsResponse(BaseModel):
+    aspects: list[str] = Field(description="The aspects this server looks for.")
+    results: list[AspectResult] = Field(description="One result per text, in the order sent.")
+    notices: list[str]
+
+
 class FileTable(BaseModel):
     file: str = Field(description="The uploaded file's name, made safe.")
     text_column: str = Field(description="The column that was labelled.")
@@ -210,6 +248,7 @@ class LimitsInfo(BaseModel):
     max_texts: int
     max_text_chars: int
     max_upload_bytes: int
+    max_explain_texts: int
 
 
 class ModelInfo(BaseModel):
@@ -390,16 +429,20 @@ def _key_check(api_key: str):
     return check
 
 
-def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None) -> APIRouter:
+def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None, finder) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["api"], dependencies=[Depends(_key_check(api_key))] if api_key else [])
+
+    def checked(texts: list[str], most: int) -> list[str]:
+        if not texts:
+            raise HTTPException(422, "texts is empty: send at least one review")
+        if len(texts) > most:
+            raise HTTPException(413, f"{len(texts):,} texts in one request; at most {most:,}")
+        return [t[:limits.max_text_chars] for t in texts]
 
     @api.post("/predict", response_model=PredictResponse, responses=ERRORS)
     async def predict(body: PredictRequest) -> JSONResponse:
         """Label reviews: a label, its score and every label's probability for each text, in the order sent."""
-        if not body.texts:
-            raise HTTPException(422, "texts is empty: send at least one review")
-        if len(body.texts) > limits.max_texts:
-            raise HTTPException(413, f"{len(body.texts):,} texts in one request; at most {limits.max_texts:,}")
+        checked(body.texts, limits.max_texts)
         proba = await batcher.predict(body.texts)
         return JSONResponse(predictions(body.texts, proba, batcher.labels, limits.max_text_chars))
 
@@ -435,6 +478,28 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None)
             headers["X-Samiksha-Notice"] = notices[0]
         return Response(data, media_type=MEDIA_TYPES[out_suffix], headers=headers)
 
+    @api.post("/explain", response_model=ExplainResponse, responses=ERRORS)
+    async def explain(body: ExplainRequest) -> JSONResponse:
+        """Which words drove each label: every word's contribution toward the predicted label (word occlusion)."""
+        from .explain import occlusion
+
+        texts = checked(body.texts, limits.max_explain_texts)
+        explained = await run_in_threadpool(occlusion, batcher, texts, batcher.max_batch)
+        return JSONResponse({"results": [e.to_dict() for e in explained],
+                             "notices": cut_notices(sum(len(t) > limits.max_text_chars for t in body.texts),
+                                                    limits.max_text_chars)})
+
+    @api.post("/aspects", response_model=AspectsResponse, responses=ERRORS)
+    async def aspects(body: PredictRequest) -> JSONResponse:
+        """What each review is about (delivery, packaging, quality, price, seller, returns, size) and the
+        sentiment toward each aspect."""
+        texts = checked(body.texts, limits.max_texts)
+        found = await run_in_threadpool(finder.find, texts, batcher.max_batch)
+        return JSONResponse({"aspects": finder.names, "results": [{"aspects": [a.to_dict() for a in row]}
+                                                                  for row in found],
+                             "notices": cut_notices(sum(len(t) > limits.max_text_chars for t in body.texts),
+                                                    limits.max_text_chars)})
+
     @api.get("/model", response_model=ModelInfo, responses={401: {"model": ErrorBody}})
     async def model() -> ModelInfo:
         """The model: name, label order, backend, its own evaluation (macro-F1, per class) and this server's limits."""
@@ -445,11 +510,15 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None)
 
 def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: int = MAX_TEXTS,
                max_text_chars: int = MAX_TEXT_CHARS, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-               backend: str = "auto", max_batch: int = MAX_BATCH, threads: int | None = None) -> FastAPI:
+               backend: str = "auto", max_batch: int = MAX_BATCH, threads: int | None = None,
+               aspect_file: str | Path | None = None, only_file_aspects: bool = False) -> FastAPI:
     """The web app for one model folder: loads the model once (raises ModelError for a bad folder).
 
-    ``threads`` sets PyTorch's threads for this whole process (None leaves them as they are).
+    ``threads`` sets PyTorch's threads for this whole process (None leaves them as they are). ``aspect_file``:
+    aspects for /v1/aspects added to the defaults (or instead of them, with ``only_file_aspects``).
     """
+    from .aspects import AspectFinder, aspect_set
+
     for name, value in (("max_texts", max_texts), ("max_text_chars", max_text_chars),
                         ("max_upload_bytes", max_upload_bytes), ("max_batch", max_batch),
                         ("threads", 1 if threads is None else threads)):
@@ -461,8 +530,9 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
         import torch
 
         torch.set_num_threads(threads)
-    limits = Limits(max_texts, max_text_chars, max_upload_bytes)
+    limits = Limits(max_texts, max_text_chars, max_upload_bytes, min(max_texts, MAX_EXPLAIN_TEXTS))
     batcher = Batcher(classifier, max_text_chars, max_batch)
+    finder = AspectFinder(batcher, aspect_set(aspect_file, only_file_aspects))  # its model calls share the batches
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -474,9 +544,10 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
                               f"{', '.join(classifier.labels)}. The page at / does the same in a browser.")
     app.state.batcher = batcher
     _add_error_handlers(app)
-    app.include_router(_api(batcher, model_info(model_dir, classifier, limits), limits, api_key))
+    app.include_router(_api(batcher, model_info(model_dir, classifier, limits), limits, api_key, finder))
     app.add_middleware(BodyLimit, default=FORM_OVERHEAD, limits={
-        "/v1/predict": limits.json_body_bytes, "/v1/predict/file": max_upload_bytes + FORM_OVERHEAD})
+        "/v1/predict": limits.json_body_bytes, "/v1/explain": limits.json_body_bytes,
+        "/v1/aspects": limits.json_body_bytes, "/v1/predict/file": max_upload_bytes + FORM_OVERHEAD})
 
     @app.get("/health", response_model=Health, tags=["health"])
     async def health() -> Health:

@@ -1,0 +1,294 @@
+"""What a review is about: aspects (delivery, packaging, quality, ...) and the sentiment toward each.
+
+No aspect labels are needed. A review is cut into clauses at sentence ends, commas and connectives in the three
+scripts ("par", "lekin", "but", "पर", "लेकिन", ...). A clause speaks of an aspect when it holds one of the aspect's
+seed words or phrases (whole words, any script; a seed ending in ``*`` also matches longer words: "deliver*" ->
+"delivered"). The trained sentiment model gives each aspect its sentiment: when a review's aspects sit in different
+clauses, each clause's own label blended with the review's; otherwise the review's label.
+
+Measured on the hand-labelled development set (demo_data/aspects_dev.csv, benchmarks/insights.py), and kept out:
+matching clauses to aspects by the multilingual encoder (cosine to each aspect's description and seeds) lowered
+detection micro-F1 at every threshold tried (0.807 -> 0.68-0.79), and a clause's own label alone was less often
+right than the review's (0.56 against 0.65): a model trained on whole reviews reads short fragments poorly.
+
+Users add or replace aspects with a small text file, one aspect per line, ``name: word, word, a phrase``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .explain import word_spans
+
+CLAUSE_WEIGHT = 0.5  # in a review whose aspects sit in different clauses: the clause's share of the log-probability
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """An aspect: its name, what it covers, and seed words or phrases (any script)."""
+
+    name: str
+    description: str
+    seeds: tuple[str, ...]
+
+
+DEFAULT_ASPECTS = (
+    Aspect("delivery", "delivery and shipping: how fast and how the order arrived", (
+        "deliver*", "delivery boy", "courier", "shipping", "shipment", "shipped", "dispatch*", "arrived", "arrive",
+        "reached", "tracking", "late", "delay*", "on time", "parcel", "order aaya", "aa gaya", "aa gayi", "mil gaya",
+        "mila", "pahunch*", "pohoch*", "jaldi aaya", "der se", "time pe", "time par", "din mein aaya", "dilivery",
+        "डिलीवरी", "डिलिवरी", "कूरियर", "पार्सल", "समय पर", "देर से", "पहुंच*", "पहुँच*", "आ गया", "आ गई", "मिल गया",
+    )),
+    Aspect("packaging", "packaging: the box, packing and wrapping", (
+        "pack*", "box", "boxes", "wrap*", "bubble wrap", "seal*", "carton", "dabba", "dibba", "packaging",
+        "पैकिंग", "पैकेजिंग", "डिब्बा", "डिब्बे", "बॉक्स", "सील",
+    )),
+    Aspect("quality", "product quality: material, build, performance, taste, looks, working or broken", (
+        "quality", "qualty", "material", "fabric", "build", "durable", "sturdy", "finish*", "stitch*", "broke*",
+        "break*", "toot*", "tut*", "defect*", "damage*", "faulty", "kharab", "working", "stopped working", "kaam",
+        "chal*", "performance", "battery", "sound", "awaaz", "taste", "swad", "smell", "colour", "color", "rang",
+        "design", "looks", "original", "fake", "duplicate", "nakli", "product", "kapda", "kapde", "camera",
+        "screen", "display", "heat*", "garam", "charging", "gunvatta", "silai", "फैब्रिक", "क्वालिटी", "गुणवत्ता",
+        "कपड़ा", "कपड़े", "मटेरियल", "टूट*", "खराब", "स्वाद", "रंग", "डिज़ाइन", "डिजाइन", "बैटरी", "आवाज़",
+        "आवाज", "चलता", "चल रहा", "काम", "नकली", "असली", "सिलाई", "प्रोडक्ट", "सामान",
+    )),
+    Aspect("price", "price and value for money: cheap, expensive, worth it", (
+        "price", "priced", "pricey", "cost*", "cheap", "expensive", "costly", "value for money", "worth*",
+        "money", "paisa", "paise", "paisa vasool", "paisa wasool", "sasta", "saste", "sasti", "mehenga", "mehnga",
+        "mahanga", "mehengi", "budget", "discount", "offer", "deal", "rs", "rupees", "₹", "daam", "kimat", "keemat",
+        "कीमत", "दाम", "पैसा", "पैसे", "सस्ता", "सस्ती", "महंगा", "महँगा", "महंगी", "रुपये", "ऑफर",
+    )),
+    Aspect("seller", "seller and customer service: support, replies, wrong or missing items", (
+        "seller", "sellar", "shop", "store", "vendor", "customer care", "customer service", "customer support",
+        "support", "service", "helpline", "response", "respond*", "reply", "replied", "wrong item",
+        "wrong product", "missing", "dukaandar", "dukandar", "dukan", "विक्रेता", "सेलर", "दुकानदार",
+        "कस्टमर केयर", "ग्राहक सेवा", "सर्विस", "जवाब", "गलत",
+    )),
+    Aspect("returns", "returns, refunds, exchanges and replacements", (
+        "return*", "refund*", "exchange*", "replace*", "replacement", "money back", "pickup", "paise wapas",
+        "wapas", "vapas", "badal*", "badla", "रिटर्न", "रिफंड", "वापस", "वापसी", "बदल*", "एक्सचेंज", "रिप्लेसमेंट",
+    )),
+    Aspect("size", "size and fit: too small, too big, tight, loose, size chart", (
+        "size", "sizes", "fit", "fits", "fitting", "tight", "loose", "small", "big", "large", "chhota", "chota",
+        "chhoti", "bada", "badi", "dheela", "dhila", "size chart", "length", "lamba", "lambai", "naap", "inch*",
+        "साइज", "साइज़", "फिटिंग", "फिट", "टाइट", "ढीला", "ढीली", "छोटा", "छोटी", "बड़ा", "बड़ी", "नाप", "लंबाई",
+    )),
+)
+ASPECT_NAMES = tuple(a.name for a in DEFAULT_ASPECTS)
+
+# words that start a new clause: contrast first ("par" and "पर" only after a verb, as they are also "on": "time par")
+_ALWAYS = {"lekin", "lekn", "lkin", "magar", "mgr", "but", "however", "though", "although", "whereas", "while",
+           "kintu", "parantu", "aur", "and", "also", "plus", "bas", "लेकिन", "मगर", "किंतु", "किन्तु", "परंतु",
+           "परन्तु", "और", "पर्र"}
+_AFTER_VERB = {"par", "pr", "per", "पर"}
+_VERBS = {"hai", "h", "he", "hain", "thi", "tha", "the", "hui", "hua", "gaya", "gayi", "gyi", "gya", "raha", "rahi",
+          "is", "was", "were", "are", "है", "हैं", "था", "थी", "थे", "हुआ", "हुई", "गया", "गई", "रहा", "रही"}
+_CLAUSE_END = re.compile(r"[.!?।;,\n]+|\s[-–—]\s")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def clauses(text: str) -> list[str]:
+    """``text`` cut at sentence ends, commas and connectives; the connective starts the next clause."""
+    pieces: list[str] = []
+    for sentence in _CLAUSE_END.split(text):
+        spans = word_spans(sentence)
+        start = 0
+        for k in range(1, len(spans)):
+            word = _fold(sentence[spans[k][0]:spans[k][1]])
+            before = _fold(sentence[spans[k - 1][0]:spans[k - 1][1]])
+            if word in _ALWAYS or (word in _AFTER_VERB and before in _VERBS):
+                pieces.append(sentence[start:spans[k][0]])
+                start = spans[k][0]
+        pieces.append(sentence[start:])
+    return [p.strip() for p in pieces if word_spans(p.strip())]
+
+
+def _seed_pattern(seeds: Sequence[str]) -> re.Pattern:
+    parts = []
+    for seed in sorted({_fold(s.strip()) for s in seeds if s.strip()}, key=len, reverse=True):
+        prefix = seed.endswith("*")
+        body = r"\s+".join(re.escape(w) for w in seed.rstrip("*").split())
+        parts.append(body + (r"[\w\u0900-\u097F]*" if prefix else ""))
+    # whole words: no letter (any script) or Devanagari sign right before or after
+    return re.compile(r"(?<![\w\u0900-\u097F])(?:" + "|".join(parts) + r")(?![\w\u0900-\u097F])")
+
+
+@dataclass
+class AspectSentiment:
+    aspect: str
+    sentiment: str
+    clause: str
+
+    def to_dict(self) -> dict:
+        return {"aspect": self.aspect, "sentiment": self.sentiment}
+
+
+class AspectFinder:
+    """Finds aspects and their sentiment in reviews, with a trained Classifier for the sentiment."""
+
+    def __init__(self, classifier, aspects: Sequence[Aspect] = DEFAULT_ASPECTS, clause_weight: float = CLAUSE_WEIGHT):
+        self.classifier, self.aspects, self.clause_weight = classifier, list(aspects), clause_weight
+        self.patterns = [_seed_pattern(a.seeds) for a in self.aspects]
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.aspects]
+
+    def find(self, texts: Sequence[str], batch_size: int = 64) -> list[list[AspectSentiment]]:
+        """For each text, the aspects it speaks of, in order of first mention, each with a sentiment."""
+        texts = [str(t) for t in texts]
+        split = [clauses(t) or [t] for t in texts]
+        flat = [c for cs in split for c in cs]
+        hits = [[bool(p.search(_fold(c))) for p in self.patterns] for c in flat]
+        proba = np.log(np.clip(self.classifier.predict_proba(flat + texts, batch_size), 1e-9, 1.0))
+        out, row = [], 0
+        for i, cs in enumerate(split):
+            first: dict[int, int] = {}  # aspect -> the first clause (row of flat) that speaks of it
+            for k in range(row, row + len(cs)):
+                for j in np.flatnonzero(hits[k]):
+                    first.setdefault(int(j), k)
+            w = self.clause_weight if len(set(first.values())) > 1 else 0.0
+            review = proba[len(flat) + i]
+            out.append([AspectSentiment(self.aspects[j].name,
+                                        self.classifier.labels[int((w * proba[k] + (1 - w) * review).argmax())],
+                                        flat[k]) for j, k in sorted(first.items(), key=lambda item: item[1])])
+            row += len(cs)
+        return out
+
+
+def keyword_baseline(classifier, texts: Sequence[str], aspects: Sequence[Aspect] = DEFAULT_ASPECTS,
+                     batch_size: int = 64) -> list[list[AspectSentiment]]:
+    """The keyword-only baseline: seed words anywhere in the review, each aspect given the review's label."""
+    patterns = [(a.name, _seed_pattern(a.seeds)) for a in aspects]
+    labels = classifier.predict([str(t) for t in texts], batch_size)
+    return [[AspectSentiment(name, label, str(text)) for name, p in patterns if p.search(_fold(str(text)))]
+            for text, label in zip(texts, labels)]
+
+
+def read_aspect_file(path: str | Path) -> list[Aspect]:
+    """Aspects from a text file: one per line, ``name: word, word, a phrase`` (# starts a comment)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(path, f"cannot read the aspect file ({err})") from None
+    aspects: list[Aspect] = []
+    for number, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, words = line.partition(":")
+        name = name.strip()
+        seeds = tuple(w.strip() for w in words.split(",") if w.strip())
+        if not sep or not re.fullmatch(r"[\w-]+", name) or not seeds:
+            raise DataError(path, f"line {number}: expected 'name: word, word, a phrase' (got {line[:60]!r})")
+        if name in {a.name for a in aspects}:
+            raise DataError(path, f"line {number}: aspect '{name}' is named twice")
+        aspects.append(Aspect(name, f"{name}: {', '.join(s.rstrip('*') for s in seeds)}", seeds))
+    if not aspects:
+        raise DataError(path, "no aspects in the file (one per line: 'name: word, word, a phrase')")
+    return aspects
+
+
+def aspect_set(file: str | Path | None = None, replace: bool = False) -> list[Aspect]:
+    """The default aspects, with a user file's aspects added (a same-named default is replaced), or only the
+    file's aspects when ``replace``."""
+    if file is None:
+        return list(DEFAULT_ASPECTS)
+    own = read_aspect_file(file)
+    if replace:
+        return own
+    names = {a.name for a in own}
+    return [a for a in DEFAULT_ASPECTS if a.name not in names] + own
+
+
+def aspect_frame(finder: AspectFinder, frame, text_column: str | None = None, source: object = "input",
+                 batch_size: int = 64):
+    """A copy of ``frame`` with an ``aspects`` column: a JSON list of {"aspect", "sentiment"} per row."""
+    import json
+
+    from .data import TEXT_COLUMNS, find_column
+
+    column = find_column(frame, text_column, TEXT_COLUMNS, "text", source)
+    found = finder.find(frame[column].astype(str).tolist(), batch_size)
+    out = frame.copy()
+    name = "predicted_aspects" if "aspects" in out.columns else "aspects"  # never overwrite the user's column
+    out[name] = [json.dumps([a.to_dict() for a in row], ensure_ascii=False) for row in found]
+    return out
+
+
+def aspects_file(finder: AspectFinder, source: str | Path, target: str | Path | None, text_column: str | None = None,
+                 batch_size: int = 64, chunk_rows: int = 10_000) -> int:
+    """Add aspects to every row of a file, chunk by chunk; every original column is kept. Returns the rows."""
+    from .data import iter_table
+    from .storage import TableWriter
+
+    with TableWriter(target) as writer:
+        for chunk in iter_table(source, chunk_rows):
+            writer.write(aspect_frame(finder, chunk, text_column, source, batch_size))
+    return writer.rows
+
+
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+def read_aspect_labels(path: str | Path) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """Texts and their hand labels from a file like demo_data/aspects_test.csv (``aspects``: 'name:sentiment;...')."""
+    import csv
+
+    path = Path(path)
+    texts, labels = [], []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), 2):
+            pairs = []
+            for item in filter(None, (p.strip() for p in (row.get("aspects") or "").split(";"))):
+                name, _, sentiment = item.partition(":")
+                if sentiment not in SENTIMENTS:
+                    raise DataError(path, f"expected 'name:sentiment' with a sentiment of {', '.join(SENTIMENTS)} "
+                                          f"(got {item!r})", number, "aspects")
+                pairs.append((name, sentiment))
+            texts.append(row["text"])
+            labels.append(pairs)
+    return texts, labels
+
+
+def aspect_scores(gold: Sequence[Sequence[tuple[str, str]]], found: Sequence[Sequence[tuple[str, str]]],
+                  names: Sequence[str] = ASPECT_NAMES) -> dict:
+    """Aspect detection micro- and macro-F1, sentiment accuracy on the aspects both found and labelled, and the
+    F1 of (aspect, sentiment) pairs (both right)."""
+
+    def f1(tp: int, fp: int, fn: int) -> float:
+        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+    counts = {n: [0, 0, 0] for n in names}
+    pairs = [0, 0, 0]
+    right = total = 0
+    for g, f in zip(gold, found):
+        g_map, f_map = dict(g), dict(f)
+        for name in names:
+            in_g, in_f = name in g_map, name in f_map
+            counts[name][0] += in_g and in_f
+            counts[name][1] += in_f and not in_g
+            counts[name][2] += in_g and not in_f
+            if in_g and in_f:
+                total += 1
+                right += g_map[name] == f_map[name]
+        g_set, f_set = set(g), set(f)
+        pairs[0] += len(g_set & f_set)
+        pairs[1] += len(f_set - g_set)
+        pairs[2] += len(g_set - f_set)
+    tp, fp, fn = (sum(c[i] for c in counts.values()) for i in range(3))
+    return {"micro_f1": f1(tp, fp, fn), "macro_f1": float(np.mean([f1(*c) for c in counts.values()])),
+            "per_aspect_f1": {n: f1(*c) for n, c in counts.items()},
+            "sentiment_accuracy": right / total if total else 0.0, "sentiment_on": total,
+            "pair_f1": f1(*pairs)}
