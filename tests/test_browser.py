@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import sys
 import tempfile
@@ -30,6 +31,11 @@ REVIEWS = pd.DataFrame({
                "waste of money, never buying again", "mast product, loved it", "ठीक है, कुछ खास नहीं",
                "बेकार, refund nahi mila", "fast delivery, value for money"],
 })
+# seed words of src/samiksha/aspects.py: delivery (delivery, late, time pe), quality (quality, product),
+# packaging (pack*), price (price, sasta); the last speaks of none
+ASPECT_REVIEWS = ["delivery late thi par quality achhi hai", "packing bekaar", "price bahut sasta, delivery time pe",
+                  "mast product", "theek hai"]
+MENTIONS = {"delivery": 2, "packaging": 1, "quality": 2, "price": 1, "seller": 0, "returns": 0, "size": 0}
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM} (apt-get install chromium)")
@@ -80,6 +86,31 @@ def label_file(page, url: str, path: Path) -> None:
     page.set_input_files("#file", str(path))
     page.click("#file-form button[type=submit]")
     page.wait_for_selector("#all:not([hidden]) tbody tr")
+
+
+def label_pasted(page, url: str, texts: list[str]) -> None:
+    page.goto(url)
+    page.locator("#model-line", has_text="Model:").wait_for()
+    page.fill("#texts", "\n".join(texts))
+    page.click("#paste-form button[type=submit]")
+    page.wait_for_selector("#all:not([hidden]) tbody tr")
+
+
+def wait_for_aspects(page) -> None:
+    page.wait_for_selector("#aspect-grid .aspect-table")
+
+
+def shown_rows(page) -> list[dict]:
+    """The table's review rows as shown: text, label and aspect chips [(aspect, sentiment), ...]."""
+    rows = page.locator("#table tbody tr[data-row]")
+    out = []
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        chips = row.locator(".aspect-chip")
+        out.append({"text": row.locator("td.text").text_content(), "label": row.get_attribute("data-label"),
+                    "aspects": [(chips.nth(j).get_attribute("data-aspect"), chips.nth(j).get_attribute("data-sentiment"))
+                                for j in range(chips.count())]})
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +180,8 @@ def test_upload_filter_search_and_download(page, server, tmp_path, trained_tiny)
     scores = [float(t.strip("%")) for t in page.locator("#table td.score").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
 
+    wait_for_aspects(page)
+    found = httpx.post(f"{server}/v1/aspects", json={"texts": REVIEWS["review"].tolist()}).json()["results"]
     with page.expect_download() as download:
         page.click("#download")
     assert download.value.suggested_filename == "reviews.labelled.csv"
@@ -157,8 +190,11 @@ def test_upload_filter_search_and_download(page, server, tmp_path, trained_tiny)
     download.value.save_as(tmp_path / "labelled.csv")
     labelled = read_table(tmp_path / "labelled.csv")
     assert list(labelled.columns) == ["order_id", "review", "label", "score", "prob_negative", "prob_neutral",
-                                      "prob_positive"]
+                                      "prob_positive", "aspects"]
     assert labelled["review"].tolist() == REVIEWS["review"].tolist() and labelled["label"].tolist() == labels
+    assert labelled["aspects"].fillna("").tolist() == [
+        ";".join(f"{a['aspect']}:{a['sentiment']}" for a in row["aspects"]) for row in found]
+    assert "delivery:" in labelled["aspects"].iloc[-1]  # "fast delivery, value for money"
 
     page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)
@@ -206,6 +242,150 @@ def test_api_key_typed_into_the_page(context, trained_tiny):
         page.click("#paste-form button[type=submit]")
         page.wait_for_selector("#all:not([hidden]) tbody tr")
         page.close()
+
+
+def test_explain_a_review(page, server):
+    label_pasted(page, server, ["bakwas quality, toot gaya", "mast  product, loved it!", "theek hai"])
+    rows = page.locator("#table tbody tr[data-row]")
+    first = rows.first.locator(".review-toggle")
+    text = rows.first.locator("td.text").text_content()
+    with page.expect_response("**/v1/explain") as response:
+        first.click()
+    result = response.value.json()["results"][0]
+    assert response.value.request.post_data_json == {"texts": [text]}
+    panel = page.locator("#table tr.explain")
+    panel.locator(".explained").wait_for()
+    assert first.get_attribute("aria-expanded") == "true"
+    assert panel.get_attribute("id") == first.get_attribute("aria-controls")
+    assert rows.first.evaluate("row => row.nextElementSibling.classList.contains('explain')")  # right below it
+
+    explained = panel.locator(".explained")
+    assert explained.text_content() == text  # the original text, spaces and punctuation kept
+    top = max(abs(w) for _, w in result["words"])
+    strong = [(word, w) for word, w in result["words"] if top > 0 and abs(w) >= 0.2 * top and w != 0]
+    marks = explained.locator("mark.word")
+    assert top > 0 and marks.count() == len(strong) >= 1
+    for i, (word, weight) in enumerate(strong):
+        assert marks.nth(i).text_content() == word
+        assert ("supports" if weight > 0 else "against") in marks.nth(i).get_attribute("class").split()
+    legend = panel.locator(".legend")
+    assert legend.is_visible()
+    assert f"supports {result['label']}" in legend.inner_text() and "speaks against it" in legend.inner_text()
+    assert legend.locator(".word.supports").count() == 1 and legend.locator(".word.against").count() == 1
+    assert result["label"] in panel.locator(".explain-head").inner_text()
+    # the styles differ by more than hue: bold + solid underline against italic + dashed underline
+    styles = legend.locator(".word").evaluate_all(
+        "els => els.map(e => [getComputedStyle(e).fontWeight, getComputedStyle(e).textDecorationStyle])")
+    assert styles[0] == ["700", "solid"] and styles[1][1] == "dashed"
+
+    first.click()  # a second click closes it
+    assert page.locator("#table tr.explain").count() == 0 and first.get_attribute("aria-expanded") == "false"
+
+    # the keyboard: Enter on a review opens its explanation (the one open before closes), Enter again closes it
+    first.click()
+    panel.locator(".explained").wait_for()
+    second = rows.nth(1).locator(".review-toggle")
+    second.focus()
+    second.press("Enter")
+    page.locator(f"#{second.get_attribute('aria-controls')} .explained").wait_for()
+    assert page.locator("#table tr.explain").count() == 1 and first.get_attribute("aria-expanded") == "false"
+    assert page.locator("#table tr.explain .explained").text_content() == rows.nth(1).locator("td.text").text_content()
+    second.press("Enter")
+    assert page.locator("#table tr.explain").count() == 0
+
+    # an error from the API goes to the status line, and nothing stays open
+    page.route("**/v1/explain", lambda route: route.fulfill(status=503, json={"error": "the model is busy"}))
+    rows.nth(2).locator(".review-toggle").click()
+    page.wait_for_selector("#status.error")
+    assert "the model is busy" in page.locator("#status").inner_text()
+    assert page.locator("#table tr.explain").count() == 0
+
+    page.set_viewport_size(PHONE)
+    second.click()  # the answer for this row was kept: no second request
+    page.locator("#table tr.explain .explained").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_aspect_breakdown_filters_the_table(page, server):
+    import httpx
+
+    expected = httpx.post(f"{server}/v1/aspects", json={"texts": ASPECT_REVIEWS}).json()
+    label_pasted(page, server, ASPECT_REVIEWS)
+    wait_for_aspects(page)
+    assert page.locator("#status").inner_text() == f"Labelled {len(ASPECT_REVIEWS)} reviews (pasted text)."
+
+    # the chips: each row's aspects as the server found them, with the sentiment in text, not colour alone
+    by_text = {text: [(a["aspect"], a["sentiment"]) for a in result["aspects"]]
+               for text, result in zip(ASPECT_REVIEWS, expected["results"])}
+    table = shown_rows(page)
+    assert len(table) == len(ASPECT_REVIEWS) and all(row["aspects"] == by_text[row["text"]] for row in table)
+    chip = page.locator("#table .aspect-chip[data-aspect=delivery]").first
+    assert re.fullmatch(r"delivery [−~+] ?\((negative|neutral|positive)\)", chip.text_content().replace("\xa0", " "))
+
+    # the breakdown: one row per aspect, counts by sentiment summing to the reviews that mention it
+    grid = page.locator("#aspect-grid tbody tr")
+    assert sorted(grid.nth(i).get_attribute("data-aspect") for i in range(grid.count())) == sorted(MENTIONS)
+    for i in range(grid.count()):
+        row = grid.nth(i)
+        aspect = row.get_attribute("data-aspect")
+        counts = {b.get_attribute("data-sentiment"): int(b.inner_text())
+                  for b in row.locator("button.aspect-count").all()}
+        want = {}
+        for pairs in by_text.values():
+            for name, sentiment in pairs:
+                if name == aspect:
+                    want[sentiment] = want.get(sentiment, 0) + 1
+        assert counts == want and sum(counts.values()) == int(row.locator("td.total").inner_text()) == MENTIONS[aspect]
+        assert ("unmentioned" in (row.get_attribute("class") or "")) == (MENTIONS[aspect] == 0)
+    names = [grid.nth(i).get_attribute("data-aspect") for i in range(grid.count())]
+    assert [n for n in names if MENTIONS[n]] == names[:4]  # mentioned aspects first
+
+    # a count filters the table to the reviews with that aspect and sentiment
+    button = page.locator("#aspect-grid button.aspect-count[data-aspect=delivery]").first
+    sentiment, count = button.get_attribute("data-sentiment"), int(button.inner_text())
+    assert re.fullmatch(rf"delivery: {count} {sentiment}", button.get_attribute("aria-label"))
+    button.click()
+    assert button.get_attribute("aria-pressed") == "true"
+    assert page.locator("#aspect-filter").is_visible() and "delivery" in page.locator("#aspect-filter").inner_text()
+    table = shown_rows(page)
+    assert len(table) == count and all(("delivery", sentiment) in row["aspects"] for row in table)
+    assert page.locator("#table-note").inner_text() == f"{count} of {len(ASPECT_REVIEWS)} reviews shown."
+
+    # it combines with the label filter (whose counts follow the aspect filter) and the search
+    assert page.locator("#filters [data-filter=all]").inner_text() == f"All {count}"
+    label = table[0]["label"]
+    page.click(f"#filters [data-filter={label}]")
+    table = shown_rows(page)
+    assert table and all(row["label"] == label and ("delivery", sentiment) in row["aspects"] for row in table)
+    page.click("#filters [data-filter=all]")
+
+    # an aspect's name: every review that mentions it
+    page.click("#aspect-grid button.aspect-name[data-aspect=delivery]")
+    table = shown_rows(page)
+    assert len(table) == MENTIONS["delivery"] and all("delivery" in dict(row["aspects"]) for row in table)
+    page.fill("#search", "packing")
+    assert shown_rows(page) == []
+    page.fill("#search", "")
+
+    # sorting keeps each row's chips
+    page.click("#table th button[data-sort=text]")
+    assert all(row["aspects"] == by_text[row["text"]] for row in shown_rows(page))
+
+    page.click("#aspect-filter-clear")
+    assert page.locator("#aspect-filter").is_hidden() and page.locator("#aspect-clear").is_hidden()
+    assert len(shown_rows(page)) == len(ASPECT_REVIEWS)
+    assert page.locator("#aspect-grid [aria-pressed=true]").count() == 0
+    assert page.locator("#filters [data-filter=all]").inner_text() == f"All {len(ASPECT_REVIEWS)}"
+
+    # the other clear control, in the breakdown itself
+    page.click("#aspect-grid button.aspect-name[data-aspect=packaging]")
+    assert len(shown_rows(page)) == 1
+    page.click("#aspect-clear")
+    assert len(shown_rows(page)) == len(ASPECT_REVIEWS)
+
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.locator("#aspect-grid .aspect-table").is_visible()
 
 
 def take_screenshot(model_dir: str, target: str, phone: str | None = None) -> None:

@@ -6,12 +6,20 @@
   const MAX_SHOWN = 500;        // table rows drawn at once; the search and filters reach the rest
   const MAX_NEGATIVES = 10;
   const KNOWN = ["negative", "neutral", "positive"];
+  const SIGNS = { negative: "−", neutral: "~", positive: "+" };   // aspect chips: text, not colour alone
+  const HIGHLIGHT = 0.2;        // explained words with |weight| under this share of the text's largest stay plain
   const SVG = "http://www.w3.org/2000/svg";
 
   const $ = (selector) => document.querySelector(selector);
   const state = {
     info: null, labels: [], columns: [], rows: [], textIndex: 0, labelIndex: 0, scoreIndex: 0,
     name: "reviews", filter: "all", query: "", sort: { key: "label", dir: 1 },
+    // aspects: names from /v1/aspects; aspect: the aspect filter ({ aspect, sentiment } with sentiment null for
+    // "mentioned at all") or null; aspectsReady: every row's aspects are known (item.aspects; null until then).
+    aspectNames: [], aspect: null, aspectsReady: false, aspectsFailed: false, aspectsDone: 0, aspectsTotal: 0,
+    // open: the row whose explanation is shown (or null); explained: row -> explanation (or its pending promise)
+    open: null, explained: new Map(),
+    generation: 0,               // bumped by every new result set, so late answers for an old one are dropped
   };
 
   // --- talking to the API ---------------------------------------------------
@@ -73,6 +81,11 @@
 
   function chip(label) {
     return el("span", { class: `chip ${labelClass(label)}`, text: label });
+  }
+
+  async function postTexts(path, texts) {
+    return api(path, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ texts }) });
   }
 
   // --- model and its own evaluation -----------------------------------------
@@ -218,15 +231,22 @@
     state.filter = "all";
     state.query = "";
     state.sort = { key: "label", dir: 1 };
+    state.generation += 1;
+    state.aspect = null;
+    state.aspectsReady = false;
+    state.aspectsFailed = false;
+    state.open = null;
+    state.explained = new Map();
     $("#search").value = "";
     setStatus(`Labelled ${format(rows.length)} reviews (${source}).`, "ok");
     $("#notices").replaceChildren(...notices.map((n) => el("li", { text: n })));
-    ["#negatives", "#summary", "#all"].forEach((id) => { $(id).hidden = false; });
+    ["#negatives", "#summary", "#aspects", "#all"].forEach((id) => { $(id).hidden = false; });
     drawChart();
     drawNegatives();
     drawFilters();
     drawTable();
     $("#negatives").scrollIntoView({ behavior: "smooth", block: "start" });
+    loadAspects();
   }
 
   const textOf = (item) => String(item.values[state.textIndex] ?? "");
@@ -283,8 +303,10 @@
   // --- table: filter by label, search, sort ---------------------------------
 
   function drawFilters() {
-    const tally = counts();
-    const options = [["all", `All ${format(state.rows.length)}`],
+    const within = state.rows.filter(inAspect);   // the label counts follow the aspect filter
+    const tally = Object.fromEntries(state.labels.map((l) => [l, 0]));
+    for (const item of within) tally[labelOf(item)] = (tally[labelOf(item)] || 0) + 1;
+    const options = [["all", `All ${format(within.length)}`],
       ...state.labels.map((l) => [l, `${l} ${format(tally[l])}`])];
     $("#filters").replaceChildren(...options.map(([value, text]) => {
       const button = el("button", { type: "button", "data-filter": value,
@@ -306,30 +328,59 @@
     return dir * result || a.row - b.row;
   }
 
+  function inAspect(item) {
+    const want = state.aspect;
+    return !want || (item.aspects || []).some((a) => a.aspect === want.aspect &&
+      (want.sentiment === null || a.sentiment === want.sentiment));
+  }
+
   function visibleRows() {
     const query = state.query.toLocaleLowerCase();
     return state.rows
+      .filter(inAspect)
       .filter((item) => state.filter === "all" || labelOf(item) === state.filter)
       .filter((item) => !query || textOf(item).toLocaleLowerCase().includes(query))
       .sort(compare);
   }
 
+  function aspectChips(item) {
+    if (item.aspects === null || item.aspects === undefined) {
+      return state.aspectsFailed ? [] : [el("span", { class: "muted pending", title: "Finding aspects…", text: "…" })];
+    }
+    return item.aspects.map(({ aspect, sentiment }) => el("span", {
+      class: `aspect-chip ${labelClass(sentiment)}`, "data-aspect": aspect, "data-sentiment": sentiment,
+      title: `${aspect}: ${sentiment}` },
+    `${aspect} `, el("span", { "aria-hidden": "true", text: SIGNS[sentiment] || sentiment }),
+    el("span", { class: "visually-hidden", text: `(${sentiment})` })));
+  }
+
+  function reviewRow(item) {
+    const score = scoreOf(item);
+    const meter = el("span", { class: `bar ${labelClass(labelOf(item))}` });
+    meter.style.width = percent(score);
+    const probabilities = state.labels
+      .map((l, j) => `${l} ${percent(item.values[state.scoreIndex + 1 + j])}`).join(", ");
+    const text = textOf(item);
+    let review = reviewText(text);
+    if (text.trim()) {   // a button: clicked, or Enter/Space on it, shows which words led to the label
+      review = el("button", { type: "button", class: "review-toggle", "aria-expanded": String(state.open === item.row),
+        "aria-controls": `explain-${item.row}`, title: "Show which words led to this label" }, review);
+      review.addEventListener("click", () => toggleExplain(item));
+    }
+    return el("tr", { "data-label": labelOf(item), "data-row": String(item.row) },
+      el("td", { class: "num", "data-name": "#", text: String(item.row + 1) }),
+      el("td", { class: "text", "data-name": "Review" }, review),
+      el("td", { "data-name": "Label" }, chip(labelOf(item))),
+      el("td", { class: "score", "data-name": "Confidence", title: probabilities },
+        el("span", { class: "track" }, meter), el("span", { text: percent(score) })),
+      el("td", { class: "aspects", "data-name": "Aspects" }, ...aspectChips(item)));
+  }
+
   function drawTable() {
     const rows = visibleRows();
     const body = document.querySelector("#table tbody");
-    body.replaceChildren(...rows.slice(0, MAX_SHOWN).map((item) => {
-      const score = scoreOf(item);
-      const meter = el("span", { class: `bar ${labelClass(labelOf(item))}` });
-      meter.style.width = percent(score);
-      const probabilities = state.labels
-        .map((l, j) => `${l} ${percent(item.values[state.scoreIndex + 1 + j])}`).join(", ");
-      return el("tr", { "data-label": labelOf(item) },
-        el("td", { class: "num", "data-name": "#", text: String(item.row + 1) }),
-        el("td", { class: "text", "data-name": "Review" }, reviewText(textOf(item))),
-        el("td", { "data-name": "Label" }, chip(labelOf(item))),
-        el("td", { class: "score", "data-name": "Confidence", title: probabilities },
-          el("span", { class: "track" }, meter), el("span", { text: percent(score) })));
-    }));
+    body.replaceChildren(...rows.slice(0, MAX_SHOWN).flatMap((item) =>
+      state.open === item.row ? [reviewRow(item), explainRow(item)] : [reviewRow(item)]));
     document.querySelectorAll("#table th button").forEach((button) => {
       const active = button.dataset.sort === state.sort.key;
       const direction = state.sort.dir > 0 ? "ascending" : "descending";
@@ -339,6 +390,230 @@
     $("#table-note").textContent = rows.length > MAX_SHOWN
       ? `Showing the first ${format(shown)} of ${format(rows.length)} matching reviews; search or filter to see others.`
       : `${format(rows.length)} of ${format(state.rows.length)} reviews shown.`;
+    drawAspectFilter();
+  }
+
+  // --- why a label: the review's words, marked by how much each led to it -----
+
+  function toggleExplain(item) {
+    const wasOpen = state.open === item.row;
+    document.querySelectorAll("#table tr.explain").forEach((row) => row.remove());
+    document.querySelectorAll("#table .review-toggle[aria-expanded=true]")
+      .forEach((button) => button.setAttribute("aria-expanded", "false"));
+    if (wasOpen) { state.open = null; return; }
+    state.open = item.row;
+    const row = document.querySelector(`#table tbody tr[data-row="${item.row}"]`);
+    if (!row) return;
+    row.querySelector(".review-toggle").setAttribute("aria-expanded", "true");
+    row.after(explainRow(item));
+    if (!state.explained.has(item.row)) fetchExplanation(item);
+  }
+
+  async function fetchExplanation(item) {
+    const generation = state.generation;
+    const pending = postTexts("/v1/explain", [textOf(item)]);
+    state.explained.set(item.row, pending);
+    let result;
+    try {
+      result = (await pending).results[0];
+    } catch (error) {
+      if (generation !== state.generation) return;
+      state.explained.delete(item.row);
+      setStatus(`Could not explain review #${item.row + 1}: ${error.message}`, "error");
+      if (state.open === item.row) toggleExplain(item);   // closes it
+      return;
+    }
+    if (generation !== state.generation) return;
+    state.explained.set(item.row, result);
+    const panel = document.querySelector(`#explain-${item.row} .explain-panel`);
+    if (panel && state.open === item.row) fillPanel(panel, item);   // the live region stays: it is announced
+  }
+
+  function explainRow(item) {
+    const panel = el("div", { class: "explain-panel", role: "region", "aria-live": "polite",
+      "aria-label": `Why review #${item.row + 1} is labelled as it is` });
+    fillPanel(panel, item);
+    return el("tr", { class: "explain", id: `explain-${item.row}` }, el("td", { colspan: "5" }, panel));
+  }
+
+  function fillPanel(panel, item) {
+    const result = state.explained.get(item.row);
+    if (!result || typeof result.then === "function") {
+      panel.replaceChildren(el("p", { class: "muted", text: "Finding the words that led to this label…" }));
+      return;
+    }
+    const label = result.label;
+    const weights = result.words.map(([, weight]) => Math.abs(weight));
+    const top = Math.max(0, ...weights);
+    panel.replaceChildren(
+      el("p", { class: "explain-head" }, el("span", { text: "Labelled " }), chip(label),
+        el("span", { class: "muted", text: ` · ${percent(result.score)} sure` })),
+      highlighted(textOf(item), result.words, top, label),
+      el("p", { class: "legend small" },
+        el("span", { class: "legend-item" }, el("span", { class: `word supports level-3 ${labelClass(label)}`,
+          text: "word" }), el("span", { text: ` supports ${label}` })),
+        el("span", { class: "legend-item" }, el("span", { class: "word against level-3", text: "word" }),
+          el("span", { text: " speaks against it" })),
+        el("span", { class: "legend-item muted", text: "Stronger shading: a stronger effect." })),
+      el("p", { class: "muted small", text: top > 0
+        ? "Each word was left out in turn: the more the label's probability fell, the more the word supports it; " +
+          "if it rose, the word speaks against it. Words with little effect are left plain."
+        : "Leaving out any one word did not change the label's probability." }));
+  }
+
+  function highlighted(text, words, top, label) {
+    // The words come without the spaces between them: find each in the original text after the previous one,
+    // so the text keeps its own spacing and punctuation.
+    const paragraph = el("p", { class: `explained ${labelClass(label)}` });
+    if (hasDevanagari(text)) paragraph.setAttribute("lang", "hi");
+    let cursor = 0;
+    for (const [word, weight] of words) {
+      const at = word ? text.indexOf(word, cursor) : -1;
+      if (at < 0) continue;
+      if (at > cursor) paragraph.append(text.slice(cursor, at));
+      const share = top > 0 ? Math.abs(weight) / top : 0;
+      if (share >= HIGHLIGHT && weight !== 0) {
+        const level = share >= 0.7 ? 3 : share >= 0.4 ? 2 : 1;
+        const kind = weight > 0 ? "supports" : "against";
+        paragraph.append(el("mark", { class: `word ${kind} level-${level} ${labelClass(label)}`,
+          "data-weight": String(weight),
+          title: `${weight > 0 ? `supports ${label}` : "speaks against it"} (${weight > 0 ? "+" : ""}${weight})`,
+          text: word }));
+      } else {
+        paragraph.append(word);
+      }
+      cursor = at + word.length;
+    }
+    if (cursor < text.length) paragraph.append(text.slice(cursor));
+    return paragraph;
+  }
+
+  // --- aspects: what each review speaks of, and the sentiment toward it -------
+
+  async function loadAspects() {
+    const generation = state.generation;
+    const size = chunkSize();
+    const items = state.rows.filter((item) => textOf(item).trim());   // an empty review speaks of nothing
+    state.rows.forEach((item) => { item.aspects = textOf(item).trim() ? null : []; });
+    state.aspectsDone = 0;
+    state.aspectsTotal = items.length;
+    drawAspects();
+    try {
+      for (let start = 0; start < items.length; start += size) {   // one chunk after another
+        const chunk = items.slice(start, start + size);
+        const body = await postTexts("/v1/aspects", chunk.map(textOf));
+        if (generation !== state.generation) return;
+        state.aspectNames = body.aspects;
+        body.results.forEach((result, i) => { chunk[i].aspects = result.aspects; });
+        state.aspectsDone = start + chunk.length;
+        drawAspects();
+        drawAspectCells();
+      }
+      state.aspectsReady = true;
+    } catch (error) {
+      if (generation !== state.generation) return;
+      state.aspectsFailed = true;
+      setStatus(`Could not find the reviews' aspects: ${error.message}`, "error");
+      drawAspectCells();
+    }
+    drawAspects();
+  }
+
+  function drawAspectCells() {
+    document.querySelectorAll("#table tbody tr[data-row]").forEach((row) => {
+      row.querySelector("td.aspects").replaceChildren(...aspectChips(state.rows[Number(row.dataset.row)]));
+    });
+  }
+
+  function setAspectFilter(filter) {
+    state.aspect = filter;
+    drawFilters();
+    drawTable();
+    drawAspects();
+    if (filter) $("#all").scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  function drawAspects() {
+    const grid = $("#aspect-grid");
+    $("#aspect-clear").hidden = !state.aspect;
+    if (state.aspectsFailed) {
+      grid.replaceChildren(el("p", { class: "muted", text: "The aspects could not be found." }));
+      return;
+    }
+    if (!state.aspectsReady) {
+      const { aspectsDone: done, aspectsTotal: total } = state;
+      const progress = total > chunkSize() ? ` (${format(done)} of ${format(total)} reviews)` : "";
+      grid.replaceChildren(el("p", { class: "muted", text: `Finding aspects…${progress}` }));
+      return;
+    }
+    const tally = Object.fromEntries(state.aspectNames.map((name) => [name, {}]));
+    for (const item of state.rows) {
+      for (const { aspect, sentiment } of item.aspects || []) {
+        tally[aspect] = tally[aspect] || {};
+        tally[aspect][sentiment] = (tally[aspect][sentiment] || 0) + 1;
+      }
+    }
+    const sentiments = [...state.labels];
+    for (const counts of Object.values(tally)) {
+      for (const s of Object.keys(counts)) if (!sentiments.includes(s)) sentiments.push(s);
+    }
+    const totalOf = (name) => Object.values(tally[name]).reduce((a, b) => a + b, 0);
+    const names = Object.keys(tally);
+    names.sort((a, b) => (totalOf(b) > 0) - (totalOf(a) > 0));   // mentioned first, each in the server's order
+    const pressed = (aspect, sentiment) => String(!!state.aspect && state.aspect.aspect === aspect &&
+      state.aspect.sentiment === sentiment);
+    const table = el("table", { class: "aspect-table" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Aspect" }),
+        ...sentiments.map((s) => el("th", { scope: "col", class: "num", text: s })),
+        el("th", { scope: "col", class: "num", text: "reviews" }))));
+    const body = el("tbody");
+    for (const name of names) {
+      const total = totalOf(name);
+      const row = el("tr", { "data-aspect": name, class: total ? "" : "unmentioned" });
+      if (total) {
+        const button = el("button", { type: "button", class: "aspect-name", "data-aspect": name,
+          "aria-pressed": pressed(name, null), "aria-label": `${name}: all ${total} reviews that mention it`,
+          text: name });
+        button.addEventListener("click", () => setAspectFilter({ aspect: name, sentiment: null }));
+        row.append(el("th", { scope: "row" }, button));
+      } else {
+        row.append(el("th", { scope: "row", title: "No review mentions it", text: name }));
+      }
+      for (const sentiment of sentiments) {
+        const count = tally[name][sentiment] || 0;
+        const cell = el("td", { class: "num" });
+        if (count) {
+          const button = el("button", { type: "button", class: `aspect-count ${labelClass(sentiment)}`,
+            "data-aspect": name, "data-sentiment": sentiment, "aria-pressed": pressed(name, sentiment),
+            "aria-label": `${name}: ${format(count)} ${sentiment}`, title: `${name}: ${format(count)} ${sentiment}`,
+            text: format(count) });
+          button.addEventListener("click", () => setAspectFilter({ aspect: name, sentiment }));
+          cell.append(button);
+        } else {
+          cell.append(el("span", { class: "zero", text: "0" }));
+        }
+        row.append(cell);
+      }
+      row.append(el("td", { class: "num total", text: format(total) }));
+      body.append(row);
+    }
+    table.append(body);
+    grid.replaceChildren(table);
+  }
+
+  function chunkSize() {
+    return (state.info && state.info.limits.max_texts) || 1000;
+  }
+
+  function drawAspectFilter() {
+    const want = state.aspect;
+    $("#aspect-filter").hidden = !want;
+    $("#aspect-clear").hidden = !want;
+    if (want) {
+      $("#aspect-filter-text").textContent = want.sentiment === null
+        ? `Only reviews that mention ${want.aspect}.`
+        : `Only reviews whose ${want.aspect} is ${want.sentiment}.`;
+    }
   }
 
   function sortBy(key) {
@@ -354,7 +629,17 @@
   }
 
   function download() {
-    const lines = [state.columns, ...state.rows.map((item) => item.values)].map((row) => row.map(csvCell).join(","));
+    // The aspects go in as one column, "delivery:negative;quality:positive", once every row's are known.
+    const name = state.columns.includes("aspects") ? "predicted_aspects" : "aspects";
+    const withAspects = state.aspectsReady;
+    const aspectCell = (item) => (item.aspects || []).map((a) => `${a.aspect}:${a.sentiment}`).join(";");
+    const header = withAspects ? [...state.columns, name] : state.columns;
+    const rows = state.rows.map((item) => withAspects ? [...item.values, aspectCell(item)] : item.values);
+    if (!withAspects) {
+      setStatus(state.aspectsFailed ? "Downloaded without aspects: they could not be found."
+        : "Downloaded without aspects: they are still being found; download again when they are shown.");
+    }
+    const lines = [header, ...rows].map((row) => row.map(csvCell).join(","));
     // The byte-order mark makes Excel read the file as UTF-8 (Hindi stays Hindi).
     const blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
     const link = el("a", { href: URL.createObjectURL(blob), download: `${state.name}.labelled.csv` });
@@ -372,11 +657,15 @@
     $("#download").addEventListener("click", download);
     $("#negative-more").addEventListener("click", () => {
       state.filter = "negative";
+      state.aspect = null;
+      drawAspects();
       drawFilters();
       drawTable();
       $("#all").scrollIntoView({ behavior: "smooth", block: "start" });
     });
     $("#search").addEventListener("input", (event) => { state.query = event.target.value; drawTable(); });
+    $("#aspect-clear").addEventListener("click", () => setAspectFilter(null));
+    $("#aspect-filter-clear").addEventListener("click", () => setAspectFilter(null));
     document.querySelectorAll("#table th button").forEach((button) => {
       button.addEventListener("click", () => sortBy(button.dataset.sort));
     });
