@@ -4,17 +4,20 @@ aspect sentiment against a keyword-only baseline, in one run.
 Explanations. For each text with at least 4 words, delete the 3 words a method ranks highest and, separately, 3
 random words (3 seeded draws, averaged); the faithfulness of a method is how far the predicted label's probability
 falls in the first case against the second (ratio of mean drops). Methods: word occlusion by PyTorch, word
-occlusion by the int8 ONNX export (the fast path a served model uses), and Integrated Gradients (captum, PyTorch,
-the transformer part only). Texts/s is the wall time of explaining all the texts, after a warm-up.
+occlusion by the int8 ONNX export (the fast path a served model uses) at 48, 24 and 12 occlusions per text at most,
+Integrated Gradients (captum, PyTorch, the transformer part only), and, given ``--sentimix-student``, occlusion of a
+distilled 2-layer int8 student. Texts/s is the wall time of explaining all the texts, after a warm-up.
 Models and texts: the demo model (`samiksha train` on demo_data/train.csv, the default recipe) on the 150 demo test
 reviews; a SentiMix model (the default recipe on a stratified sample of ``--sentimix-train`` train tweets) on
 ``--sentimix-texts`` dev tweets.
 
 Aspects. demo_data/aspects_test.csv (390 hand-labelled reviews, never used to choose anything) and, marked as such,
-aspects_dev.csv (130 reviews the seed words, clause rules and blend weight were chosen on). Our method (clauses, seed
-words, clause sentiment) against the keyword-only baseline (seed words anywhere in the review, every aspect given
-the review's label), both with the demo model's sentiment: micro- and macro-F1 of aspect detection, sentiment
-accuracy on the aspects both found and labelled, F1 of (aspect, sentiment) pairs, texts/s.
+aspects_dev.csv (130 reviews the seed words, clause rules, polarity words and weights were chosen on). Ours (clauses,
+seed words, clause sentiment with polarity words) against two keyword-only baselines that give every aspect found
+the review's label: the aspects' names and direct translations anywhere in the review, and our seed words anywhere
+in the review. All with the demo model's sentiment: micro- and macro-F1 of aspect detection, sentiment accuracy on
+the aspects both found and labelled (and on reviews whose aspects differ in sentiment), F1 of (aspect, sentiment)
+pairs, texts/s.
 
     python benchmarks/insights.py --work /tmp/insights     # models are trained once into --work and reused
 """
@@ -39,13 +42,20 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 
 from samiksha import TrainConfig, train  # noqa: E402
-from samiksha.aspects import AspectFinder, aspect_scores, keyword_baseline, read_aspect_labels  # noqa: E402
+from samiksha.aspects import Aspect, AspectFinder, aspect_scores, keyword_baseline, read_aspect_labels  # noqa: E402
 from samiksha.demo import demo_data_dir  # noqa: E402
-from samiksha.explain import explain, without, word_spans  # noqa: E402
+from samiksha.explain import explain, occlusion, without, word_spans  # noqa: E402
 from samiksha.export import export_onnx  # noqa: E402
 from samiksha.predict import Classifier  # noqa: E402
 
 TOP_K, RANDOM_DRAWS = 3, 3
+CAPS = (48, 24, 12)  # occlusions per text at most (longer texts are occluded in runs of neighbouring words)
+# the plainest keyword search: each aspect's own name and its direct translations
+NAMES_ONLY = [Aspect(name, name, seeds) for name, seeds in (
+    ("delivery", ("delivery", "डिलीवरी")), ("packaging", ("packaging", "packing", "पैकिंग")),
+    ("quality", ("quality", "क्वालिटी", "गुणवत्ता")), ("price", ("price", "कीमत", "दाम")),
+    ("seller", ("seller", "विक्रेता")), ("returns", ("return", "refund", "रिटर्न", "रिफंड")),
+    ("size", ("size", "साइज़", "साइज")))]
 
 
 def trained(folder: Path, data: Path, seed: int) -> Path:
@@ -89,20 +99,30 @@ def faithfulness(classifier: Classifier, explanations, seed: int) -> tuple[float
     return float(top_drop), float(random_drop), len(rows)
 
 
-def explanation_rows(name: str, folder: Path, texts: list[str], seed: int) -> list[dict]:
+def explanation_rows(name: str, folder: Path, texts: list[str], seed: int, student: Path | None = None) -> list[dict]:
     torch_model = Classifier.load(folder, backend="torch")
     onnx_model = Classifier.load(folder, backend="onnx")
+    setups = [("occlusion", torch_model, "model", CAPS[0]), *(("occlusion", onnx_model, "model", c) for c in CAPS),
+              ("gradients", torch_model, "model", None)]
+    if student is not None:
+        student_model = Classifier.load(student, backend="onnx")
+        setups += [("occlusion", student_model, "2-layer student", c) for c in CAPS]
     rows = []
-    for method, classifier in (("occlusion", torch_model), ("occlusion", onnx_model), ("gradients", torch_model)):
-        explain(classifier, texts[:8], method=method)  # warm-up
+    for method, classifier, model, cap in setups:
+        def run(batch: list[str], classifier=classifier, method=method, cap=cap) -> list:
+            if method == "occlusion":
+                return occlusion(classifier, batch, max_occlusions=cap)
+            return explain(classifier, batch, method=method)
+
+        run(texts[:8])  # warm-up
         started = time.perf_counter()
-        explained = explain(classifier, texts, method=method)
+        explained = run(texts)
         seconds = time.perf_counter() - started
         # faithfulness is judged by the model as it labels (the whole stack, same backend)
         top, rand, n = faithfulness(classifier, explained, seed)
-        rows.append({"texts": name, "method": method, "backend": classifier.backend.name, "n": n,
-                     "top3_drop": round(top, 4), "random3_drop": round(rand, 4),
-                     "ratio": round(top / rand, 2) if rand > 0 else float("nan"),
+        rows.append({"texts": name, "model": model, "method": method, "max_occlusions": cap or "-",
+                     "backend": classifier.backend.name, "n": n, "top3_drop": round(top, 4),
+                     "random3_drop": round(rand, 4), "ratio": round(top / rand, 2) if rand > 0 else float("nan"),
                      "texts_per_s": round(len(texts) / seconds, 1)})
         print(rows[-1], flush=True)
     return rows
@@ -115,8 +135,9 @@ def aspect_rows(model: Path) -> list[dict]:
     for file, role in (("aspects_test.csv", "test"), ("aspects_dev.csv", "dev (chosen on)")):
         texts, gold = read_aspect_labels(demo_data_dir() / file)
         mixed = [i for i, g in enumerate(gold) if len({s for _, s in g}) > 1]
-        for method, run in (("keyword baseline", lambda t: keyword_baseline(classifier, t)),
-                            ("clauses + seeds (ours)", finder.find)):
+        for method, run in (("names only, review label", lambda t: keyword_baseline(classifier, t, NAMES_ONLY)),
+                            ("our seeds, review label", lambda t: keyword_baseline(classifier, t)),
+                            ("ours: clauses, seeds, polarity", finder.find)):
             run(texts[:8])
             started = time.perf_counter()
             found = [[(a.aspect, a.sentiment) for a in row] for row in run(texts)]
@@ -140,6 +161,8 @@ def main() -> None:
     parser.add_argument("--sentimix-texts", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-sentimix", action="store_true", help="Only the demo data (no ../shared needed).")
+    parser.add_argument("--sentimix-student", type=Path, help="A student distilled from the SentiMix model "
+                        "(`samiksha distill WORK/sentimix --output DIR` then `samiksha export DIR`), explained too.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     demo_model = trained(args.work / "demo", demo_data_dir() / "train.csv", args.seed)
@@ -148,7 +171,7 @@ def main() -> None:
     if not args.skip_sentimix:
         train_file, dev_texts = sentimix_data(args.work, args.sentimix_train, args.sentimix_texts, args.seed)
         rows += explanation_rows("SentiMix dev", trained(args.work / "sentimix", train_file, args.seed), dev_texts,
-                                 args.seed)
+                                 args.seed, args.sentimix_student)
     print("\nExplanations: fall of the predicted label's probability, top-3 words deleted vs 3 random words")
     print(pd.DataFrame(rows).to_string(index=False))
     print("\nAspects (sentiment by the demo model)")

@@ -74,6 +74,29 @@ def test_seed_words_match_whole_words_and_prefixes():
     assert [[a.aspect for a in row] for row in found] == [["delivery"], [], ["returns"], ["packaging"]]
 
 
+def test_numbers_in_seeds_and_polarity_words_with_negation():
+    from samiksha.aspects import polarity
+
+    finder = AspectFinder(WordModel())
+    found = finder.find(["499 mein itna solid trimmer", "₹1500 का है", "2 din mein aa gaya"])
+    assert [[a.aspect for a in row] for row in found] == [["price", "quality"], ["price"], ["delivery"]]
+    assert polarity("packing achhi thi") == 1 and polarity("packing achhi nahi thi") == -1
+    assert polarity("पैकिंग बहुत खराब") == -1 and polarity("not bad at all") == 1 and polarity("box aaya") == 0
+
+
+def test_polarity_words_decide_a_clause_the_model_reads_wrongly():
+    class Contrary(WordModel):
+        """Calls everything negative, clauses included."""
+
+        def predict_proba(self, texts, batch_size=64):
+            return np.tile([0.8, 0.1, 0.1], (len(texts), 1))
+
+    [found] = AspectFinder(Contrary()).find(["packing bahut achhi thi lekin quality bekaar"])
+    assert [(a.aspect, a.sentiment) for a in found] == [("packaging", "positive"), ("quality", "negative")]
+    [found] = AspectFinder(Contrary(), polarity_weight=0).find(["packing bahut achhi thi lekin quality bekaar"])
+    assert [a.sentiment for a in found] == ["negative", "negative"]
+
+
 def test_keyword_baseline_gives_every_aspect_the_review_label():
     [found] = keyword_baseline(WordModel(), ["delivery fast thi par quality bekaar bekaar"])
     assert {(a.aspect, a.sentiment) for a in found} == {("delivery", "negative"), ("quality", "negative")}

@@ -101,5 +101,8 @@ def test_explain_command_json(trained_tiny):
     assert [b["text"] for b in body] == [TEXTS[1], "ok"]
     assert set(body[0]) == {"text", "label", "score", "words"}
     assert [w for w, _ in body[0]["words"]][:3] == ["कुकर", "की", "बनावट"]
+    coarse = CliRunner().invoke(app, ["explain", str(trained_tiny), "a b c d e f", "--json", "--max-occlusions", "2"])
+    weights = [w for _, w in json.loads(coarse.stdout)[0]["words"]]
+    assert weights[:3] == [weights[0]] * 3 and weights[3:] == [weights[3]] * 3
     shown = CliRunner().invoke(app, ["explain", str(trained_tiny), "bahut badiya"])
     assert shown.exit_code == 0 and "supports the label" in shown.stdout

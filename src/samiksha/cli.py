@@ -311,6 +311,9 @@ def explain(
     method: Annotated[str, typer.Option(help="occlusion (every backend; the default, measured faster and more "
                                              "faithful) or gradients (Integrated Gradients, PyTorch only).")] = "occlusion",
     backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
+    max_occlusions: Annotated[Optional[int], typer.Option(help="Occlusion: model calls per text at most; longer "
+                                                          "texts are occluded in runs of neighbouring words "
+                                                          "(faster, coarser).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list: {text, label, score, words: "
                                                          "[[word, weight], ...]} per text.")] = False,
 ) -> None:
@@ -320,7 +323,10 @@ def explain(
     _setup(verbose=False)
     if method == "gradients" and backend == "auto":
         backend = "torch"
-    explanations = Classifier.load(model_dir, backend=backend).explain(texts, method=method)
+    if max_occlusions is not None and max_occlusions < 1:
+        raise SamikshaError("--max-occlusions must be at least 1")
+    explanations = Classifier.load(model_dir, backend=backend).explain(texts, method=method,
+                                                                       max_occlusions=max_occlusions)
     if as_json:
         out.print_json(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False))
         return

@@ -93,11 +93,12 @@ class Classifier:
         proba = self.logits(texts, batch_size)
         return [self.labels[i] for i in proba.argmax(axis=1)]
 
-    def explain(self, texts: Sequence[str], method: str = "occlusion", batch_size: int = 64) -> list:
+    def explain(self, texts: Sequence[str], method: str = "occlusion", batch_size: int = 64,
+                max_occlusions: int | None = None) -> list:
         """Each text's predicted label and every word's contribution toward it (see `samiksha.explain`)."""
-        from .explain import explain
+        from .explain import MAX_OCCLUSIONS, explain
 
-        return explain(self, texts, method, batch_size)
+        return explain(self, texts, method, batch_size, max_occlusions or MAX_OCCLUSIONS)
 
 
 def label_frame(classifier: Classifier, frame, text_column: str | None = None, source: object = "input",
