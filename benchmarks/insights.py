@@ -51,7 +51,7 @@ from samiksha.predict import Classifier  # noqa: E402
 TOP_K, RANDOM_DRAWS = 3, 3
 CAPS = (48, 24, 12)  # occlusions per text at most (longer texts are occluded in runs of neighbouring words)
 # the plainest keyword search: each aspect's own name and its direct translations
-NAMES_ONLY = [Aspect(name, name, seeds) for name, seeds in (
+NAMES_ONLY = [Aspect(name, seeds) for name, seeds in (
     ("delivery", ("delivery", "डिलीवरी")), ("packaging", ("packaging", "packing", "पैकिंग")),
     ("quality", ("quality", "क्वालिटी", "गुणवत्ता")), ("price", ("price", "कीमत", "दाम")),
     ("seller", ("seller", "विक्रेता")), ("returns", ("return", "refund", "रिटर्न", "रिफंड")),
@@ -161,22 +161,24 @@ def main() -> None:
     parser.add_argument("--sentimix-texts", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-sentimix", action="store_true", help="Only the demo data (no ../shared needed).")
+    parser.add_argument("--part", choices=("all", "explanations", "aspects"), default="all")
     parser.add_argument("--sentimix-student", type=Path, help="A student distilled from the SentiMix model "
                         "(`samiksha distill WORK/sentimix --output DIR` then `samiksha export DIR`), explained too.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     demo_model = trained(args.work / "demo", demo_data_dir() / "train.csv", args.seed)
-    demo_texts = pd.read_csv(demo_data_dir() / "test.csv")["text"].astype(str).tolist()
-    rows = explanation_rows("demo test", demo_model, demo_texts, args.seed)
-    if not args.skip_sentimix:
-        train_file, dev_texts = sentimix_data(args.work, args.sentimix_train, args.sentimix_texts, args.seed)
-        rows += explanation_rows("SentiMix dev", trained(args.work / "sentimix", train_file, args.seed), dev_texts,
-                                 args.seed, args.sentimix_student)
-    print("\nExplanations: fall of the predicted label's probability, top-3 words deleted vs 3 random words")
-    print(pd.DataFrame(rows).to_string(index=False))
-    print("\nAspects (sentiment by the demo model)")
-    print(pd.DataFrame(aspect_rows(demo_model)).to_string(index=False))
-
+    if args.part in ("all", "explanations"):
+        demo_texts = pd.read_csv(demo_data_dir() / "test.csv")["text"].astype(str).tolist()
+        rows = explanation_rows("demo test", demo_model, demo_texts, args.seed)
+        if not args.skip_sentimix:
+            train_file, dev_texts = sentimix_data(args.work, args.sentimix_train, args.sentimix_texts, args.seed)
+            rows += explanation_rows("SentiMix dev", trained(args.work / "sentimix", train_file, args.seed),
+                                     dev_texts, args.seed, args.sentimix_student)
+        print("\nExplanations: fall of the predicted label's probability, top-3 words deleted vs 3 random words")
+        print(pd.DataFrame(rows).to_string(index=False))
+    if args.part in ("all", "aspects"):
+        print("\nAspects (sentiment by the demo model)")
+        print(pd.DataFrame(aspect_rows(demo_model)).to_string(index=False))
 
 if __name__ == "__main__":
     main()

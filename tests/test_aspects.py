@@ -54,6 +54,7 @@ def test_clauses_split_on_connectives_in_three_scripts():
     assert clauses("delivery time par aayi") == ["delivery time par aayi"]  # "par" as "on", not "but"
     assert clauses("Good phone but the battery drains") == ["Good phone", "but the battery drains"]
     assert clauses("!!!") == []
+    assert clauses("Rs. 1,299 mein liya, 4.5 star") == ["Rs 1,299 mein liya", "4.5 star"]  # numbers stay whole
 
 
 def test_mixed_review_gets_one_sentiment_per_aspect():
@@ -104,15 +105,17 @@ def test_keyword_baseline_gives_every_aspect_the_review_label():
 
 def test_user_aspect_file_adds_replaces_and_refuses_bad_lines(tmp_path):
     file = tmp_path / "mine.txt"
+    file.write_text("# my shop\nbattery: battery, charge*, बैटरी\nsound: awaaz, bass, sound\nemi: # ki emi\n",
+                    encoding="utf-8")
+    assert [a.name for a in read_aspect_file(file)] == ["battery", "sound", "emi"]
     file.write_text("# my shop\nbattery: battery, charge*, बैटरी\nsound: awaaz, bass, sound\n", encoding="utf-8")
-    assert [a.name for a in read_aspect_file(file)] == ["battery", "sound"]
     names = [a.name for a in aspect_set(file)]
     assert names == [n for n in ASPECT_NAMES if n != "sound"] + ["battery", "sound"]
     assert [a.name for a in aspect_set(file, replace=True)] == ["battery", "sound"]
     finder = AspectFinder(WordModel(), aspect_set(file, replace=True))
     [found] = finder.find(["बैटरी fast charge hoti hai lekin awaaz bekaar"])
     assert [(a.aspect, a.sentiment) for a in found] == [("battery", "positive"), ("sound", "negative")]
-    for bad, words in (("battery battery\n", "line 1"), ("x:\n", "line 1"), ("ok: a\nok: b\n", "named twice"),
+    for bad, words in (("battery battery\n", "line 1"), ("x:\n", "line 1"), ("\nall: *\n", "line 2"), ("ok: a\nok: b\n", "named twice"),
                        ("# nothing\n", "no aspects")):
         file.write_text(bad, encoding="utf-8")
         with pytest.raises(DataError, match=words):

@@ -192,9 +192,8 @@ def test_upload_filter_search_and_download(page, server, tmp_path, trained_tiny)
     assert list(labelled.columns) == ["order_id", "review", "label", "score", "prob_negative", "prob_neutral",
                                       "prob_positive", "aspects"]
     assert labelled["review"].tolist() == REVIEWS["review"].tolist() and labelled["label"].tolist() == labels
-    assert labelled["aspects"].fillna("").tolist() == [
-        ";".join(f"{a['aspect']}:{a['sentiment']}" for a in row["aspects"]) for row in found]
-    assert "delivery:" in labelled["aspects"].iloc[-1]  # "fast delivery, value for money"
+    assert [json.loads(cell) for cell in labelled["aspects"]] == [row["aspects"] for row in found]  # as the CLI writes
+    assert "delivery" in [a["aspect"] for a in json.loads(labelled["aspects"].iloc[-1])]  # "fast delivery, value..."
 
     page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)

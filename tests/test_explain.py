@@ -40,13 +40,16 @@ def test_occlusion_weights_are_the_fall_in_the_label_probability(trained_tiny, t
         classifier = Classifier.load(trained_tiny, backend=backend)
     explained = classifier.explain(TEXTS)
     proba = classifier.predict_proba(TEXTS)
+    # int8 graphs quantize activations per batch, so a text's scores move slightly with its batch-mates
+    tolerance = 1e-3 if backend == "onnx" else 1e-5
     for e, text, row in zip(explained, TEXTS, proba):
         assert [w for w, _ in e.words] == [text[a:b] for a, b in word_spans(text)]
-        assert e.label == classifier.labels[row.argmax()] and e.score == pytest.approx(row.max(), abs=1e-5)
+        assert e.label == classifier.labels[row.argmax()] and e.score == pytest.approx(row.max(), abs=tolerance)
         best = int(row.argmax())
         for k in (0, len(e.words) - 1):  # each weight, recomputed by hand
             rest = without(text, [word_spans(text)[k]])
-            assert e.words[k][1] == pytest.approx(row[best] - classifier.predict_proba([rest])[0, best], abs=1e-4)
+            assert e.words[k][1] == pytest.approx(row[best] - classifier.predict_proba([rest])[0, best],
+                                                  abs=max(tolerance, 1e-4) * 2)
 
 
 def test_long_texts_are_occluded_in_runs_of_neighbours(trained_tiny):
@@ -104,5 +107,7 @@ def test_explain_command_json(trained_tiny):
     coarse = CliRunner().invoke(app, ["explain", str(trained_tiny), "a b c d e f", "--json", "--max-occlusions", "2"])
     weights = [w for _, w in json.loads(coarse.stdout)[0]["words"]]
     assert weights[:3] == [weights[0]] * 3 and weights[3:] == [weights[3]] * 3
-    shown = CliRunner().invoke(app, ["explain", str(trained_tiny), "bahut badiya"])
-    assert shown.exit_code == 0 and "supports the label" in shown.stdout
+    shown = CliRunner().invoke(app, ["explain", str(trained_tiny), "bahut [/] badiya [bold]"])  # not rich markup
+    assert shown.exit_code == 0 and "supports the label" in shown.stdout and "[/]" in shown.stdout
+    refused = CliRunner().invoke(app, ["explain", str(trained_tiny), "ok", "--method", "shap"])
+    assert refused.exit_code == 1 and "unknown explanation method" in refused.output

@@ -115,6 +115,9 @@ def test_explain_gives_words_in_order_with_the_predicted_label(client, trained_t
     cut = body["results"][1]["text"]
     assert len(cut) == 50 and [w for w, _ in body["results"][1]["words"]] == [cut[a:b] for a, b in word_spans(cut)]
     assert body["notices"] == ["1 text(s) longer than 50 characters: only their first 50 were labelled"]
+    lone = client.post("/v1/explain", content=b'{"texts": ["ab\\ud800 cd"]}',
+                       headers={"Content-Type": "application/json"})
+    assert lone.status_code == 200 and [w for w, _ in lone.json()["results"][0]["words"]][-1] == "cd"
     assert_error(client.post("/v1/explain", json={"texts": []}), 422, "empty")
     assert_error(client.post("/v1/explain", json={"texts": ["a"] * 6}), 413, "at most 5")
 

@@ -35,26 +35,25 @@ CLAUSE_WEIGHT = 0.5  # in a review whose aspects sit in different clauses: the c
 
 @dataclass(frozen=True)
 class Aspect:
-    """An aspect: its name, what it covers, and seed words or phrases (any script)."""
+    """An aspect: its name and seed words or phrases (any script)."""
 
     name: str
-    description: str
     seeds: tuple[str, ...]
 
 
 DEFAULT_ASPECTS = (
-    Aspect("delivery", "delivery and shipping: how fast and how the order arrived", (
+    Aspect("delivery", (  # delivery and shipping: how fast and how the order arrived
         "deliver*", "delivery boy", "courier", "shipping", "shipment", "shipped", "dispatch*", "arrived", "arrive",
         "reached", "tracking", "late", "delay*", "on time", "parcel", "order aaya", "aa gaya", "aa gayi", "mil gaya",
         "mila", "pahunch*", "pohoch*", "jaldi aaya", "der se", "time pe", "time par", "din mein aaya", "dilivery",
         "डिलीवरी", "डिलिवरी", "कूरियर", "पार्सल", "समय पर", "देर से", "पहुंच*", "पहुँच*", "आ गया", "आ गई", "मिल गया",
         "schedule", "darwaze",
     )),
-    Aspect("packaging", "packaging: the box, packing and wrapping", (
+    Aspect("packaging", (  # packaging: the box, packing and wrapping
         "pack*", "box", "boxes", "wrap*", "bubble wrap", "seal*", "carton", "dabba", "dibba", "packaging",
         "पैकिंग", "पैकेजिंग", "डिब्बा", "डिब्बे", "बॉक्स", "सील", "lapet*", "लपेट*", "akhbaar", "thermocol",
     )),
-    Aspect("quality", "product quality: material, build, performance, taste, looks, working or broken", (
+    Aspect("quality", (  # product quality: material, build, performance, taste, looks, working or broken
         "quality", "qualty", "material", "fabric", "build", "durable", "sturdy", "finish*", "stitch*", "broke*",
         "break*", "toot*", "tut*", "defect*", "damage*", "faulty", "kharab", "working", "stopped working", "kaam",
         "chal*", "performance", "battery", "sound", "awaaz", "taste", "swad", "smell", "colour", "color", "rang",
@@ -66,7 +65,7 @@ DEFAULT_ASPECTS = (
         "आरामदायक", "soft", "मुलायम", "noisy", "bass", "patla", "flimsy", "bhaari", "भारी", "smooth", "features",
         "band ho gaya", "band ho gayi", "बंद हो गया", "बंद हो गई", "gave up", "dead", "shade", "print", "zip",
     )),
-    Aspect("price", "price and value for money: cheap, expensive, worth it", (
+    Aspect("price", (  # price and value for money: cheap, expensive, worth it
         "price", "priced", "pricey", "cost*", "cheap", "expensive", "costly", "value for money", "worth*",
         "money", "paisa", "paise", "paisa vasool", "paisa wasool", "sasta", "saste", "sasti", "mehenga", "mehnga",
         "mahanga", "mehengi", "budget", "discount", "offer", "deal", "rs", "rupees", "₹*", "daam", "kimat", "keemat",
@@ -74,17 +73,17 @@ DEFAULT_ASPECTS = (
         "# में", "# का", "# की", "# के", "# रुपये", "sale",
         "कीमत", "दाम", "पैसा", "पैसे", "सस्ता", "सस्ती", "महंगा", "महँगा", "महंगी", "रुपये", "ऑफर",
     )),
-    Aspect("seller", "seller and customer service: support, replies, wrong or missing items", (
+    Aspect("seller", (  # seller and customer service: support, replies, wrong or missing items
         "seller", "sellar", "shop", "store", "vendor", "customer care", "customer service", "customer support",
         "support", "service", "helpline", "response", "respond*", "reply", "replied", "wrong item",
         "wrong product", "missing", "dukaandar", "dukandar", "dukan", "विक्रेता", "सेलर", "दुकानदार",
         "कस्टमर केयर", "ग्राहक सेवा", "सर्विस", "जवाब", "गलत", "invoice", "bill", "gst", "बिल",
     )),
-    Aspect("returns", "returns, refunds, exchanges and replacements", (
+    Aspect("returns", (  # returns, refunds, exchanges and replacements
         "return*", "refund*", "exchange*", "replace*", "replacement", "money back", "pickup", "paise wapas",
         "wapas", "vapas", "badal*", "badla", "रिटर्न", "रिफंड", "वापस", "वापसी", "बदल*", "एक्सचेंज", "रिप्लेसमेंट",
     )),
-    Aspect("size", "size and fit: too small, too big, tight, loose, size chart", (
+    Aspect("size", (  # size and fit: too small, too big, tight, loose, size chart
         "size", "sizes", "fit", "fits", "fitting", "tight", "loose", "small", "big", "large", "chhota", "chota",
         "chhoti", "bada", "badi", "dheela", "dhila", "size chart", "length", "lamba", "lambai", "naap", "inch*",
         "साइज", "साइज़", "फिटिंग", "फिट", "टाइट", "ढीला", "ढीली", "छोटा", "छोटी", "बड़ा", "बड़ी", "नाप", "लंबाई",
@@ -115,7 +114,8 @@ galat disappointed disappointing horrible terrible pathetic leak leaking torn di
 टूटा टूटी देर महंगा महँगा नकली ढीला ढीली गलत बर्बाद फटा फटी""".split())
 NEGATORS = frozenset("nahi nahin nhi na not no never dont don't didn't isn't wasn't नहीं न".split())
 POLARITY_WEIGHT = 2.0  # measured on the dev set: from 2 up, a clause's polarity words decide (0.5: 0.66, 1: 0.69, 2: 0.72)
-_CLAUSE_END = re.compile(r"[.!?।;,\n]+|\s[-–—]\s")
+_RUPEES = re.compile(r"(?i)\b(rs)\.\s*")  # "Rs. 499": not a sentence end
+_CLAUSE_END = re.compile(r"(?:[!?।;\n]|(?<!\d)[,.]|[,.](?!\d))+|\s[-–—]\s")  # not inside 1,299 or 4.5
 
 
 def _fold(text: str) -> str:
@@ -125,7 +125,7 @@ def _fold(text: str) -> str:
 def clauses(text: str) -> list[str]:
     """``text`` cut at sentence ends, commas and connectives; the connective starts the next clause."""
     pieces: list[str] = []
-    for sentence in _CLAUSE_END.split(text):
+    for sentence in _CLAUSE_END.split(_RUPEES.sub(r"\1 ", text)):
         spans = word_spans(sentence)
         start = 0
         for k in range(1, len(spans)):
@@ -193,22 +193,30 @@ class AspectFinder:
         """For each text, the aspects it speaks of, in order of first mention, each with a sentiment."""
         texts = [str(t) for t in texts]
         split = [clauses(t) or [t] for t in texts]
-        flat = [c for cs in split for c in cs]
-        hits = [[p.search(_fold(c)) for p in self.patterns] for c in flat]
-        proba = np.log(np.clip(self.classifier.predict_proba(flat + texts, batch_size), 1e-9, 1.0))
-        out, row = [], 0
-        for i, cs in enumerate(split):
-            first: dict[int, tuple[int, int]] = {}  # aspect -> (clause row of flat, place in it) of first mention
-            for k in range(row, row + len(cs)):
-                for j, match in enumerate(hits[k]):
-                    if match and j not in first:
+        mentions: list[dict[int, tuple[int, int]]] = []  # per text: aspect -> (its clause, place in it), first mention
+        for cs in split:
+            first: dict[int, tuple[int, int]] = {}
+            for k, clause in enumerate(cs):
+                for j, pattern in enumerate(self.patterns):
+                    match = pattern.search(_fold(clause)) if j not in first else None
+                    if match:
                         first[j] = (k, match.start())
-            w = self.clause_weight if len({k for k, _ in first.values()}) > 1 else 0.0
-            review = proba[len(flat) + i]
-            out.append([AspectSentiment(self.aspects[j].name, self.classifier.labels[int(
-                (w * proba[k] + (1 - w) * review + polarity(flat[k]) * self.polar).argmax())], flat[k])
-                for j, (k, _) in sorted(first.items(), key=lambda item: item[1])])
-            row += len(cs)
+            mentions.append(first)
+        # the model reads every review, and a clause only where the review's aspects sit in different clauses
+        scored = [(i, k) for i, first in enumerate(mentions) if len({k for k, _ in first.values()}) > 1
+                  for k in sorted({k for k, _ in first.values()})]
+        proba = np.log(np.clip(self.classifier.predict_proba(texts + [split[i][k] for i, k in scored], batch_size),
+                               1e-9, 1.0))
+        clause_row = {key: len(texts) + n for n, key in enumerate(scored)}
+        out = []
+        for i, first in enumerate(mentions):
+            found = []
+            for j, (k, _) in sorted(first.items(), key=lambda item: item[1]):
+                row = clause_row.get((i, k))
+                score = proba[i] if row is None else self.clause_weight * proba[row] + (1 - self.clause_weight) * proba[i]
+                found.append(AspectSentiment(self.aspects[j].name, self.classifier.labels[int(
+                    (score + polarity(split[i][k]) * self.polar).argmax())], split[i][k]))
+            out.append(found)
         return out
 
 
@@ -222,7 +230,7 @@ def keyword_baseline(classifier, texts: Sequence[str], aspects: Sequence[Aspect]
 
 
 def read_aspect_file(path: str | Path) -> list[Aspect]:
-    """Aspects from a text file: one per line, ``name: word, word, a phrase`` (# starts a comment)."""
+    """Aspects from a text file: one per line, ``name: word, word, a phrase`` (a line starting with # is a comment)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -230,17 +238,17 @@ def read_aspect_file(path: str | Path) -> list[Aspect]:
         raise DataError(path, f"cannot read the aspect file ({err})") from None
     aspects: list[Aspect] = []
     for number, line in enumerate(lines, 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
+        line = line.strip()
+        if not line or line.startswith("#"):  # a comment; elsewhere "#" is a number in a seed
             continue
         name, sep, words = line.partition(":")
         name = name.strip()
         seeds = tuple(w.strip() for w in words.split(",") if w.strip())
-        if not sep or not re.fullmatch(r"[\w-]+", name) or not seeds:
+        if not sep or not re.fullmatch(r"[\w-]+", name) or not seeds or any(not s.rstrip("*") for s in seeds):
             raise DataError(path, f"line {number}: expected 'name: word, word, a phrase' (got {line[:60]!r})")
         if name in {a.name for a in aspects}:
             raise DataError(path, f"line {number}: aspect '{name}' is named twice")
-        aspects.append(Aspect(name, f"{name}: {', '.join(s.rstrip('*') for s in seeds)}", seeds))
+        aspects.append(Aspect(name, seeds))
     if not aspects:
         raise DataError(path, "no aspects in the file (one per line: 'name: word, word, a phrase')")
     return aspects
@@ -276,13 +284,10 @@ def aspect_frame(finder: AspectFinder, frame, text_column: str | None = None, so
 def aspects_file(finder: AspectFinder, source: str | Path, target: str | Path | None, text_column: str | None = None,
                  batch_size: int = 64, chunk_rows: int = 10_000) -> int:
     """Add aspects to every row of a file, chunk by chunk; every original column is kept. Returns the rows."""
-    from .data import iter_table
-    from .storage import TableWriter
+    from .predict import map_file
 
-    with TableWriter(target) as writer:
-        for chunk in iter_table(source, chunk_rows):
-            writer.write(aspect_frame(finder, chunk, text_column, source, batch_size))
-    return writer.rows
+    return map_file(source, target, lambda chunk: aspect_frame(finder, chunk, text_column, source, batch_size),
+                    chunk_rows)
 
 
 SENTIMENTS = ("negative", "neutral", "positive")

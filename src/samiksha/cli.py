@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from .errors import SamikshaError
 
@@ -294,7 +295,7 @@ def predict(
         for column in ("text", "label", "score"):
             table.add_column(column, overflow="fold")
         for text, row in zip(texts, proba):
-            table.add_row(text, _label(classifier.labels[row.argmax()]), f"{row.max():.2f}")
+            table.add_row(Text(text), _label(classifier.labels[row.argmax()]), f"{row.max():.2f}")
         out.print(table)
         return
     with _progress(count_rows(input)) as advance:
@@ -318,9 +319,14 @@ def explain(
                                                          "[[word, weight], ...]} per text.")] = False,
 ) -> None:
     """Which words drove each label: every word's contribution toward the predicted label."""
+    from rich.markup import escape
+
+    from .explain import METHODS
     from .predict import Classifier
 
     _setup(verbose=False)
+    if method not in METHODS:
+        raise SamikshaError(f"unknown explanation method '{method}' (choose from {', '.join(METHODS)})")
     if method == "gradients" and backend == "auto":
         backend = "torch"
     if max_occlusions is not None and max_occlusions < 1:
@@ -332,11 +338,11 @@ def explain(
         return
     for e in explanations:
         scale = max((abs(w) for _, w in e.words), default=0.0) or 1.0
-        marked = " ".join(f"[{'bold green' if w > 0 else 'bold red'}]{word}[/]" if abs(w) >= 0.25 * scale else word
-                          for word, w in e.words)
+        marked = " ".join(f"[{'bold green' if w > 0 else 'bold red'}]{escape(word)}[/]" if abs(w) >= 0.25 * scale
+                          else escape(word) for word, w in e.words)
         out.print(f"{_label(e.label)} {e.score:.2f}  {marked}", highlight=False)
-        out.print(f"  supports the label: {', '.join(e.top(3)) or '-'}; green supports it, red speaks against it",
-                  style="dim", highlight=False)
+        out.print(f"  supports the label: {escape(', '.join(e.top(3))) or '-'}; green supports it, red speaks "
+                  "against it", style="dim", highlight=False)
 
 
 @app.command()
@@ -358,6 +364,8 @@ def aspects(
 ) -> None:
     """What reviews are about: delivery, packaging, quality, price, seller, returns, size (or your own), each
     with its sentiment."""
+    from rich.markup import escape
+
     from .aspects import AspectFinder, aspect_set, aspects_file
     from .predict import Classifier
 
@@ -374,7 +382,7 @@ def aspects(
         for column in ("text", "aspects"):
             table.add_column(column, overflow="fold")
         for text, found in zip(texts, finder.find(texts)):
-            table.add_row(text, ", ".join(f"{a.aspect} {_label(a.sentiment)}" for a in found) or "-")
+            table.add_row(Text(text), ", ".join(f"{escape(a.aspect)} {_label(a.sentiment)}" for a in found) or "-")
         out.print(table)
         return
     rows = aspects_file(finder, input, output, text_column, chunk_rows=chunk_rows)

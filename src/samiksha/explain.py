@@ -155,6 +155,8 @@ def explain(classifier, texts: Sequence[str], method: str = DEFAULT_METHOD, batc
     """Per-word contributions toward each text's predicted label (see the module docstring for the methods)."""
     if method not in METHODS:
         raise SamikshaError(f"unknown explanation method '{method}' (choose from {', '.join(METHODS)})")
+    if max_occlusions < 1:
+        raise SamikshaError(f"max_occlusions must be at least 1 (got {max_occlusions})")
     texts = [str(t) for t in texts]
     if method == "gradients":
         return gradients(classifier, texts)

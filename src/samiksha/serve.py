@@ -37,7 +37,7 @@ log = logging.getLogger("samiksha")
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_BATCH = 1000, 5000, 10 * 1024 * 1024, 64
-MAX_EXPLAIN_TEXTS = 100  # an explanation costs one model call per word of the text
+MAX_EXPLAIN_TEXTS = 100  # an explanation costs one model call per word of the text (at most 24, plus one)
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around an uploaded file
 UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".jsonl", ".xlsx": ".xlsx",
            ".parquet": ".parquet"}  # accepted upload suffix -> suffix of the labelled file
@@ -176,7 +176,8 @@ class ExplainRequest(PredictRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"texts": ["delivery fast thi par quality bekaar", "बहुत अच्छा प्रोडक्ट, पैसा वसूल"]}]})
     texts: list[str] = Field(description="Reviews to explain, at most the server's max_explain_texts (each costs "
-                                         "one model call per word); longer texts than max_text_chars are cut.")
+                                         "one model call per word, at most 25); longer texts than max_text_chars "
+                                         "are cut.")
 
 
 class Explained(BaseModel):
@@ -185,7 +186,9 @@ class Explained(BaseModel):
     score: float = Field(description="The label's probability.")
     words: list[tuple[str, float]] = Field(description="[word, weight] in the text's order: how much the label's "
                                                        "probability falls when the word is deleted (negative: the "
-                                                       "word speaks against the label).")
+                                                       "word speaks against the label). Texts of more than 24 words "
+                                                       "are deleted in runs of neighbours, each word of a run "
+                                                       "getting an equal share of its fall.")
 
 
 class ExplainResponse(BaseModel):
@@ -437,7 +440,8 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
             raise HTTPException(422, "texts is empty: send at least one review")
         if len(texts) > most:
             raise HTTPException(413, f"{len(texts):,} texts in one request; at most {most:,}")
-        return [t[:limits.max_text_chars] for t in texts]
+        # cut, and lone surrogates replaced (an answer that echoes them could not be encoded)
+        return [t[:limits.max_text_chars].encode("utf-8", "replace").decode("utf-8") for t in texts]
 
     @api.post("/predict", response_model=PredictResponse, responses=ERRORS)
     async def predict(body: PredictRequest) -> JSONResponse:

@@ -632,7 +632,7 @@
     // The aspects go in as one column, "delivery:negative;quality:positive", once every row's are known.
     const name = state.columns.includes("aspects") ? "predicted_aspects" : "aspects";
     const withAspects = state.aspectsReady;
-    const aspectCell = (item) => (item.aspects || []).map((a) => `${a.aspect}:${a.sentiment}`).join(";");
+    const aspectCell = (item) => JSON.stringify((item.aspects || []).map(({ aspect, sentiment }) => ({ aspect, sentiment })));
     const header = withAspects ? [...state.columns, name] : state.columns;
     const rows = state.rows.map((item) => withAspects ? [...item.values, aspectCell(item)] : item.values);
     if (!withAspects) {
