@@ -176,9 +176,13 @@ def train(
 ) -> None:
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
     from .config import TrainConfig, parse_class_weights
+    from .distributed import launch
     from .train import train as run_train
 
+    rank = launch()  # under torchrun: which process this is (one line and exit 1 when the launch is inconsistent)
     _setup(offline)
+    if not rank.main:  # rank 0 speaks for all
+        logging.getLogger("samiksha").setLevel(logging.ERROR)
     config = TrainConfig.for_preset(
         preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
@@ -187,6 +191,8 @@ def train(
         freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False,
         text_steps=[s.strip() for s in clean.split(",") if s.strip()] if clean else None)
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
+    if not rank.main:  # rank 0 reports
+        return
     _show_metrics(result.metrics, f"evaluation on {result.metrics['n']} texts ({result.metrics['data']})")
     if "seeds" in result.metrics:
         seeds = result.metrics["seeds"]

@@ -15,6 +15,7 @@ from . import methods
 from .card import model_card
 from .config import FINE_TUNING, TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
+from .distributed import launch, wait_for_all
 from .labels import LabelSchema
 from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba
 from .models import default_model_for, resolve_model
@@ -111,7 +112,9 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     config, reason = resolve_config(config, train_part)
     clean = normaliser_for(config)
     train_part, eval_part = train_part.mapped(clean), eval_part.mapped(clean)
-    staging = output.with_name(f".{output.name}.staging-{os.getpid()}")
+    main = launch().main  # under torchrun only rank 0 writes; the other ranks train with it in a throwaway folder
+    staging = output.with_name(f".{output.name}.staging-{os.getpid()}") if main else \
+        Path(tempfile.mkdtemp(prefix="samiksha-rank-"))
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
@@ -121,29 +124,41 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
                              config.weights_for(schema.names, counts), resume, list(callbacks or []), distillation)
         fitted = methods.get(config.method).fit(job)
         fitted.training["method_choice"] = reason
-        seed_runs = other_seed_runs(train_part, eval_part, schema, config) if config.seeds_for(len(train_part)) > 1 \
-            else []
-        result = _finish_folder(staging, fitted, schema, config, train_part, eval_part, seed_runs)
-        publish_dir(staging, output)
+        seed_runs = other_seed_runs(train_part, eval_part, schema, config, output) \
+            if config.seeds_for(len(train_part)) > 1 else []
+        if main:
+            result = _finish_folder(staging, fitted, schema, config, train_part, eval_part, seed_runs)
+            publish_dir(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    wait_for_all()  # no rank leaves while another still trains; rank 0 has published
+    if not main:
+        return TrainResult(output, {}, {})
     shutil.rmtree(checkpoint_dir(output), ignore_errors=True)
     log.info("saved the model to %s", output)
     return TrainResult(output, result["metrics"], result["meta"])
 
 
 def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema,
-                    config: TrainConfig) -> list[dict]:
+                    config: TrainConfig, output: Path) -> list[dict]:
     """Macro-F1 and accuracy of the same training with the next seeds (their models are discarded)."""
     n = config.seeds_for(len(train_part))
     log.info("small data (%d training texts): training %d more seed(s) of %s to report the spread of macro-F1; "
              "the saved model is seed %d's", len(train_part), n - 1, config.method, config.seed)
     runs = []
-    with tempfile.TemporaryDirectory(prefix="samiksha-seeds-") as work:
+    # beside the output, named alike by every torchrun rank (their checkpoints must be shared)
+    work = output.with_name(f".{output.name}.seeds-{os.environ.get('MASTER_PORT') or os.getpid()}")
+    try:
         for seed in range(config.seed + 1, config.seed + n):
-            result = train_parts(train_part, eval_part, schema, Path(work) / f"seed{seed}",
+            result = train_parts(train_part, eval_part, schema, work / f"seed{seed}",
                                  replace(config, seed=seed, report_seeds=1))
-            runs.append({"seed": seed, "macro_f1": result.metrics["macro_f1"], "accuracy": result.metrics["accuracy"]})
+            if result.metrics:  # rank 0's
+                runs.append({"seed": seed, "macro_f1": result.metrics["macro_f1"],
+                             "accuracy": result.metrics["accuracy"]})
+    finally:
+        wait_for_all()
+        if launch().main:
+            shutil.rmtree(work, ignore_errors=True)
     return runs
 
 

@@ -19,6 +19,7 @@ from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, soft
 from ..config import FREEZE_EMBEDDINGS_ABOVE, TrainConfig
 from ..crossfit import best_candidate, cross_fit
 from ..data import LabelledData
+from ..distributed import launch
 from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
@@ -234,6 +235,9 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilli
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
+    # under torchrun on CPUs, Trainer joins the other processes only with use_cpu and gloo; without them every
+    # rank would silently train alone on all the data
+    on_cpus = launch().distributed and not cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
     warmup = int(config.warmup) if config.warmup >= 1 else float(config.warmup)
     return TrainingArguments(
@@ -261,6 +265,8 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilli
         disable_tqdm=False,
         dataloader_pin_memory=cuda,
         remove_unused_columns=not distilling,  # the teacher's probabilities are no model input
+        use_cpu=on_cpus,
+        ddp_backend="gloo" if on_cpus else None,
     )
 
 
@@ -281,8 +287,9 @@ class _EpochProba:
         proba[self.order] = softmax(np.asarray(logits, dtype=np.float64))
         self.by_step[step] = proba
         tmp = self.file.with_name(f".{self.file.name}.tmp.npz")
-        np.savez(tmp, **{str(k): v for k, v in self.by_step.items()})
-        tmp.replace(self.file)
+        if launch().main:  # every rank records the same gathered evaluation; one writes it
+            np.savez(tmp, **{str(k): v for k, v in self.by_step.items()})
+            tmp.replace(self.file)
 
 
 def fine_tune(job: FitJob) -> FineTuned:
@@ -309,7 +316,8 @@ def fine_tune(job: FitJob) -> FineTuned:
     if job.class_weights:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
     work.mkdir(parents=True, exist_ok=True)
-    write_json(work / MODEL_META, {"run": run_info})
+    if launch().main:
+        write_json(work / MODEL_META, {"run": run_info})
     epoch_proba = _EpochProba(work, len(job.evaluation), order, resuming)
     trainer = None
 
@@ -352,7 +360,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     # planned epochs, which overstates speed when early stopping ends the run)
     training = {"epochs_run": epochs_run, "steps": int(trainer.state.global_step), "best_checkpoint": best_name or None,
                 "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
-                "resumed": resuming, "embeddings_frozen": frozen,
+                "resumed": resuming, "embeddings_frozen": frozen, "processes": trainer.args.world_size,
                 **({"layers_kept": kept} if kept is not None else {}),
                 "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
     return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
