@@ -155,8 +155,8 @@ def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: L
             if result.metrics:  # rank 0's
                 runs.append({"seed": seed, "macro_f1": result.metrics["macro_f1"],
                              "accuracy": result.metrics["accuracy"]})
+        wait_for_all()  # not in `finally`: a rank that failed must exit (torchrun then stops the others), not wait
     finally:
-        wait_for_all()
         if launch().main:
             shutil.rmtree(work, ignore_errors=True)
     return runs
