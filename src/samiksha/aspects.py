@@ -95,7 +95,7 @@ ASPECT_NAMES = tuple(a.name for a in DEFAULT_ASPECTS)
 # words that start a new clause: contrast first ("par" and "पर" only after a verb, as they are also "on": "time par")
 _ALWAYS = {"lekin", "lekn", "lkin", "magar", "mgr", "but", "however", "though", "although", "whereas", "while",
            "kintu", "parantu", "aur", "and", "also", "plus", "bas", "लेकिन", "मगर", "किंतु", "किन्तु", "परंतु",
-           "परन्तु", "और", "पर्र"}
+           "परन्तु", "और"}
 _AFTER_VERB = {"par", "pr", "per", "पर"}
 _VERBS = {"hai", "h", "he", "hain", "thi", "tha", "the", "hui", "hua", "gaya", "gayi", "gyi", "gya", "raha", "rahi",
           "is", "was", "were", "are", "है", "हैं", "था", "थी", "थे", "हुआ", "हुई", "गया", "गई", "रहा", "रही"}
@@ -165,6 +165,8 @@ def _seed_pattern(seeds: Sequence[str]) -> re.Pattern:
 
 @dataclass
 class AspectSentiment:
+    """An aspect found in a review, the sentiment toward it, and the clause that named it first."""
+
     aspect: str
     sentiment: str
     clause: str
