@@ -198,15 +198,15 @@ class AspectFinder:
         mentions: list[dict[int, tuple[int, int]]] = []  # per text: aspect -> (its clause, place in it), first mention
         for cs in split:
             first: dict[int, tuple[int, int]] = {}
-            for k, clause in enumerate(cs):
+            for k, clause in enumerate(map(_fold, cs)):
                 for j, pattern in enumerate(self.patterns):
-                    match = pattern.search(_fold(clause)) if j not in first else None
+                    match = pattern.search(clause) if j not in first else None
                     if match:
                         first[j] = (k, match.start())
             mentions.append(first)
         # the model reads every review, and a clause only where the review's aspects sit in different clauses
-        scored = [(i, k) for i, first in enumerate(mentions) if len({k for k, _ in first.values()}) > 1
-                  for k in sorted({k for k, _ in first.values()})]
+        naming = [sorted({k for k, _ in first.values()}) for first in mentions]
+        scored = [(i, k) for i, ks in enumerate(naming) if len(ks) > 1 for k in ks]
         proba = np.log(np.clip(self.classifier.predict_proba(texts + [split[i][k] for i, k in scored], batch_size),
                                1e-9, 1.0))
         clause_row = {key: len(texts) + n for n, key in enumerate(scored)}
@@ -317,31 +317,26 @@ def read_aspect_labels(path: str | Path) -> tuple[list[str], list[list[tuple[str
 
 def aspect_scores(gold: Sequence[Sequence[tuple[str, str]]], found: Sequence[Sequence[tuple[str, str]]],
                   names: Sequence[str] = ASPECT_NAMES) -> dict:
-    """Aspect detection micro- and macro-F1, sentiment accuracy on the aspects both found and labelled, and the
-    F1 of (aspect, sentiment) pairs (both right)."""
+    """Aspect detection micro- and macro-F1 (scikit-learn's, over ``names``), sentiment accuracy on the aspects both
+    found and labelled, and the F1 of (aspect, sentiment) pairs (both right)."""
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
 
-    def f1(tp: int, fp: int, fn: int) -> float:
-        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    def detected(rows: Sequence[Sequence[tuple[str, str]]]) -> list[set[str]]:
+        return [{name for name, _ in row} & set(names) for row in rows]
 
-    counts = {n: [0, 0, 0] for n in names}
-    pairs = [0, 0, 0]
-    right = total = 0
+    aspects = MultiLabelBinarizer(classes=list(names))
+    y_gold, y_found = aspects.fit_transform(detected(gold)), aspects.transform(detected(found))
+    both = []  # (labelled, found) sentiment of each aspect both labelled and found
     for g, f in zip(gold, found):
         g_map, f_map = dict(g), dict(f)
-        for name in names:
-            in_g, in_f = name in g_map, name in f_map
-            counts[name][0] += in_g and in_f
-            counts[name][1] += in_f and not in_g
-            counts[name][2] += in_g and not in_f
-            if in_g and in_f:
-                total += 1
-                right += g_map[name] == f_map[name]
-        g_set, f_set = set(g), set(f)
-        pairs[0] += len(g_set & f_set)
-        pairs[1] += len(f_set - g_set)
-        pairs[2] += len(g_set - f_set)
-    tp, fp, fn = (sum(c[i] for c in counts.values()) for i in range(3))
-    return {"micro_f1": f1(tp, fp, fn), "macro_f1": float(np.mean([f1(*c) for c in counts.values()])),
-            "per_aspect_f1": {n: f1(*c) for n, c in counts.items()},
-            "sentiment_accuracy": right / total if total else 0.0, "sentiment_on": total,
-            "pair_f1": f1(*pairs)}
+        both += [(g_map[n], f_map[n]) for n in names if n in g_map and n in f_map]
+    pairs = MultiLabelBinarizer().fit([*map(set, gold), *map(set, found)])
+    pair_f1 = f1_score(pairs.transform(map(set, gold)), pairs.transform(map(set, found)), average="micro",
+                       zero_division=0) if len(pairs.classes_) else 0.0
+    return {"micro_f1": float(f1_score(y_gold, y_found, average="micro", zero_division=0)),
+            "macro_f1": float(f1_score(y_gold, y_found, average="macro", zero_division=0)),
+            "per_aspect_f1": dict(zip(names, map(float, f1_score(y_gold, y_found, average=None, zero_division=0)))),
+            "sentiment_accuracy": sum(g == f for g, f in both) / len(both) if both else 0.0,
+            "sentiment_on": len(both),
+            "pair_f1": float(pair_f1)}

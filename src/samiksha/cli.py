@@ -54,6 +54,14 @@ def friendly_errors(command):
     return wrapper
 
 
+def _reviews_or_file(texts: list[str] | None, input: str | None, doing: str) -> None:
+    """Refuse a command given neither reviews nor --input FILE, or both."""
+    if not texts and input is None:
+        raise SamikshaError(f"give reviews to {doing}, or --input FILE")
+    if texts and input is not None:
+        raise SamikshaError("give reviews on the command line or --input FILE, not both")
+
+
 def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -290,10 +298,7 @@ def predict(
     from .predict import Classifier, predict_file
 
     _setup(verbose=False)
-    if not texts and input is None:
-        raise SamikshaError("give reviews to label, or --input FILE")
-    if texts and input is not None:
-        raise SamikshaError("give reviews on the command line or --input FILE, not both")
+    _reviews_or_file(texts, input, "label")
     classifier = Classifier.load(model_dir, backend=backend)
     if texts:
         proba = classifier.predict_proba(texts)
@@ -376,10 +381,7 @@ def aspects(
     from .predict import Classifier
 
     _setup(verbose=False)
-    if not texts and input is None:
-        raise SamikshaError("give reviews on the command line, or --input FILE")
-    if texts and input is not None:
-        raise SamikshaError("give reviews on the command line or --input FILE, not both")
+    _reviews_or_file(texts, input, "read")
     if only_file and aspect_file is None:
         raise SamikshaError("--only-file-aspects needs --aspects FILE")
     finder = AspectFinder(Classifier.load(model_dir, backend=backend), aspect_set(aspect_file, only_file))

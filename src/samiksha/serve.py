@@ -64,6 +64,11 @@ class Limits:
         return self.max_texts * (6 * self.max_text_chars + 16) + FORM_OVERHEAD
 
 
+def cut_text(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` characters, lone surrogates replaced (no model or JSON answer can encode them)."""
+    return text[:max_chars].encode("utf-8", "replace").decode("utf-8")
+
+
 class Batcher:
     """Runs the model in one thread; texts from concurrent requests share model calls of up to ``max_batch``.
 
@@ -82,7 +87,7 @@ class Batcher:
     def submit(self, texts: list[str]) -> Future:
         """Queue texts for the model; the future's result is their probabilities, in order."""
         future: Future = Future()
-        cleaned = [t[:self.max_chars].encode("utf-8", "replace").decode("utf-8") for t in texts]
+        cleaned = [cut_text(t, self.max_chars) for t in texts]
         with self._ready:
             if self._closed:
                 raise RuntimeError("the model is shut down")
@@ -436,12 +441,15 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
     api = APIRouter(prefix="/v1", tags=["api"], dependencies=[Depends(_key_check(api_key))] if api_key else [])
 
     def checked(texts: list[str], most: int) -> list[str]:
+        """The request's texts as the model reads them; 422 for none, 413 for more than ``most``."""
         if not texts:
             raise HTTPException(422, "texts is empty: send at least one review")
         if len(texts) > most:
             raise HTTPException(413, f"{len(texts):,} texts in one request; at most {most:,}")
-        # cut, and lone surrogates replaced (an answer that echoes them could not be encoded)
-        return [t[:limits.max_text_chars].encode("utf-8", "replace").decode("utf-8") for t in texts]
+        return [cut_text(t, limits.max_text_chars) for t in texts]
+
+    def notices(texts: list[str]) -> list[str]:
+        return cut_notices(sum(len(t) > limits.max_text_chars for t in texts), limits.max_text_chars)
 
     @api.post("/predict", response_model=PredictResponse, responses=ERRORS)
     async def predict(body: PredictRequest) -> JSONResponse:
@@ -489,9 +497,7 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
 
         texts = checked(body.texts, limits.max_explain_texts)
         explained = await run_in_threadpool(occlusion, batcher, texts, batcher.max_batch)
-        return JSONResponse({"results": [e.to_dict() for e in explained],
-                             "notices": cut_notices(sum(len(t) > limits.max_text_chars for t in body.texts),
-                                                    limits.max_text_chars)})
+        return JSONResponse({"results": [e.to_dict() for e in explained], "notices": notices(body.texts)})
 
     @api.post("/aspects", response_model=AspectsResponse, responses=ERRORS)
     async def aspects(body: PredictRequest) -> JSONResponse:
@@ -499,10 +505,8 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
         sentiment toward each aspect."""
         texts = checked(body.texts, limits.max_texts)
         found = await run_in_threadpool(finder.find, texts, batcher.max_batch)
-        return JSONResponse({"aspects": finder.names, "results": [{"aspects": [a.to_dict() for a in row]}
-                                                                  for row in found],
-                             "notices": cut_notices(sum(len(t) > limits.max_text_chars for t in body.texts),
-                                                    limits.max_text_chars)})
+        return JSONResponse({"aspects": finder.names, "notices": notices(body.texts),
+                             "results": [{"aspects": [a.to_dict() for a in row]} for row in found]})
 
     @api.get("/model", response_model=ModelInfo, responses={401: {"model": ErrorBody}})
     async def model() -> ModelInfo:
