@@ -1,12 +1,19 @@
-"""Training on one process against two under torchrun (gloo, CPUs): macro-F1 on held-out data, wall time,
-training examples/s, and whether the runs agree.
+"""Scale-out on one machine: training on one process against two under torchrun, and labelling a big file in one
+process against Ray Data with 1 and 2 actors.
 
-On a 2-core machine two processes cannot be faster than one using both cores: the point is correctness (the same
-macro-F1 within noise) and the overhead figure. Both arms use the same cores: one process with 2 PyTorch threads,
-or two processes with 1 thread each. The default recipe (`samiksha train`) on the demo train file, scored on the
-demo test file; `--data`/`--test` for other files, `--seeds` for more than one seed per arm.
+Training (`--part train`): macro-F1 on held-out data, wall time, training examples/s. On a 2-core machine two
+processes cannot be faster than one using both cores: the point is correctness (the same macro-F1 within noise) and
+the overhead figure. Both arms use the same cores: one process with 2 PyTorch threads, or two processes with 1 thread
+each. The default recipe (`samiksha train`) on the demo train file, scored on the demo test file; `--data`/`--test`
+for other files, `--seeds` for more than one seed per arm.
+
+Labelling (`--part label --model DIR`): `--rows` rows made by repeating the texts of `--texts` (SentiMix train when
+present), labelled by `samiksha predict` in one process and by `samiksha predict --engine ray` with 1 actor of 2
+threads and 2 actors of 1 thread: wall time, texts/s, peak memory (largest process and all processes together),
+startup overhead (the same arms on 1,000 rows), and agreement with the one-process output.
 
     python benchmarks/scale.py --work /tmp/scale
+    python benchmarks/scale.py --work /tmp/scale --part label --model MODEL_DIR --rows 200000
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -46,14 +56,98 @@ def run_arm(processes: int, data: Path, out: Path, seed: int) -> dict:
             "processes_seen": training.get("processes")}
 
 
+def timed(command: list[str]) -> dict:
+    """Run a command alone; wall time and peak resident memory (largest process, and the whole process tree)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = {"largest_mb": 0.0, "total_mb": 0.0}
+
+    def sample() -> None:
+        parent = psutil.Process(child.pid)
+        while child.poll() is None:
+            try:
+                sizes = [p.memory_info().rss / 2**20 for p in [parent, *parent.children(recursive=True)]]
+            except psutil.Error:
+                continue
+            peak["largest_mb"], peak["total_mb"] = max(peak["largest_mb"], max(sizes)), max(peak["total_mb"], sum(sizes))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, errors = child.communicate()
+    wall = time.perf_counter() - started
+    sampler.join()
+    if child.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{errors[-3000:]}")
+    return {"wall_s": round(wall, 1), **{k: round(v) for k, v in peak.items()}}
+
+
+def label_arm(model: Path, data: Path, out: Path, workers: int | None) -> dict:
+    """`samiksha predict` in one process (workers None) or on Ray Data with ``workers`` actors."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "samiksha", "predict", str(model), "--input", str(data), "--output", str(out)]
+    if workers:
+        command += ["--engine", "ray", "--workers", str(workers)]
+    return timed(command)
+
+
+def read_labels(out: Path):
+    import pandas as pd
+
+    frame = pd.read_parquet(out)
+    if "source_row" in frame:
+        frame = frame.sort_values("source_row").reset_index(drop=True)
+    return frame
+
+
+def labelling(args) -> None:
+    import pandas as pd
+
+    texts = pd.read_csv(args.texts, dtype=str, keep_default_na=False)["text"]
+    reps = -(-args.rows // len(texts))
+    big = pd.DataFrame({"id": range(args.rows), "text": pd.concat([texts] * reps, ignore_index=True)[:args.rows]})
+    data, small = args.work / f"reviews-{args.rows}.csv", args.work / "reviews-1000.csv"
+    big.to_csv(data, index=False)
+    big.head(1000).to_csv(small, index=False)
+    arms = {"one process": None, "Ray, 1 actor x 2 threads": 1, "Ray, 2 actors x 1 thread": 2}
+    results = {}
+    for name, workers in arms.items():
+        startup = label_arm(args.model, small, args.work / "small.parquet", workers)
+        row = label_arm(args.model, data, args.work / f"out-{workers or 0}.parquet", workers)
+        row.update(texts_per_s=round(args.rows / row["wall_s"]), wall_1000_s=startup["wall_s"])
+        results[name] = row
+        print(name, row, flush=True)
+    base = read_labels(args.work / "out-0.parquet")
+    labels = [c for c in base.columns if c.startswith("prob_")]
+    print(f"\n{args.rows} rows, model {args.model}\n{'arm':<26} {'wall s':>7} {'texts/s':>8} {'vs 1 proc':>9} "
+          f"{'1,000 rows s':>12} {'largest MB':>10} {'all MB':>7} {'labels same':>11} {'max prob diff':>13}")
+    for name, row in results.items():
+        got = read_labels(args.work / f"out-{arms[name] or 0}.parquet")
+        same = (got["label"].to_numpy() == base["label"].to_numpy()).mean()
+        diff = (got[labels].to_numpy() - base[labels].to_numpy()).__abs__().max()
+        print(f"{name:<26} {row['wall_s']:>7} {row['texts_per_s']:>8} {row['wall_s'] / results['one process']['wall_s']:>8.2f}x "
+              f"{row['wall_1000_s']:>12} {row['largest_mb']:>10} {row['total_mb']:>7} {same:>11.4%} {diff:>13.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--part", choices=("train", "label"), default="train")
     parser.add_argument("--data", type=Path, default=demo_data_dir() / "train.csv")
     parser.add_argument("--test", type=Path, default=demo_data_dir() / "test.csv")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--model", type=Path, help="labelling: the model folder (say, a distilled int8 student)")
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--texts", type=Path, default=ROOT.parent / "shared/data/sentimix-hinglish/train.csv")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.part == "label":
+        if args.model is None:
+            parser.error("--part label needs --model DIR")
+        labelling(args)
+        return
     rows = []
     for seed in range(42, 42 + args.seeds):
         for processes in (1, 2):

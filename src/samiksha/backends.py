@@ -35,6 +35,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def cpu_threads() -> int:
+    """Threads for ONNX Runtime: OMP_NUM_THREADS when set (Ray sets it to an actor's CPUs), else the usable cores."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class TorchBackend:
     """Runs a `transformers` sequence-classification model with PyTorch."""
 
@@ -70,7 +78,7 @@ class OnnxBackend:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or cpu_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.model_file, self.tokenizer_dir = Path(model_file), Path(tokenizer_dir)
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])

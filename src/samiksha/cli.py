@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -45,7 +46,7 @@ def friendly_errors(command):
         try:
             return command(*args, **kwargs)
         except SamikshaError as error:
-            err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted; a `train` run continues from its last checkpoint with --resume")
@@ -292,6 +293,15 @@ def predict(
     backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
     chunk_rows: Annotated[int, typer.Option(help="Rows read and written at a time (memory stays constant).")] = 10_000,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray: Ray Data labels --input (a file, folder, "
+                                             "glob or URI) into part files in the folder --output.")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray: the cluster to join ('auto': the running one); "
+                                                        "default: start Ray on this machine.")] = None,
+    workers: Annotated[int, typer.Option(help="Ray: actors in the pool, each loading the model once.")] = 1,
+    cpus_per_worker: Annotated[Optional[float], typer.Option(help="Ray: CPUs (and threads) per actor (default: "
+                                                             "this machine's cores / --workers; 1 on a cluster).")] = None,
+    gpus_per_worker: Annotated[float, typer.Option(help="Ray: GPUs per actor (runs the PyTorch backend).")] = 0,
+    output_format: Annotated[str, typer.Option(help="Ray: part files as parquet or csv.")] = "parquet",
 ) -> None:
     """Label reviews given on the command line or in a file (every original column is kept)."""
     from .data import count_rows
@@ -299,6 +309,18 @@ def predict(
 
     _setup(verbose=False)
     _reviews_or_file(texts, input, "label")
+    if engine not in ("local", "ray"):
+        raise SamikshaError(f"unknown engine '{engine}' (choose local or ray)")
+    if engine == "ray":
+        from .raydata import label_files
+
+        if texts or input == "-" or output in (None, "-"):
+            raise SamikshaError("--engine ray labels files: give --input PATH_OR_GLOB and --output FOLDER")
+        rows = label_files(model_dir, input, output, text_column=text_column, backend=backend, address=address,
+                           workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
+                           batch_size=batch_size, chunk_rows=chunk_rows, output_format=output_format)
+        err.print(f"labelled {rows if rows is not None else 'all'} rows on Ray Data -> {output}")
+        return
     classifier = Classifier.load(model_dir, backend=backend)
     if texts:
         proba = classifier.predict_proba(texts)
@@ -330,8 +352,6 @@ def explain(
                                                          "[[word, weight], ...]} per text.")] = False,
 ) -> None:
     """Which words drove each label: every word's contribution toward the predicted label."""
-    from rich.markup import escape
-
     from .explain import METHODS
     from .predict import Classifier
 
@@ -375,8 +395,6 @@ def aspects(
 ) -> None:
     """What reviews are about: delivery, packaging, quality, price, seller, returns, size (or your own), each
     with its sentiment."""
-    from rich.markup import escape
-
     from .aspects import AspectFinder, aspect_set, aspects_file
     from .predict import Classifier
 

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -111,37 +112,45 @@ def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
 
 def iter_table(path: str | Path, chunk_rows: int = 10_000) -> Iterator[pd.DataFrame]:
     """Read a table in chunks of string cells, in constant memory for CSV, TSV, JSONL and Parquet."""
-    if str(path) != "-":
-        path = Path(path)
-        if not path.exists():
-            raise DataError(path, "no such file or folder")
-    fmt = "csv" if str(path) == "-" else file_format(Path(path))
+    if str(path) == "-":
+        yield from read_chunks(sys.stdin.buffer, "csv", chunk_rows, path)
+        return
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "no such file or folder")
+    fmt = file_format(path)
     if fmt in ("excel", "hf"):  # not streamable: read whole, hand out in slices
         frame = read_table(path)
         for start in range(0, len(frame), chunk_rows):
             yield frame.iloc[start:start + chunk_rows]
         return
+    with open(path, "rb") as stream:
+        yield from read_chunks(stream, fmt, chunk_rows, path)
+
+
+def read_chunks(stream: BinaryIO, fmt: str, chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
+    """Chunks of string cells from an open binary stream of CSV, TSV or JSONL (or a seekable one of Parquet)."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+        for batch in pq.ParquetFile(stream).iter_batches(batch_size=chunk_rows):
             yield _as_strings(batch.to_pandas())
         return
-    stream = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig") if str(path) == "-"
-              else open(path, encoding="utf-8-sig", newline=""))
-    with stream:
-        try:
-            if fmt == "jsonl":
-                chunks = pd.read_json(stream, lines=True, dtype=False, chunksize=chunk_rows)
-            else:
-                chunks = pd.read_csv(stream, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
-                                     chunksize=chunk_rows)
-            for chunk in chunks:
-                yield _as_strings(chunk)
-        except UnicodeDecodeError as err:
-            raise DataError(path, f"is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
-        except (ValueError, pd.errors.ParserError) as err:
-            raise _parse_error(path, fmt, err) from None
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        if fmt == "jsonl":
+            chunks = pd.read_json(text, lines=True, dtype=False, chunksize=chunk_rows)
+        else:
+            chunks = pd.read_csv(text, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
+                                 chunksize=chunk_rows)
+        for chunk in chunks:
+            yield _as_strings(chunk)
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
+    except (ValueError, pd.errors.ParserError) as err:
+        raise _parse_error(path, fmt, err) from None
+    finally:
+        text.detach()  # the caller owns the stream
 
 
 def count_rows(path: str | Path) -> int | None:

@@ -102,8 +102,9 @@ class Classifier:
 
 
 def label_frame(classifier: Classifier, frame, text_column: str | None = None, source: object = "input",
-                batch_size: int = 64, progress: Callable[[int], None] | None = None):
-    """A copy of ``frame`` with label, score and one probability column per label added."""
+                batch_size: int = 64, progress: Callable[[int], None] | None = None, decimals: int | None = 4):
+    """A copy of ``frame`` with label, score and one probability column per label added (rounded to ``decimals``,
+    or as computed when None)."""
     from .data import TEXT_COLUMNS, find_column
 
     column = find_column(frame, text_column, TEXT_COLUMNS, "text", source)
@@ -113,9 +114,11 @@ def label_frame(classifier: Classifier, frame, text_column: str | None = None, s
     prefix = "predicted_" if set(added) & set(out.columns) else ""  # never overwrite the user's columns
     best = proba.argmax(axis=1)
     out[prefix + "label"] = [classifier.labels[i] for i in best]
-    out[prefix + "score"] = proba[np.arange(len(best)), best].round(4)
+    if decimals is not None:
+        proba = proba.round(decimals)
+    out[prefix + "score"] = proba[np.arange(len(best)), best]
     for j, name in enumerate(classifier.labels):
-        out[f"{prefix}prob_{name}"] = proba[:, j].round(4)
+        out[f"{prefix}prob_{name}"] = proba[:, j]
     return out
 
 
