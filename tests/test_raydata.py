@@ -125,10 +125,10 @@ def test_a_bad_file_fails_with_one_line_and_writes_nothing(ray_cluster, trained_
 
 def test_inputs_are_files_folders_or_globs(tmp_path):
     (tmp_path / "sub").mkdir()
-    for name in ("sub/x.csv", "y.jsonl", "notes.txt.bak"):
+    for name in ("sub/x.csv", "y.jsonl", "notes.txt.bak", ".hidden.csv", "_partial.csv"):
         (tmp_path / name).write_text("text\nok\n", encoding="utf-8")
     assert raydata.input_paths(str(tmp_path)) == [str(tmp_path / "sub" / "x.csv"), str(tmp_path / "y.jsonl")]
-    assert raydata.input_paths(str(tmp_path / "**" / "*.csv")) == [str(tmp_path / "sub" / "x.csv")]
+    assert raydata.input_paths(str(tmp_path / "**" / "x.csv")) == [str(tmp_path / "sub" / "x.csv")]
     with pytest.raises(DataError, match="matches no file"):
         raydata.input_paths(str(tmp_path / "*.parquet"))
     with pytest.raises(DataError, match="cannot be labelled with --engine ray"):

@@ -292,7 +292,8 @@ def predict(
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input (default: found by name).")] = None,
     backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
-    chunk_rows: Annotated[int, typer.Option(help="Rows read and written at a time (memory stays constant).")] = 10_000,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read and written at a time (memory stays constant); with "
+                                                 "--engine ray, the rows of one actor call.")] = 10_000,
     engine: Annotated[str, typer.Option(help="local (this process) or ray: Ray Data labels --input (a file, folder, "
                                              "glob or URI) into part files in the folder --output.")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray: the cluster to join ('auto': the running one); "

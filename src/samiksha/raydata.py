@@ -39,7 +39,8 @@ def _format(path: str) -> str | None:
 
 
 def input_paths(pattern: str) -> list[str]:
-    """The files a `--input` names: a file, a folder (every readable file under it) or, on this machine, a glob.
+    """The files a `--input` names: a file, a folder (every readable file under it, hidden ones and names starting
+    with '_' left out) or, on this machine, a glob.
     A URI (s3://, gs://, hdfs://) is listed through its pyarrow filesystem."""
     import pyarrow.fs
 
@@ -55,7 +56,8 @@ def input_paths(pattern: str) -> list[str]:
             info = filesystem.get_file_info(where)
             if info.type == pyarrow.fs.FileType.Directory:
                 found = filesystem.get_file_info(pyarrow.fs.FileSelector(where, recursive=True))
-                paths = sorted(f.path for f in found if f.type == pyarrow.fs.FileType.File and _format(f.path))
+                paths = sorted(f.path for f in found if f.type == pyarrow.fs.FileType.File and _format(f.path)
+                               and not f.base_name.startswith((".", "_")))  # hidden and _SUCCESS-style files
                 if not paths:
                     raise DataError(pattern, f"has no {', '.join(STREAMED).upper()} file")
             elif info.type == pyarrow.fs.FileType.File:
@@ -184,8 +186,11 @@ def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column:
     started = not ray.is_initialized()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if started:  # Ray started here counts one CPU more than the cores: a slot for the light split tasks
-        ray.init(address=address, num_cpus=None if address else cores + 1, include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.ERROR)
+        try:
+            ray.init(address=address, num_cpus=None if address else cores + 1, include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.ERROR)
+        except (ConnectionError, ValueError) as error:
+            raise SamikshaError(f"cannot join the Ray cluster at '{address}': {str(error).splitlines()[0]}") from None
     staging = None
     try:
         ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
