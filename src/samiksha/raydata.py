@@ -206,8 +206,8 @@ def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column:
         # Each file is read in chunks of chunk_rows rows and split back into those chunks after Ray merges them into
         # blocks; each actor call labels one chunk, as `predict` does in one process. So the probabilities match it
         # even for int8 models, whose scores depend on the rows batched together.
-        dataset = ray.data.read_datasource(ReviewFiles(paths, chunk_rows), num_cpus=0, concurrency=min(workers, len(paths)),
-                                           override_num_blocks=len(paths))
+        dataset = ray.data.read_datasource(ReviewFiles(paths, chunk_rows), num_cpus=0,
+                                           concurrency=min(workers, len(paths)), override_num_blocks=len(paths))
         dataset = dataset.repartition(target_num_rows_per_block=chunk_rows)
         labelled = dataset.map_batches(
             LabelActor, batch_format="pandas", batch_size=None,
