@@ -39,7 +39,8 @@ def test_two_processes_train_one_model(tmp_path, tiny_bert, reviews_csv):
 
 def _torchrun_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    # COLUMNS: Rich wraps log lines at 80 columns otherwise, splitting the messages the tests count
+    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1", COLUMNS="400")
     return env
 
 
