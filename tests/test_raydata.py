@@ -121,6 +121,8 @@ def test_a_bad_file_fails_with_one_line_and_writes_nothing(ray_cluster, trained_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     with pytest.raises(SamikshaError, match="leave none of the cluster"):
         raydata.label_files(trained_tiny, str(folder / "a.csv"), str(tmp_path / "out"), workers=3)
+    with pytest.raises(SamikshaError, match="the cluster has 0 GPUs"):
+        raydata.label_files(trained_tiny, str(folder / "a.csv"), str(tmp_path / "out"), gpus_per_worker=1)
 
 
 def test_inputs_are_files_folders_or_globs(tmp_path):

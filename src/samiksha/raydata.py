@@ -197,10 +197,13 @@ def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column:
         logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # failures are raised here; no step logs
         if cpus_per_worker is None:  # the cores shared out when Ray runs here; one CPU each on a cluster
             cpus_per_worker = max(1, cores // workers) if started and address is None else 1
-        total = ray.cluster_resources().get("CPU", 0)
+        resources = ray.cluster_resources()  # a pool that cannot fit would wait forever
+        total, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
         if workers * cpus_per_worker > total - 1:
             raise SamikshaError(f"{workers} workers x {cpus_per_worker:g} CPUs leave none of the cluster's {total:g} "
                                 "CPUs for splitting the input; use fewer --workers or --cpus-per-worker")
+        if workers * gpus_per_worker > gpus:
+            raise SamikshaError(f"{workers} workers x {gpus_per_worker:g} GPUs: the cluster has {gpus:g} GPUs")
         if not remote:
             staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".ray", dir=target.parent))
         # Each file is read in chunks of chunk_rows rows and split back into those chunks after Ray merges them into
