@@ -99,7 +99,9 @@ def _threads(setup: str) -> int:
         import torch
 
         return torch.get_num_threads()
-    return os.cpu_count() or 1  # OnnxBackend's default
+    from samiksha.backends import cpu_threads
+
+    return cpu_threads()  # OnnxBackend's default
 
 
 def machine_limits() -> dict:

@@ -126,7 +126,7 @@ def labelling(args) -> None:
     for name, row in results.items():
         got = read_labels(args.work / f"out-{arms[name] or 0}.parquet")
         same = (got["label"].to_numpy() == base["label"].to_numpy()).mean()
-        diff = (got[labels].to_numpy() - base[labels].to_numpy()).__abs__().max()
+        diff = abs(got[labels].to_numpy() - base[labels].to_numpy()).max()
         print(f"{name:<26} {row['wall_s']:>7} {row['texts_per_s']:>8} {row['wall_s'] / results['one process']['wall_s']:>8.2f}x "
               f"{row['wall_1000_s']:>12} {row['largest_mb']:>10} {row['total_mb']:>7} {same:>11.4%} {diff:>13.1e}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import usable_cores
 from .data import SUFFIXES, TEXT_COLUMNS, find_column, read_chunks
 from .errors import DataError, SamikshaError
 
@@ -184,7 +185,7 @@ def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column:
         raise SamikshaError(f"{target}: already exists; remove it or choose a new output folder")
 
     started = not ray.is_initialized()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     if started:  # Ray started here counts one CPU more than the cores: a slot for the light split tasks
         try:
             ray.init(address=address, num_cpus=None if address else cores + 1, include_dashboard=False,
