@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 from conftest import make_reviews
-from test_browser import DESKTOP, PHONE, chromium, running
+from test_browser import DESKTOP, PHONE, chromium, pytestmark, running  # noqa: F401 (skips without Chromium)
 
 KEYS = {"negative": "1", "neutral": "2", "positive": "3"}
 
@@ -99,6 +99,35 @@ def test_label_with_the_keyboard_undo_refresh_download_and_train(tmp_path, tiny_
         assert page.locator("#choices button").first.bounding_box()["height"] >= 44  # a finger-sized target
         page.set_viewport_size(DESKTOP)
         assert errors == [] and elsewhere == []
+
+
+def test_backspace_undoes_this_tabs_label_only(tmp_path):
+    from samiksha.labelpage import create_label_app
+
+    pool = tmp_path / "pool.csv"
+    make_reviews(2, seed=4)[["text"]].to_csv(pool, index=False)
+    app = create_label_app(pool, encoder="minilm", target=5)
+    with running(app) as url, chromium(tmp_path / "profile") as context:
+        one, two = context.new_page(), context.new_page()
+        for tab in (one, two):
+            tab.goto(url)
+            tab.locator("#goal-text", has_text="0 of 5 labels").wait_for()
+        first = one.inner_text("#review")
+        one.keyboard.press("1")
+        one.locator("#goal-text", has_text=re.compile("^1 of 5 labels")).wait_for()
+        two.reload()
+        two.locator("#goal-text", has_text=re.compile("^1 of 5 labels")).wait_for()
+        second = two.inner_text("#review")
+        two.keyboard.press("3")
+        two.locator("#goal-text", has_text=re.compile("^2 of 5 labels")).wait_for()
+        one.keyboard.press("Backspace")  # tab 1's label comes back; tab 2's newer one stays
+        one.locator("#status", has_text="undone: label it again").wait_for()
+        assert one.inner_text("#review") == first and one.inner_text("#goal-text").startswith("1 of 5 labels")
+        one.keyboard.press("Backspace")
+        one.locator("#status", has_text="nothing to undo").wait_for()
+        two.keyboard.press("Backspace")
+        two.locator("#status", has_text="undone: label it again").wait_for()
+        assert two.inner_text("#review") == second and two.inner_text("#goal-text").startswith("0 of 5 labels")
 
 
 def load_labelled_texts(tmp_path, page, url) -> list[str]:

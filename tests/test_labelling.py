@@ -33,19 +33,133 @@ def pool_csv(tmp_path):
     return path
 
 
-def test_store_keeps_one_row_per_review_and_undoes_the_latest(tmp_path, pool_csv):
+def test_undo_restores_the_earlier_label_and_keeps_the_history(tmp_path, pool_csv):
     pool = read_pool(pool_csv)
     store = LabelStore(tmp_path / "l.sqlite", pool)
     a, b, c = pool.ids[:3]
-    store.set(a, "positive")
-    store.set(b, "negative")
-    store.set(a, "neutral")  # relabel: replaces, never a second row
-    store.skip(c)
-    assert store.labels() == {b: "negative", a: "neutral"} and store.skipped() == {c}
-    assert store.undo() == c and store.undo() == a and store.labels() == {b: "negative"}
+    store.set(a, "positive", "tab")
+    store.set(b, "negative", "tab")
+    store.set(a, "negative", "tab")  # relabel: replaces, never a second label
+    assert store.labels() == {b: "negative", a: "negative"}
+    undone = store.undo("tab")
+    assert (undone.row_id, undone.action, undone.label) == (a, "label", "positive")
+    assert store.labels() == {b: "negative", a: "positive"}  # the earlier label is back, not deleted
+    store.skip(c, "tab")
+    assert store.skipped() == {c} and store.undo("tab").row_id == c and store.skipped() == set()
+    assert store.undo("tab").row_id == b and store.undo("tab").row_id == a and store.labels() == {}
+    assert store.undo("tab") is None  # nothing left to undo
+    history = store.history(a)
+    assert [(e.action, e.label) for e in history] == [("label", "positive"), ("label", "negative"),
+                                                      ("label", "positive"), ("clear", None)]
+    assert history[2].undoes == history[1].seq and history[3].undoes == history[0].seq
+    assert {e.session for e in history} == {"tab"} and all(e.at > 0 for e in history)
+    assert len(store.history()) == 8  # append-only: 4 changes, 4 undos
     with sqlite3.connect(tmp_path / "l.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 1
+
+
+def test_undo_takes_back_only_its_own_sessions_changes(tmp_path, pool_csv):
+    pool = read_pool(pool_csv)
+    store = LabelStore(tmp_path / "l.sqlite", pool)
+    a, b, c = pool.ids[:3]
+    store.set(a, "positive", "tab1")
+    store.set(b, "neutral", "tab2")
+    assert store.undo("tab1").row_id == a and store.labels() == {b: "neutral"}  # not tab 2's newer label
+    store.set(a, "neutral", "tab1")
+    store.set(a, "negative", "tab2")  # tab 2 relabels tab 1's review
+    store.set(c, "positive", "tab1")
+    assert store.undo("tab1").row_id == c
+    assert store.undo("tab1").row_id == a and store.labels()[a] == "negative"  # tab 2's label stands
+    assert store.undo("tab2").row_id == a and a not in store.labels()  # and tab 1's undone one stays undone
+    assert store.undo("tab2").row_id == b and store.labels() == {}
+    assert store.undo("tab1") is None and store.undo("tab2") is None
+
+
+def test_two_stores_on_one_file_share_labels_but_not_undo(tmp_path, pool_csv):
+    pool = read_pool(pool_csv)
+    db = tmp_path / "l.sqlite"
+    one, two = LabelStore(db, pool), LabelStore(db, pool)  # two servers on the same database
+    a, b = pool.ids[:2]
+    one.set(a, "positive", "s1")
+    two.set(b, "negative", "s2")
+    two.set(a, "neutral", "s2")
+    assert one.labels() == two.labels() == {b: "negative", a: "neutral"}
+    assert one.undo("s1").row_id == a and two.labels() == {b: "negative", a: "neutral"}
+    assert two.undo("s2").row_id == a and one.labels() == {b: "negative"}
+    errors = []
+
+    def server(store: LabelStore, session: str, label: str) -> None:
+        try:
+            for rid in pool.ids:
+                store.set(rid, label, session)
+            while store.undo(session) is not None:
+                pass
+        except Exception as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=server, args=(LabelStore(db, pool), f"t{i}", label))
+               for i, label in enumerate(("negative", "positive"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert one.labels() == {b: "negative"}  # every change of theirs taken back, whatever the interleaving
+    assert len(one.history()) == 5 + 4 * len(pool.ids)
+
+
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS labels (
+    row_id TEXT PRIMARY KEY,
+    label TEXT,                         -- NULL when skipped
+    seq INTEGER NOT NULL,               -- order of the last change, for undo
+    updated REAL NOT NULL
+);
+"""  # labelstore.py at 687547a, before the label history
+
+
+def test_a_database_from_before_the_history_is_migrated_in_place(tmp_path, pool_csv):
+    pool = read_pool(pool_csv)
+    db = tmp_path / "old.sqlite"
+    a, b, c = pool.ids[:3]
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(OLD_SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('pool', ?)", (str(pool_csv),))
+        conn.executemany("INSERT INTO labels VALUES (?, ?, ?, ?)",
+                         [(b, "negative", 3, 1000.0), (a, "positive", 1, 900.0), (c, None, 2, 950.0)])
+    conn.close()
+    threads = [threading.Thread(target=LabelStore, args=(db, pool)) for _ in range(3)]  # opened at once
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store = LabelStore(db, pool)
+    assert store.labels() == {a: "positive", b: "negative"} and list(store.labels()) == [a, b]
+    assert store.skipped() == {c}
+    history = store.history()
+    assert [(e.row_id, e.action, e.at) for e in history] == [(a, "label", 900.0), (c, "skip", 950.0),
+                                                             (b, "label", 1000.0)]  # migrated once only
+    store.set(a, "neutral", "tab")
+    assert store.undo("tab").label == "positive" and store.undo("tab") is None  # old rows are no tab's to undo
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # an older Samiksha still reads the labels, and fails loudly rather than writing a second table
+        conn.executescript(OLD_SCHEMA)
+        assert sorted(conn.execute("SELECT row_id, label FROM labels WHERE label IS NOT NULL")) == sorted(
+            [(a, "positive"), (b, "negative")])
+        with pytest.raises(sqlite3.OperationalError, match="view"):
+            conn.execute("DELETE FROM labels")
+    conn.close()
+    assert LabelStore(db, pool).labels() == {a: "positive", b: "negative"}
+
+
+def test_a_file_that_is_no_label_database_gets_one_line(tmp_path, pool_csv):
+    (tmp_path / "l.sqlite").write_text("not a database " * 100)
+    with pytest.raises(DataError, match="cannot be used as a label database"):
+        LabelStore(tmp_path / "l.sqlite", read_pool(pool_csv))
 
 
 def test_export_is_a_train_input_with_every_column(tmp_path, pool_csv):
@@ -60,6 +174,27 @@ def test_export_is_a_train_input_with_every_column(tmp_path, pool_csv):
         assert data.labels == ["positive", "negative", "neutral", "positive"]
         assert data.texts == pool.texts[:4]
     assert list(pd.read_csv(tmp_path / "labels.csv").columns) == ["text", "order_id", "label"]
+
+
+def test_export_has_the_latest_label_of_each_review(tmp_path, pool_csv):
+    pool = read_pool(pool_csv)
+    store = LabelStore(tmp_path / "l.sqlite", pool)
+    a, b, c, d = pool.ids[:4]
+    store.set(a, "positive", "tab")
+    store.set(b, "negative", "tab")
+    store.set(a, "negative", "tab")
+    store.set(c, "neutral", "tab")
+    store.skip(c, "tab")  # labelled, then put aside: out of the export
+    store.skip(d, "tab")
+    store.set(b, "neutral", "other")
+    store.undo("tab")  # the skip of d
+    store.undo("tab")  # the skip of c: neutral again
+    store.undo("tab")  # c's label: none
+    store.undo("tab")  # a's relabel: positive again
+    assert store.export(tmp_path / "labels.csv") == 2
+    got = pd.read_csv(tmp_path / "labels.csv")
+    assert dict(zip(got["text"], got["label"])) == {pool.texts[0]: "positive", pool.texts[1]: "neutral"}
+    assert list(got.columns) == ["text", "order_id", "label"]
 
 
 def test_a_store_from_another_pool_is_refused(tmp_path, pool_csv):
@@ -100,10 +235,11 @@ def test_labels_survive_a_server_killed_mid_write(tmp_path, pool_csv):
     committed = int(rest[-1]) + 1 if rest else last + 1
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = conn.execute("SELECT COUNT(*), COUNT(DISTINCT row_id), MAX(seq) FROM labels").fetchone()
+        rows = conn.execute("SELECT COUNT(*), COUNT(DISTINCT row_id) FROM labels").fetchone()
+        events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     pool = read_pool(pool_csv)
     assert rows[0] == rows[1] == len(set(pool.ids))  # every review once, never twice
-    assert rows[2] >= committed  # nothing it reported as saved is lost
+    assert events >= committed  # nothing it reported as saved is lost
     assert LabelStore(db, pool).labels()
 
 
@@ -159,6 +295,31 @@ def test_page_api_labels_undoes_skips_and_exports(tmp_path, page):
     assert export.status_code == 200 and "pool-labels.csv" in export.headers["content-disposition"]
     (tmp_path / "got.csv").write_bytes(export.content)
     assert load_labelled(tmp_path / "got.csv").labels == ["positive"]
+
+
+def test_page_api_undo_is_per_tab_and_per_server(tmp_path, pool_csv, page):
+    from samiksha.labelpage import create_label_app
+
+    ids = [r["row_id"] for r in page.get("/label/api/state").json()["next"]]
+    page.post("/label/api/label", json={"row_id": ids[0], "label": "positive", "session": "tab1"})
+    page.post("/label/api/label", json={"row_id": ids[1], "label": "negative", "session": "tab2"})
+    page.post("/label/api/label", json={"row_id": ids[0], "label": "negative", "session": "tab1"})
+    answer = page.post("/label/api/undo", json={"session": "tab1"}).json()
+    assert answer["undone"] == ids[0] and answer["restored"] == "positive"
+    assert answer["state"]["next"][0]["row_id"] == ids[0] and answer["state"]["labelled"] == 2
+    assert page.post("/label/api/undo").json()["undone"] is None  # a client without an id: nothing of its own
+    assert page.post("/label/api/undo", json={"session": "bad id!"}).status_code == 422
+    store = page.app.state.session.store
+    assert [(e.session, e.label) for e in store.history(ids[0])] == [
+        ("tab1", "positive"), ("tab1", "negative"), ("tab1", "positive")]
+    page.post("/label/api/label", json={"row_id": ids[2], "label": "neutral"})  # no id: this server's own
+    other = create_label_app(pool_csv, encoder="minilm", target=10)  # a second server on the same database
+    with TestClient(other) as second:
+        assert second.post("/label/api/undo").json()["undone"] is None  # never the first server's label
+        assert second.get("/label/api/state").json()["labelled"] == 3
+    answer = page.post("/label/api/undo").json()
+    assert answer["undone"] == ids[2] and answer["restored"] is None
+    assert pd.read_json(tmp_path / "out.jsonl", lines=True)["label"].tolist() == ["negative", "positive"]
 
 
 def test_page_api_bad_requests_get_one_clear_message(page):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, FastAPI
@@ -28,7 +29,7 @@ from starlette.exceptions import HTTPException
 from .data import LabelledData
 from .errors import SamikshaError
 from .labels import SENTIMENT
-from .labelstore import LabelStore, default_db
+from .labelstore import Event, LabelStore, default_db
 from .serve import MEDIA_TYPES, PAGE_HEADERS, STATIC, Metrics, _add_error_handlers, _read_metrics
 from .storage import is_model_dir
 from .suggest import candidates, guess_and_reason, least_certain, needs_cover, pick_next, read_pool, uncertainty
@@ -69,17 +70,29 @@ class State(BaseModel):
     training: Training
 
 
+SessionId = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$",
+                                  description="The page's own id (one per tab): undo takes back only the changes "
+                                              "made with this id. Left out: one id for this server's other clients.")]
+
+
 class LabelRequest(BaseModel):
     row_id: str = Field(min_length=1, max_length=64)
     label: str = Field(min_length=1, max_length=64)
+    session: SessionId = ""
 
 
 class RowRequest(BaseModel):
     row_id: str = Field(min_length=1, max_length=64)
+    session: SessionId = ""
+
+
+class UndoRequest(BaseModel):
+    session: SessionId = ""
 
 
 class UndoAnswer(BaseModel):
-    undone: str | None
+    undone: str | None = Field(description="The review whose label or skip was taken back (null: nothing to undo).")
+    restored: str | None = Field(description="Its label now: the one it had before, or null when it has none.")
     state: State
 
 
@@ -142,6 +155,7 @@ class Session:
         self.ranking = Ranking()
         self.training = TrainingStatus()
         self.export_lock = threading.Lock()
+        self.anonymous = f"server-{uuid.uuid4().hex[:12]}"  # the session of requests that name none
         self.rerank()
 
     def _use_model(self, model_dir: Path) -> None:
@@ -217,12 +231,23 @@ class Session:
         if row_id not in self.text:
             raise HTTPException(404, f"no review with id '{row_id}' in {Path(self.pool.source).name}")
 
-    def label(self, row_id: str, label: str) -> None:
+    def label(self, row_id: str, label: str, session: str = "") -> None:
         self.check_row(row_id)
         if label not in self.names:
             raise HTTPException(400, f"unknown label '{label}' (expected {', '.join(self.names)})")
-        self.store.set(row_id, label)
+        self.store.set(row_id, label, session or self.anonymous)
         self.write_labels_out()
+
+    def skip(self, row_id: str, session: str = "") -> None:
+        self.check_row(row_id)
+        self.store.skip(row_id, session or self.anonymous)
+
+    def undo(self, session: str = "") -> Event | None:
+        """Take back this session's latest label or skip (`LabelStore.undo`)."""
+        undone = self.store.undo(session or self.anonymous)
+        if undone is not None:
+            self.write_labels_out()
+        return undone
 
     def write_labels_out(self) -> None:
         if self.labels_out is not None:
@@ -332,22 +357,22 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
     @api.post("/label", response_model=State)
     async def label(body: LabelRequest) -> State:
         """Save a label at once (labelling a review again replaces its label)."""
-        await run_in_threadpool(session.label, body.row_id, body.label)
+        await run_in_threadpool(session.label, body.row_id, body.label, body.session)
         return await run_in_threadpool(session.state)
 
     @api.post("/skip", response_model=State)
     async def skip(body: RowRequest) -> State:
         """Put a review aside until every other one is done."""
-        session.check_row(body.row_id)
-        await run_in_threadpool(session.store.skip, body.row_id)
+        await run_in_threadpool(session.skip, body.row_id, body.session)
         return await run_in_threadpool(session.state)
 
     @api.post("/undo", response_model=UndoAnswer)
-    async def undo() -> UndoAnswer:
-        """Take back the latest label or skip; that review is shown again first."""
-        undone = await run_in_threadpool(session.store.undo)
-        await run_in_threadpool(session.write_labels_out)
-        return UndoAnswer(undone=undone, state=await run_in_threadpool(session.state, undone))
+    async def undo(body: UndoRequest | None = None) -> UndoAnswer:
+        """Take back this session's latest label or skip (its earlier label comes back); that review is shown first."""
+        undone = await run_in_threadpool(session.undo, body.session if body else "")
+        row = undone.row_id if undone else None
+        return UndoAnswer(undone=row, restored=undone.label if undone else None,
+                          state=await run_in_threadpool(session.state, row))
 
     @api.get("/review/{row_id}", response_model=State)
     async def review(row_id: str) -> State:

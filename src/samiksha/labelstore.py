@@ -1,17 +1,22 @@
 """Labels being collected for a pool, in an SQLite database beside it: every label is committed at once.
 
-One row per review, keyed by its stable id (`suggest.row_id`), so a refresh, a second browser tab, a crash or
-a killed server can neither lose a committed label nor create a second row for a review. WAL mode lets the
-page read while another request writes. Exports are ordinary `samiksha train` input files.
+The store is an append-only history of label events (a label, a skip, or an undo that cleared a review), each
+with the review's stable id (`suggest.row_id`), the session that made it (a page tab) and the time. A review's
+current label is its latest event, so a refresh, a second tab, a crash or a killed server can neither lose a
+committed label nor give a review two labels, and an undo restores the label a review had before. WAL mode and
+short transactions let the page read while another request, or another server on the same file, writes.
+Exports are ordinary `samiksha train` input files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 import pandas as pd
 
@@ -19,15 +24,44 @@ from .errors import DataError
 from .storage import write_table
 from .suggest import Pool
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS labels (
-    row_id TEXT PRIMARY KEY,
-    label TEXT,                         -- NULL when skipped
-    seq INTEGER NOT NULL,               -- order of the last change, for undo
-    updated REAL NOT NULL
-);
-"""
+log = logging.getLogger("samiksha")
+
+SCHEMA_VERSION = 2  # 0: one row per review in a `labels` table, before the history (migrated on open)
+MIGRATED = "before-history"  # the session of events moved over from a version-0 database
+LATEST = "SELECT MAX(seq) FROM events GROUP BY row_id"
+NOT_UNDONE = "undoes IS NULL AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.undoes = events.seq)"
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,            -- order of the events; rows are only ever added
+        row_id TEXT NOT NULL,               -- the review (suggest.row_id)
+        action TEXT NOT NULL CHECK (action IN ('label', 'skip', 'clear')),
+        label TEXT CHECK ((action = 'label') = (label IS NOT NULL)),
+        session TEXT NOT NULL,              -- who: the page tab (or other client) that made the change
+        at REAL NOT NULL,                   -- when: Unix time
+        undoes INTEGER REFERENCES events (seq)  -- an undo: the event it took back; its action is what is left
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_by_row ON events (row_id, seq)",
+    "CREATE INDEX IF NOT EXISTS events_by_session ON events (session, seq)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_undone ON events (undoes) WHERE undoes IS NOT NULL",
+    # The current label of each review, laid out as the version-0 table was, so that an older Samiksha reads
+    # the labels and fails loudly (a view cannot be written) rather than starting a second, empty table.
+    f"""CREATE VIEW IF NOT EXISTS labels AS
+        SELECT row_id, label, seq, at AS updated FROM events WHERE seq IN ({LATEST}) AND action != 'clear'""",
+)
+
+
+class Event(NamedTuple):
+    """One entry of the history."""
+
+    seq: int
+    row_id: str
+    action: Literal["label", "skip", "clear"]
+    label: str | None
+    session: str
+    at: float
+    undoes: int | None
 
 
 def default_db(pool: str | Path) -> Path:
@@ -37,20 +71,46 @@ def default_db(pool: str | Path) -> Path:
 
 
 class LabelStore:
-    """The labels of one pool in SQLite (WAL mode, a new connection per call so any thread may use it)."""
+    """The labels of one pool in SQLite (WAL mode, a new connection per call so any thread may use it).
+
+    ``session`` names who makes a change (a page tab, say); `undo` takes back only that session's changes.
+    """
 
     def __init__(self, path: str | Path, pool: Pool):
         self.path = Path(path)
         self.pool = pool
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('pool', ?)", (pool.source,))
-            ids = [row[0] for row in db.execute("SELECT row_id FROM labels")]
+        try:
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+            with self._transaction() as db:
+                self._migrate(db)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('pool', ?)", (pool.source,))
+                ids = [row[0] for row in db.execute("SELECT DISTINCT row_id FROM events")]
+        except sqlite3.DatabaseError as err:
+            raise DataError(self.path, f"cannot be used as a label database: {err}") from None
         known = set(pool.ids)
         if ids and not known.intersection(ids):
             raise DataError(self.path, f"holds {len(ids)} labels of another pool (none of them is a review in "
                                        f"{pool.source}); pass --db with a new file for this pool")
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Create the schema; a version-0 database's rows become events (in this one transaction)."""
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise DataError(self.path, f"was written by a newer Samiksha (label schema {version}); upgrade to use it")
+        old = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labels'").fetchone()
+        if old:
+            db.execute("ALTER TABLE labels RENAME TO labels_v0")
+        for statement in SCHEMA:
+            db.execute(statement)
+        if old:
+            moved = db.execute("INSERT INTO events (row_id, action, label, session, at) SELECT row_id, CASE WHEN "
+                               "label IS NULL THEN 'skip' ELSE 'label' END, label, ?, updated FROM labels_v0 "
+                               "ORDER BY seq", (MIGRATED,)).rowcount
+            db.execute("DROP TABLE labels_v0")
+            log.info("%s: %d labels moved into the label history", self.path, moved)
+        if version < SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -61,45 +121,73 @@ class LabelStore:
         finally:
             db.close()
 
-    def _change(self, row_id: str, label: str | None) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction: taken at once (other writers wait, readers go on), committed or rolled back."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM labels").fetchone()[0]
-                db.execute("INSERT INTO labels VALUES (?, ?, ?, ?) ON CONFLICT(row_id) DO UPDATE SET "
-                           "label = excluded.label, seq = excluded.seq, updated = excluded.updated",
-                           (row_id, label, seq, time.time()))
-                db.execute("COMMIT")
+                yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-
-    def set(self, row_id: str, label: str) -> None:
-        """Label a review (again: the newer label replaces the older)."""
-        self._change(row_id, label)
-
-    def skip(self, row_id: str) -> None:
-        """Put a review aside: it comes back only after every other review."""
-        self._change(row_id, None)
-
-    def undo(self) -> str | None:
-        """Forget the most recent label or skip; returns its review's id (None when there is nothing to undo)."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT row_id FROM labels ORDER BY seq DESC LIMIT 1").fetchone()
-            if row is not None:
-                db.execute("DELETE FROM labels WHERE row_id = ?", row)
             db.execute("COMMIT")
-        return row[0] if row else None
+
+    @staticmethod
+    def _append(db: sqlite3.Connection, row_id: str, action: str, label: str | None, session: str,
+                undoes: int | None = None) -> Event:
+        at = time.time()
+        seq = db.execute("INSERT INTO events (row_id, action, label, session, at, undoes) VALUES (?, ?, ?, ?, ?, ?)",
+                         (row_id, action, label, session, at, undoes)).lastrowid
+        return Event(seq, row_id, action, label, session, at, undoes)
+
+    def set(self, row_id: str, label: str, session: str = "") -> None:
+        """Label a review (again: the newer label is the current one; the older stays in the history)."""
+        with self._transaction() as db:
+            self._append(db, row_id, "label", label, session)
+
+    def skip(self, row_id: str, session: str = "") -> None:
+        """Put a review aside: it comes back only after every other review."""
+        with self._transaction() as db:
+            self._append(db, row_id, "skip", None, session)
+
+    def undo(self, session: str = "") -> Event | None:
+        """Take back this session's latest label or skip not yet undone; returns the event that records the undo.
+
+        The review gets the label (or skip) it had without that change: its earlier one, none, or the one
+        another session gave it since, which stays. None when the session has nothing left to undo.
+        """
+        with self._transaction() as db:
+            last = db.execute(f"SELECT seq, row_id FROM events WHERE session = ? AND {NOT_UNDONE} "
+                              "ORDER BY seq DESC LIMIT 1", (session,)).fetchone()
+            if last is None:
+                return None
+            seq, rid = last
+            rest = db.execute(f"SELECT action, label FROM events WHERE row_id = ? AND seq != ? AND {NOT_UNDONE} "
+                              "ORDER BY seq DESC LIMIT 1", (rid, seq)).fetchone()
+            action, label = rest or ("clear", None)
+            return self._append(db, rid, action, label, session, undoes=seq)
+
+    def _current(self, action: str) -> list[tuple[str, str | None]]:
+        with self._connect() as db:
+            return db.execute(f"SELECT row_id, label FROM events WHERE seq IN ({LATEST}) AND action = ? "
+                              "ORDER BY seq", (action,)).fetchall()
 
     def labels(self) -> dict[str, str]:
-        """Review id -> label, oldest first (skips left out)."""
-        with self._connect() as db:
-            return dict(db.execute("SELECT row_id, label FROM labels WHERE label IS NOT NULL ORDER BY seq"))
+        """Review id -> its current label, in the order of their latest events (skipped reviews left out)."""
+        return dict(self._current("label"))
 
     def skipped(self) -> set[str]:
+        """The reviews whose latest event is a skip."""
+        return {rid for rid, _ in self._current("skip")}
+
+    def history(self, row_id: str | None = None) -> list[Event]:
+        """Every event, oldest first (of one review when ``row_id`` is given): who changed what, and when."""
+        where, args = ("WHERE row_id = ?", (row_id,)) if row_id is not None else ("", ())
         with self._connect() as db:
-            return {row[0] for row in db.execute("SELECT row_id FROM labels WHERE label IS NULL")}
+            rows = db.execute(f"SELECT seq, row_id, action, label, session, at, undoes FROM events {where} "
+                              "ORDER BY seq", args).fetchall()
+        return [Event(*row) for row in rows]
 
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
         """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order."""
@@ -115,4 +203,3 @@ class LabelStore:
         frame = self.labelled_frame()
         write_table(frame, path)
         return len(frame)
-

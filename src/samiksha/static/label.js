@@ -9,6 +9,9 @@
   let state = null;
   let busy = false;
   let polling = null;
+  // This tab's own id, sent with every change: Backspace undoes this tab's labels only, never another tab's.
+  const session = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+    (byte) => byte.toString(16).padStart(2, "0")).join("");
 
   async function call(path, options = {}) {
     const response = await fetch(`/label/api/${path}`, {
@@ -145,17 +148,19 @@
   async function give(label) {
     const review = current();
     if (!review) return;
-    if (await act("label", { row_id: review.row_id, label })) say(`saved: ${label}`, "ok");
+    if (await act("label", { row_id: review.row_id, label, session })) say(`saved: ${label}`, "ok");
   }
 
   async function skip() {
     const review = current();
-    if (review && await act("skip", { row_id: review.row_id })) say("skipped; it comes back at the end");
+    if (review && await act("skip", { row_id: review.row_id, session })) say("skipped; it comes back at the end");
   }
 
   async function undo() {
-    const answer = await act("undo");
-    if (answer) say(answer.undone ? "undone: label it again" : "nothing to undo");
+    const answer = await act("undo", { session });
+    if (!answer) return;
+    if (!answer.undone) say("nothing to undo");
+    else say(answer.restored ? `undone: back to ${answer.restored}` : "undone: label it again");
   }
 
   async function refresh() {
