@@ -67,7 +67,7 @@ def test_an_interrupted_two_process_run_resumes(tmp_path, tiny_bert):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     training = json.loads((tmp_path / "model" / "samiksha.json").read_text(encoding="utf-8"))["training"]
     assert training["resumed"] is True and training["processes"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "reviews.csv"]  # checkpoints cleared
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model", "reviews.csv"]  # checkpoints cleared
     assert Classifier.load(tmp_path / "model").predict(["bahut badiya"])[0] in ("negative", "neutral", "positive")
 
 

@@ -19,8 +19,8 @@ the swap from whichever step it stopped at (or, if the staging folder is gone, p
 one line saying so. A ``.DIR.old`` without a journal comes from Samiksha before this scheme: it is put back when
 ``DIR`` is missing, else removed, with a line either way. The same swap replaces ``DIR/onnx`` on an export.
 
-Every writer holds ``DIR``'s lock (``filelock``, beside the folder) for its whole run, and a second run into the
-same folder is refused at once. So whatever staging or seed folder a lock holder finds beside ``DIR`` belongs to a
+Every writer holds ``DIR``'s lock (``filelock`` on ``.DIR.lock``, which stays: removing a lock file races a run
+that is about to take it) for its whole run, and a second run into the same folder is refused at once. So whatever staging or seed folder a lock holder finds beside ``DIR`` belongs to a
 run that is gone (kill -9, power loss). It removes them, saying so in one line, except a staging folder that holds
 ``samiksha.json``: training writes it right after fitting, before the seed runs and the report, so such a folder is
 a loadable model that may have cost hours. It is moved to the visible ``DIR.unpublished-PID`` (never published over
