@@ -57,7 +57,7 @@ META, METRICS, REPORT, EVAL_ROWS, CARD, CONFUSION_PNG = (
 FORMAT_VERSION = 3
 PARTS = (ONNX_DIR,)  # sub-folders replaced on their own, by the same swap
 
-_held: dict[Path, list] = {}  # folders this process holds the lock of: [thread id, depth]
+_held: dict[Path, int] = {}  # the folders this process holds the lock of, and the thread that holds it
 _held_guard = threading.Lock()
 
 
@@ -218,20 +218,14 @@ class ModelFolder:
         """Hold the folder's lock for a run that writes it, refusing at once when another run holds it.
 
         On entry it finishes a half-done swap, clears what killed runs left beside it and, when ``replacing``,
-        refuses a folder that must not be replaced. Re-entering from the same thread (train -> seed runs) is free.
+        refuses a folder that must not be replaced. Re-entering from the same thread (train -> train_parts) is free.
         """
         from filelock import Timeout
 
         with _held_guard:
-            held = _held.get(self.real)
-            if held is not None and held[0] == threading.get_ident():
-                held[1] += 1
-        if held is not None and held[0] == threading.get_ident():
-            try:
-                yield self
-            finally:
-                with _held_guard:
-                    held[1] -= 1
+            reentered = _held.get(self.real) == threading.get_ident()
+        if reentered:
+            yield self
             return
         if replacing:
             self.check_replaceable()  # before anything is created beside a folder that is refused
@@ -245,7 +239,7 @@ class ModelFolder:
         try:
             pid_file.write_text(str(os.getpid()))
             with _held_guard:
-                _held[self.real] = [threading.get_ident(), 1]
+                _held[self.real] = threading.get_ident()
             self._recover()
             self._clean_abandoned()
             if replacing:
@@ -308,7 +302,7 @@ class ModelFolder:
                    for part in (None, *PARTS) for what in ("publish.json", "old")):
             return
         with _held_guard:
-            ours = _held.get(self.real, [None])[0] == threading.get_ident()
+            ours = _held.get(self.real) == threading.get_ident()
         if ours:
             return self._recover()
         from filelock import Timeout
