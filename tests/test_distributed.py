@@ -28,7 +28,8 @@ def test_two_processes_train_one_model(tmp_path, tiny_bert, reviews_csv):
     assert run.returncode == 0, run.stderr[-3000:]
     meta = json.loads((out / "samiksha.json").read_text(encoding="utf-8"))
     assert meta["training"]["processes"] == 2 and meta["method"] == "stack"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging, seed or checkpoint folders left
+    # no staging, seed or checkpoint folders left (the empty lock file stays: removing it would race another run)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert len(metrics["seeds"]["runs"]) == 2  # the second seed's run was distributed too
     # printed once, by rank 0
@@ -66,7 +67,7 @@ def test_an_interrupted_two_process_run_resumes(tmp_path, tiny_bert):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     training = json.loads((tmp_path / "model" / "samiksha.json").read_text(encoding="utf-8"))["training"]
     assert training["resumed"] is True and training["processes"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "reviews.csv"]  # checkpoints cleared
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model", "reviews.csv"]  # checkpoints cleared
     assert Classifier.load(tmp_path / "model").predict(["bahut badiya"])[0] in ("negative", "neutral", "positive")
 
 

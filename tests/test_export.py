@@ -85,8 +85,16 @@ def test_export_to_a_serving_folder_without_torch_weights(tmp_path, trained_tiny
     assert isinstance(served.backend, OnnxBackend)
     np.testing.assert_allclose(served.predict_proba(TEXTS), Classifier.load(trained_tiny_plain).predict_proba(TEXTS),
                                atol=1e-4)
-    again = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(target)])
-    assert again.exit_code == 1 and "exists and is not empty" in again.stderr
+    again = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(target), "--quantize", "none"])
+    assert again.exit_code == 0, again.output  # a serving folder Samiksha wrote is replaced whole
+    assert Classifier.load(target).labels == served.labels
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    refused = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(tmp_path / "mine")])
+    assert refused.exit_code == 1 and "not replaced" in refused.stderr
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    itself = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(trained_tiny_plain)])
+    assert itself.exit_code == 1 and "is the model folder itself" in itself.stderr
 
 
 def test_onnx_backend_requested_without_export(trained_tiny_plain):

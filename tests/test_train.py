@@ -9,7 +9,7 @@ from conftest import make_reviews
 
 from samiksha import Classifier, TrainConfig, evaluate, train
 from samiksha.errors import SamikshaError
-from samiksha.storage import checkpoint_dir
+from samiksha.modelfolder import ModelFolder
 
 
 def _config(model, **overrides) -> TrainConfig:
@@ -27,7 +27,7 @@ def test_train_save_load_predict_round_trip(request, tmp_path, reviews_csv, base
                  "report.txt", "confusion_matrix.png", "README.md", "eval.csv"):
         assert (out / name).exists(), name
     assert not (out / "training_args.bin").exists()
-    assert not checkpoint_dir(out).exists()
+    assert not ModelFolder(out).checkpoints.exists()
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
     meta = json.loads((out / "samiksha.json").read_text())
@@ -126,7 +126,7 @@ def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
     config = _config(tiny_bert, epochs=3, early_stopping_patience=None)
     with pytest.raises(KeyboardInterrupt):
         train(reviews_csv, out, config=config, callbacks=[Interrupt()])
-    work = checkpoint_dir(out)
+    work = ModelFolder(out).checkpoints
     assert [p.name for p in work.iterdir() if p.name.startswith("checkpoint-")]
     assert not out.exists()
     with pytest.raises(SamikshaError, match="pass --resume to continue"):
@@ -162,7 +162,7 @@ def test_output_folder_with_other_files_is_not_replaced(tmp_path, reviews_csv, t
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(SamikshaError, match="exists and is not a model folder"):
+    with pytest.raises(SamikshaError, match="Samiksha did not write.*not replaced"):
         train(reviews_csv, out, config=_config(tiny_bert))
     assert (out / "notes.txt").read_text() == "keep me"
 

@@ -11,7 +11,6 @@ The student is an ordinary model folder (method ``stack`` or ``finetune``): `Cla
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,9 +24,9 @@ from .data import LabelledData, fingerprint, load_labelled, normalise_text
 from .errors import SamikshaError
 from .labels import LabelSchema
 from .methods import Distillation
+from .modelfolder import ModelFolder
 from .predict import Classifier
-from .storage import check_output_dir
-from .train import TrainResult, train_parts
+from .train import TrainResult, train_parts, writing
 
 log = logging.getLogger("samiksha")
 # Chosen by benchmarks/student.py (README): 2 of MiniLM's 6 layers, stacked with the teacher's TF-IDF, kept the
@@ -101,63 +100,60 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
     teacher_dir, output = Path(teacher_dir), Path(output_dir)
     if temperature <= 0 or not 0 <= hard_weight <= 1:
         raise SamikshaError("--temperature must be positive and --hard-weight between 0 and 1")
-    check_output_dir(output)
     if output.resolve() == teacher_dir.resolve():
         raise SamikshaError(f"{output}: is the teacher's folder; write the student to another --output")
-    teacher = Classifier.load(teacher_dir, backend="torch")  # the teacher itself, not an int8 approximation
-    meta = teacher.meta
-    if meta.get("method") not in FINE_TUNING:
-        raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method stack or finetune), "
-                            f"not '{meta.get('method', 'a plain Hugging Face folder')}'")
-    teacher_layers = getattr(teacher.backend, "transformer", teacher.backend).model.config.num_hidden_layers
-    if not 1 <= layers <= teacher_layers:
-        raise SamikshaError(f"--layers must be between 1 and the teacher's {teacher_layers} layers, not {layers}")
-    schema = LabelSchema(tuple(teacher.labels))
-    teacher_config = TrainConfig.from_dict(meta["config"])
-    if eval_data is None and not (teacher_dir / "eval.csv").exists():
-        raise SamikshaError(f"{teacher_dir}: has no eval.csv to choose the student's epoch; pass --eval")
-    evaluation = load_labelled(eval_data if eval_data is not None else teacher_dir / "eval.csv", schema=schema)
+    teacher_folder = ModelFolder(teacher_dir)
+    with writing(ModelFolder(output)):  # refused at once when another run writes there
+        teacher = Classifier.load(teacher_dir, backend="torch")  # the teacher itself, not an int8 approximation
+        meta = teacher.meta
+        if meta.get("method") not in FINE_TUNING:
+            raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method stack or "
+                                f"finetune), not '{meta.get('method', 'a plain Hugging Face folder')}'")
+        teacher_layers = getattr(teacher.backend, "transformer", teacher.backend).model.config.num_hidden_layers
+        if not 1 <= layers <= teacher_layers:
+            raise SamikshaError(f"--layers must be between 1 and the teacher's {teacher_layers} layers, not {layers}")
+        schema = LabelSchema(tuple(teacher.labels))
+        teacher_config = TrainConfig.from_dict(meta["config"])
+        teacher_rows = teacher_folder.eval_file
+        if eval_data is None and not teacher_rows.exists():
+            raise SamikshaError(f"{teacher_dir}: has no {teacher_rows.name} to choose the student's epoch; pass --eval")
+        evaluation = load_labelled(eval_data if eval_data is not None else teacher_rows, schema=schema)
 
-    def key(text: str) -> str:
-        return normalise_text(teacher.clean(text))
+        def key(text: str) -> str:
+            return normalise_text(teacher.clean(text))
 
-    evaluation_keys = {key(t) for t in evaluation.texts}
-    if eval_data is not None and (teacher_dir / "eval.csv").exists():  # the teacher's own evaluation rows stay out too
-        evaluation_keys |= {key(t) for t in load_labelled(teacher_dir / "eval.csv", schema=schema).texts}
-    labelled = _teacher_training_data(teacher_dir, meta, schema, train_data, key, evaluation_keys)
-    extra, read = read_unlabelled(list(unlabelled), text_column, evaluation_keys, {key(t) for t in labelled.texts},
-                                  max_unlabelled, teacher_config.seed, key)
-    if read["evaluation_rows_left_out"]:
-        log.warning("left out %d unlabelled review(s) that are also evaluation rows: they choose the student's epoch "
-                    "and must never teach it", read["evaluation_rows_left_out"])
-    texts = labelled.texts + [teacher.clean(t) for t in extra]
-    log.info("the teacher (%s) labels %d texts (%d labelled, %d unlabelled)", teacher.backend.name, len(texts),
-             len(labelled), len(extra))
-    scores = teacher.logits(texts)
-    soft = softmax(scores / temperature)
-    guesses = [teacher.labels[i] for i in scores.argmax(1)]
-    combined = LabelledData(texts, labelled.labels + guesses[len(labelled):],
-                            f"{labelled.source} + {len(extra)} unlabelled", labelled.text_column,
-                            labelled.label_column, labelled.label_kind, labelled.rows + [0] * len(extra),
-                            labelled.fingerprint)
-    stacked = meta["method"] == "stack" and keep_tfidf
-    distillation = Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight, layers,
-                                teacher_dir.resolve() if stacked else None)
-    config = replace(teacher_config, model=str(teacher_dir.resolve()), method="stack" if stacked else "finetune",
-                     stack=stacked, epochs=epochs or DISTIL_EPOCHS,
-                     batch_size=None, learning_rate=None, report_seeds=1,
-                     seed=teacher_config.seed if seed is None else seed,
-                     freeze_embeddings=meta.get("training", {}).get("embeddings_frozen", False),
-                     extra={**teacher_config.extra, "distilled": {
-                         "teacher": str(teacher_dir.resolve()), "teacher_method": meta["method"],
-                         "teacher_base_model": meta.get("base_model"),
-                         "teacher_layers": teacher_layers, "layers": layers, "temperature": temperature,
-                         "hard_weight": hard_weight, "labelled_texts": len(labelled), "unlabelled": read,
-                         "teacher_macro_f1": _teacher_macro_f1(teacher_dir)}})
-    return train_parts(combined, evaluation, schema, output, config, resume=resume, callbacks=callbacks,
-                       distillation=distillation)
-
-
-def _teacher_macro_f1(folder: Path) -> float | None:
-    metrics = folder / "metrics.json"
-    return json.loads(metrics.read_text(encoding="utf-8")).get("macro_f1") if metrics.exists() else None
+        evaluation_keys = {key(t) for t in evaluation.texts}
+        if eval_data is not None and teacher_rows.exists():  # the teacher's own evaluation rows stay out too
+            evaluation_keys |= {key(t) for t in load_labelled(teacher_rows, schema=schema).texts}
+        labelled = _teacher_training_data(teacher_dir, meta, schema, train_data, key, evaluation_keys)
+        extra, read = read_unlabelled(list(unlabelled), text_column, evaluation_keys, {key(t) for t in labelled.texts},
+                                      max_unlabelled, teacher_config.seed, key)
+        if read["evaluation_rows_left_out"]:
+            log.warning("left out %d unlabelled review(s) that are also evaluation rows: they choose the student's "
+                        "epoch and must never teach it", read["evaluation_rows_left_out"])
+        texts = labelled.texts + [teacher.clean(t) for t in extra]
+        log.info("the teacher (%s) labels %d texts (%d labelled, %d unlabelled)", teacher.backend.name, len(texts),
+                 len(labelled), len(extra))
+        scores = teacher.logits(texts)
+        soft = softmax(scores / temperature)
+        guesses = [teacher.labels[i] for i in scores.argmax(1)]
+        combined = LabelledData(texts, labelled.labels + guesses[len(labelled):],
+                                f"{labelled.source} + {len(extra)} unlabelled", labelled.text_column,
+                                labelled.label_column, labelled.label_kind, labelled.rows + [0] * len(extra),
+                                labelled.fingerprint)
+        stacked = meta["method"] == "stack" and keep_tfidf
+        distillation = Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight, layers,
+                                    teacher_dir.resolve() if stacked else None)
+        config = replace(teacher_config, model=str(teacher_dir.resolve()), method="stack" if stacked else "finetune",
+                         stack=stacked, epochs=epochs or DISTIL_EPOCHS,
+                         batch_size=None, learning_rate=None, report_seeds=1,
+                         seed=teacher_config.seed if seed is None else seed,
+                         freeze_embeddings=meta.get("training", {}).get("embeddings_frozen", False),
+                         extra={**teacher_config.extra, "distilled": {
+                             "teacher": str(teacher_dir.resolve()), "teacher_method": meta["method"],
+                             "teacher_base_model": meta.get("base_model"),
+                             "teacher_layers": teacher_layers, "layers": layers, "temperature": temperature,
+                             "hard_weight": hard_weight, "labelled_texts": len(labelled), "unlabelled": read,
+                             "teacher_macro_f1": (teacher_folder.read_metrics() or {}).get("macro_f1")}})
+        return train_parts(combined, evaluation, schema, output, config, resume=resume, callbacks=callbacks,
+                           distillation=distillation)

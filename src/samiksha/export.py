@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from .backends import ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT, OnnxBackend, TorchBackend
 from .errors import SamikshaError
 from .metrics import compute_metrics
+from .modelfolder import ModelFolder
 from .predict import Classifier
 from .storage import write_json
 
@@ -94,7 +94,7 @@ def _gate_data(model_dir: Path, eval_data: str | Path | None, labels: list[str])
     from .data import load_labelled
     from .labels import LabelSchema
 
-    source = eval_data if eval_data is not None else model_dir / "eval.csv"
+    source = eval_data if eval_data is not None else ModelFolder(model_dir).eval_file
     if eval_data is None and not Path(source).exists():
         return None
     return load_labelled(source, schema=LabelSchema(tuple(labels)))
@@ -126,52 +126,59 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
     if quantize not in ("int8", "none"):
         raise SamikshaError(f"--quantize must be int8 or none, not '{quantize}'")
     model_dir = Path(model_dir)
-    model_clf = Classifier.load(model_dir, backend="torch")
-    transformer = getattr(model_clf.backend, "transformer", model_clf.backend)
-    if not isinstance(transformer, TorchBackend):
-        raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods finetune and stack)")
-    torch_clf = model_clf.with_backend(transformer)
-    gate = _gate_data(model_dir, eval_data, torch_clf.labels)
-    texts = (gate.texts if gate is not None else FALLBACK_TEXTS)[:PARITY_TEXTS]
-    target = Path(output_dir) if output_dir is not None else model_dir / ONNX_DIR
-    if output_dir is not None and target.exists() and any(target.iterdir()):
-        raise SamikshaError(f"{target}: exists and is not empty; choose another --output")
-    staging = target.with_name(f".{target.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    onnx_dir = staging / ONNX_DIR if output_dir is not None else staging
-    onnx_dir.mkdir(parents=True)
-    try:
-        fp32 = onnx_dir / ONNX_FP32
-        _torch_export(model_dir, fp32)
-        fused = _fuse(fp32, _read_config(model_dir))
-        onnx_clf = torch_clf.with_backend(OnnxBackend(fp32, model_dir, prefix=transformer.prefix))
-        torch_logits = torch_clf.logits(texts)
-        onnx_logits = onnx_clf.logits(texts)
-        diff = float(np.abs(torch_logits - onnx_logits).max())
-        agreement = float((torch_logits.argmax(1) == onnx_logits.argmax(1)).mean())
-        report: dict = {"fused": fused, "parity_texts": len(texts), "gate_data": gate.source if gate else None,
-                        "fp32": {"max_abs_logit_diff": diff, "argmax_agreement": agreement,
-                                 "size_bytes": fp32.stat().st_size}}
-        log.info("ONNX fp32: max |logit diff| %.2e, argmax agreement %.4f on %d texts", diff, agreement, len(texts))
-        if diff > MAX_LOGIT_DIFF:
-            raise ExportError(f"{model_dir}: ONNX export does not match PyTorch (max logit difference {diff:.2e} > "
-                              f"{MAX_LOGIT_DIFF:g}); refusing it")
-        report["preferred"] = "fp32"
-        if quantize == "int8":
-            report["int8"] = _int8(onnx_dir, fp32, onnx_clf, model_clf, gate, texts, force, max_f1_drop)
-            if report["int8"]["accepted"]:
-                report["preferred"] = "int8"
-        if output_dir is not None:
-            _copy_serving_files(model_dir, staging)
-            if report["preferred"] == "int8":  # a serving folder holds what serves: the int8 graph alone
-                fp32.unlink()
-                report["fp32"]["kept"] = False
-        write_json(onnx_dir / ONNX_REPORT, report)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    ModelFolder(model_dir).require()
+    # a serving folder of its own, or onnx/ inside the model folder (swapped in whole, like a published folder)
+    target, part = (ModelFolder(output_dir), None) if output_dir is not None else (ModelFolder(model_dir), ONNX_DIR)
+    if part is None and target.real == ModelFolder(model_dir).real:
+        raise SamikshaError(f"{output_dir}: is the model folder itself; leave --output out to add {ONNX_DIR}/ to it, "
+                            "or choose another --output")
+    with target.writing(replacing=part is None):  # refused at once when another run writes there
+        model_clf = Classifier.load(model_dir, backend="torch")
+        transformer = getattr(model_clf.backend, "transformer", model_clf.backend)
+        if not isinstance(transformer, TorchBackend):
+            raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods finetune "
+                                "and stack)")
+        torch_clf = model_clf.with_backend(transformer)
+        gate = _gate_data(model_dir, eval_data, torch_clf.labels)
+        texts = (gate.texts if gate is not None else FALLBACK_TEXTS)[:PARITY_TEXTS]
+        with target.staging(part) as staging:
+            onnx_dir = staging / ONNX_DIR if part is None else staging
+            onnx_dir.mkdir(exist_ok=True)
+            report = _export(model_dir, onnx_dir, model_clf, torch_clf, transformer, gate, texts, quantize, force,
+                             max_f1_drop)
+            if part is None:
+                _copy_serving_files(model_dir, staging)
+                if report["preferred"] == "int8":  # a serving folder holds what serves: the int8 graph alone
+                    (onnx_dir / ONNX_FP32).unlink()
+                    report["fp32"]["kept"] = False
+            write_json(onnx_dir / ONNX_REPORT, report)
+            target.publish(staging, part)
+    return report
+
+
+def _export(model_dir: Path, onnx_dir: Path, model_clf: Classifier, torch_clf: Classifier, transformer, gate,
+            texts: list[str], quantize: str, force: bool, max_f1_drop: float) -> dict:
+    """Write the fp32 graph (and int8, when it passes its gate) into ``onnx_dir``; returns the report."""
+    fp32 = onnx_dir / ONNX_FP32
+    _torch_export(model_dir, fp32)
+    fused = _fuse(fp32, _read_config(model_dir))
+    onnx_clf = torch_clf.with_backend(OnnxBackend(fp32, model_dir, prefix=transformer.prefix))
+    torch_logits = torch_clf.logits(texts)
+    onnx_logits = onnx_clf.logits(texts)
+    diff = float(np.abs(torch_logits - onnx_logits).max())
+    agreement = float((torch_logits.argmax(1) == onnx_logits.argmax(1)).mean())
+    report: dict = {"fused": fused, "parity_texts": len(texts), "gate_data": gate.source if gate else None,
+                    "fp32": {"max_abs_logit_diff": diff, "argmax_agreement": agreement,
+                             "size_bytes": fp32.stat().st_size}}
+    log.info("ONNX fp32: max |logit diff| %.2e, argmax agreement %.4f on %d texts", diff, agreement, len(texts))
+    if diff > MAX_LOGIT_DIFF:
+        raise ExportError(f"{model_dir}: ONNX export does not match PyTorch (max logit difference {diff:.2e} > "
+                          f"{MAX_LOGIT_DIFF:g}); refusing it")
+    report["preferred"] = "fp32"
+    if quantize == "int8":
+        report["int8"] = _int8(onnx_dir, fp32, onnx_clf, model_clf, gate, texts, force, max_f1_drop)
+        if report["int8"]["accepted"]:
+            report["preferred"] = "int8"
     return report
 
 

@@ -30,8 +30,8 @@ from .data import LabelledData
 from .errors import SamikshaError
 from .labels import SENTIMENT
 from .labelstore import Event, LabelStore, default_db
+from .modelfolder import ModelFolder
 from .serve import MEDIA_TYPES, PAGE_HEADERS, STATIC, Metrics, _add_error_handlers, _read_metrics
-from .storage import is_model_dir
 from .suggest import candidates, guess_and_reason, least_certain, needs_cover, pick_next, read_pool, uncertainty
 
 log = logging.getLogger("samiksha")
@@ -144,7 +144,7 @@ class Session:
         self.rows = candidates(texts, set())  # one position per distinct review
         self.ids = [self.pool.ids[i] for i in self.rows]
         self.text = {rid: texts[i] for rid, i in zip(self.ids, self.rows)}
-        if model_dir is None and is_model_dir(self.output):
+        if model_dir is None and ModelFolder(self.output).is_model():
             model_dir = self.output  # trained from this page before
         self.model_dir = Path(model_dir) if model_dir else None
         self.classifier, self.metrics = None, None

@@ -10,16 +10,10 @@ import numpy as np
 
 from .backends import Backend, softmax
 from .errors import ModelError
+from .modelfolder import ModelFolder
 from .normalise import normaliser, saved_steps
-from .storage import MODEL_META
 
 BACKENDS = ("auto", "torch", "onnx")
-
-
-def read_model_meta(path: Path) -> dict:
-    """The Samiksha metadata saved beside the model (empty for a plain Hugging Face folder)."""
-    meta = path / MODEL_META
-    return json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
 
 
 def _config_labels(path: Path) -> list[str]:
@@ -63,9 +57,9 @@ class Classifier:
         path = Path(path)
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
-        if not path.is_dir():
-            raise ModelError(f"{path}: no such model folder")
-        meta = read_model_meta(path)
+        folder = ModelFolder(path)
+        folder.require()  # finishes a publish that a killed run left half done
+        meta = folder.read_meta()
         runner = methods.get(meta.get("method") or "finetune").load(path, meta, backend, device)
         labels = meta.get("labels") or _config_labels(path)
         return cls(runner, labels, int(meta.get("config", {}).get("max_length", 128)), meta)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +12,23 @@ import pandas as pd
 
 from .errors import SamikshaError
 
-MODEL_META = "samiksha.json"
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (another thread may be creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
-def checkpoint_dir(output: Path) -> Path:
-    """Where an unfinished run keeps its checkpoints (removed once the model is published)."""
-    return output.with_name(f"{output.name}.checkpoints")
+def normal_mode(directory: bool = False) -> int:
+    """The permissions a normally created file (or folder) gets: 0o644 (0o755) under umask 022."""
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def temp_beside(path: Path) -> Path:
@@ -26,9 +36,7 @@ def temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, normal_mode())
     return Path(tmp)
 
 
@@ -53,29 +61,6 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write CSV, TSV, JSONL, Parquet or Excel by suffix, atomically."""
     with TableWriter(path) as writer:
         writer.write(frame)
-
-
-def is_model_dir(path: Path) -> bool:
-    return (path / "config.json").exists() or (path / MODEL_META).exists()
-
-
-def check_output_dir(output: Path) -> None:
-    """Refuse to replace a folder that holds something other than a model."""
-    if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not is_model_dir(output))):
-        raise SamikshaError(f"{output}: exists and is not a model folder; choose another --output")
-
-
-def publish_dir(staging: Path, output: Path) -> None:
-    """Move a fully written ``staging`` folder to ``output``, replacing an older model only at the end."""
-    check_output_dir(output)
-    old = output.with_name(f".{output.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if output.exists():
-        os.replace(output, old)
-    os.replace(staging, output)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 class TableWriter:

@@ -8,6 +8,7 @@ import platform
 import shutil
 import tempfile
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,13 +19,13 @@ from .data import LabelledData, check_leakage, check_training_data, load_labelle
 from .distributed import launch, wait_for_all
 from .labels import LabelSchema
 from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba
+from .modelfolder import ModelFolder
 from .models import default_model_for, resolve_model
 from .normalise import normaliser_for
 from .seeds import format_seed_summary, seed_summary
-from .storage import MODEL_META, check_output_dir, checkpoint_dir, publish_dir, write_json, write_table
+from .storage import write_json, write_table
 
 log = logging.getLogger("samiksha")
-FORMAT_VERSION = 2  # 2: stacked folders, cross-fitted reports with intervals, text clean-up steps saved
 
 
 @dataclass
@@ -67,10 +68,14 @@ def train(train_data: str | Path, output_dir: str | Path, *, eval_data: str | Pa
           config: TrainConfig | None = None, resume: bool = False, callbacks: list | None = None) -> TrainResult:
     """Train ``config.method`` on ``train_data`` and write a complete model folder to ``output_dir``."""
     config = config or TrainConfig()
-    output = Path(output_dir)
-    check_output_dir(output)
-    train_part, eval_part, schema = prepare_data(train_data, eval_data, config)
-    return train_parts(train_part, eval_part, schema, output, config, resume=resume, callbacks=callbacks)
+    with writing(ModelFolder(output_dir)):  # refused at once when another run writes there
+        train_part, eval_part, schema = prepare_data(train_data, eval_data, config)
+        return train_parts(train_part, eval_part, schema, output_dir, config, resume=resume, callbacks=callbacks)
+
+
+def writing(folder: ModelFolder):
+    """``folder.writing()`` for the process that writes (under torchrun rank 0; the others use throwaway folders)."""
+    return folder.writing() if launch().main else nullcontext(folder)
 
 
 def choose_method(config: TrainConfig, counts: dict[str, int]) -> tuple[str, str]:
@@ -109,45 +114,45 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     """Train ``config.method`` on loaded data, report on ``eval_part`` and publish the folder ``output_dir``
     (``distillation``: a teacher's soft labels for the training rows, see `samiksha.distill`)."""
     output = Path(output_dir)
-    config, reason = resolve_config(config, train_part)
-    clean = normaliser_for(config)
-    train_part, eval_part = train_part.mapped(clean), eval_part.mapped(clean)
+    folder = ModelFolder(output)
     main = launch().main  # under torchrun only rank 0 writes; the other ranks train with it in a throwaway folder
-    staging = output.with_name(f".{output.name}.staging-{os.getpid()}") if main else \
-        Path(tempfile.mkdtemp(prefix="samiksha-rank-"))
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        counts = train_part.counts() if distillation is None else \
-            dict(Counter(y for y, known in zip(train_part.labels, distillation.labelled) if known))
-        job = methods.FitJob(train_part, eval_part, schema, config, staging, output,
-                             config.weights_for(schema.names, counts), resume, list(callbacks or []), distillation)
-        fitted = methods.get(config.method).fit(job)
-        fitted.training["method_choice"] = reason
-        seed_runs = other_seed_runs(train_part, eval_part, schema, config, output) \
-            if config.seeds_for(len(train_part)) > 1 else []
-        if main:
-            result = _finish_folder(staging, fitted, schema, config, train_part, eval_part, seed_runs)
-            publish_dir(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    wait_for_all()  # no rank leaves while another still trains; rank 0 has published
-    if not main:
-        return TrainResult(output, {}, {})
-    shutil.rmtree(checkpoint_dir(output), ignore_errors=True)
+    with writing(folder):
+        config, reason = resolve_config(config, train_part)
+        clean = normaliser_for(config)
+        train_part, eval_part = train_part.mapped(clean), eval_part.mapped(clean)
+        with folder.staging() if main else tempfile.TemporaryDirectory(prefix="samiksha-rank-") as staging:
+            staging = Path(staging)
+            counts = train_part.counts() if distillation is None else \
+                dict(Counter(y for y, known in zip(train_part.labels, distillation.labelled) if known))
+            job = methods.FitJob(train_part, eval_part, schema, config, staging, output,
+                                 config.weights_for(schema.names, counts), resume, list(callbacks or []), distillation)
+            fitted = methods.get(config.method).fit(job)
+            fitted.training["method_choice"] = reason
+            if main:  # a loadable model from here on: kept if the run is killed during the seed runs
+                meta = ModelFolder(staging).write_meta(_meta(fitted, schema, config, train_part, eval_part))
+            seed_runs = other_seed_runs(train_part, eval_part, schema, config, folder) \
+                if config.seeds_for(len(train_part)) > 1 else []
+            if main:
+                metrics = _finish_folder(ModelFolder(staging), fitted, schema, config, train_part, eval_part,
+                                         seed_runs, meta)
+                folder.publish(staging)
+        wait_for_all()  # no rank leaves while another still trains; rank 0 has published
+        if not main:
+            return TrainResult(output, {}, {})
+        shutil.rmtree(folder.checkpoints, ignore_errors=True)
     log.info("saved the model to %s", output)
-    return TrainResult(output, result["metrics"], result["meta"])
+    return TrainResult(output, metrics, meta)
 
 
 def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema,
-                    config: TrainConfig, output: Path) -> list[dict]:
+                    config: TrainConfig, folder: ModelFolder) -> list[dict]:
     """Macro-F1 and accuracy of the same training with the next seeds (their models are discarded)."""
     n = config.seeds_for(len(train_part))
     log.info("small data (%d training texts): training %d more seed(s) of %s to report the spread of macro-F1; "
              "the saved model is seed %d's", len(train_part), n - 1, config.method, config.seed)
     runs = []
     # beside the output, named alike by every torchrun rank (their checkpoints must be shared)
-    work = output.with_name(f".{output.name}.seeds-{os.environ.get('MASTER_PORT') or os.getpid()}")
+    work = folder.seeds_work(os.environ.get("MASTER_PORT") or os.getpid())
     try:
         for seed in range(config.seed + 1, config.seed + n):
             result = train_parts(train_part, eval_part, schema, work / f"seed{seed}",
@@ -162,7 +167,7 @@ def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: L
     return runs
 
 
-def _report(folder: Path, fitted: methods.Fitted, schema: LabelSchema, train_part: LabelledData,
+def _report(folder: ModelFolder, fitted: methods.Fitted, schema: LabelSchema, train_part: LabelledData,
             eval_part: LabelledData) -> dict:
     """The evaluation: cross-fitted where the evaluation rows chose anything, else the saved model's own scores."""
     from .predict import Classifier
@@ -172,7 +177,7 @@ def _report(folder: Path, fitted: methods.Fitted, schema: LabelSchema, train_par
         how = ("cross-fitted: these rows also chose the saved model's epoch, so each fold of them (5, fewer when "
                "a label has fewer rows) was scored by the epoch chosen on the other folds")
     else:
-        proba = Classifier.load(folder).predict_proba(eval_part.texts)
+        proba = Classifier.load(folder.path).predict_proba(eval_part.texts)
         how = "scored by the saved model; these rows chose nothing in training"
     metrics = score_proba(eval_part.labels, proba, schema.names)
     metrics["data"] = eval_part.source if eval_part.source != train_part.source else "held-out split of train data"
@@ -184,28 +189,33 @@ def _report(folder: Path, fitted: methods.Fitted, schema: LabelSchema, train_par
     return metrics
 
 
-def _finish_folder(folder: Path, fitted: methods.Fitted, schema: LabelSchema, config: TrainConfig,
-                   train_part: LabelledData, eval_part: LabelledData, seed_runs: list[dict]) -> dict:
-    """Write metadata, metrics, report, PNG, evaluation rows and the model card beside the model.
+def _meta(fitted: methods.Fitted, schema: LabelSchema, config: TrainConfig, train_part: LabelledData,
+          eval_part: LabelledData) -> dict:
+    """What samiksha.json records: the method, base model, labels, settings, data and training figures."""
+    return {"method": config.method, "base_model": fitted.base_model, "labels": list(schema.names),
+            "label_kind": train_part.label_kind, "config": config.to_dict(),
+            "data": {"train": train_part.describe(), "eval": eval_part.describe()},
+            "training": fitted.training, "versions": _versions()}
+
+
+def _finish_folder(folder: ModelFolder, fitted: methods.Fitted, schema: LabelSchema, config: TrainConfig,
+                   train_part: LabelledData, eval_part: LabelledData, seed_runs: list[dict], meta: dict) -> dict:
+    """Write metrics, report, PNG, evaluation rows and the model card beside the model and its metadata; returns
+    the metrics.
 
     ``seed_runs``: scores of the same training with other seeds; with them the report gives mean and spread.
     """
-    meta = {"format_version": FORMAT_VERSION, "method": config.method, "base_model": fitted.base_model,
-            "labels": list(schema.names), "label_kind": train_part.label_kind, "config": config.to_dict(),
-            "data": {"train": train_part.describe(), "eval": eval_part.describe()},
-            "training": fitted.training, "versions": _versions()}
-    write_json(folder / MODEL_META, meta)
     metrics = _report(folder, fitted, schema, train_part, eval_part)
     report = format_report(metrics)
     if seed_runs:
         metrics["seeds"] = seed_summary([{"seed": config.seed, "macro_f1": metrics["macro_f1"],
                                           "accuracy": metrics["accuracy"]}, *seed_runs])
         report += format_seed_summary(metrics["seeds"])
-    write_json(folder / "metrics.json", metrics)
-    (folder / "report.txt").write_text(report, encoding="utf-8")
-    save_confusion_png(metrics, folder / "confusion_matrix.png")
+    write_json(folder.metrics_file, metrics)
+    folder.report_file.write_text(report, encoding="utf-8")
+    save_confusion_png(metrics, folder.confusion_file)
     import pandas as pd
 
-    write_table(pd.DataFrame({"text": eval_part.texts, "label": eval_part.labels}), folder / "eval.csv")
-    (folder / "README.md").write_text(model_card(meta, metrics), encoding="utf-8")
-    return {"meta": meta, "metrics": metrics}
+    write_table(pd.DataFrame({"text": eval_part.texts, "label": eval_part.labels}), folder.eval_file)
+    folder.card_file.write_text(model_card(meta, metrics), encoding="utf-8")
+    return metrics

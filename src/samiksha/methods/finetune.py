@@ -23,8 +23,9 @@ from ..distributed import launch
 from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
+from ..modelfolder import META, ModelFolder, read_json_object
 from ..models import EMBEDDED, ResolvedModel, quiet_transformers, resolve_model
-from ..storage import MODEL_META, checkpoint_dir, write_json
+from ..storage import write_json
 from .base import Distillation, FitJob, Fitted
 
 log = logging.getLogger("samiksha")
@@ -70,8 +71,8 @@ def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
     if not resume:
         raise SamikshaError(f"{work}: holds checkpoints of an interrupted run; pass --resume to continue it, "
                             "or delete the folder to start again")
-    meta = work / MODEL_META
-    previous = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+    meta = work / META
+    previous = read_json_object(meta) if meta.exists() else {}
     if previous and previous.get("run") != run_info:
         raise SamikshaError(f"{work}: the interrupted run used other data or settings; "
                             "delete the folder to start again")
@@ -308,7 +309,7 @@ def fine_tune(job: FitJob) -> FineTuned:
 
     config, schema = job.config, job.schema
     resolved = resolve_model(config.model, config.offline)
-    work = checkpoint_dir(job.output)
+    work = ModelFolder(job.output).checkpoints
     epochs = config.epochs_for(len(job.train))
     run_info = {"config": config.to_dict(), "train": job.train.describe(), "eval": job.evaluation.describe()}
     resuming = _check_resume(work, job.resume, run_info)
@@ -324,7 +325,7 @@ def fine_tune(job: FitJob) -> FineTuned:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
     work.mkdir(parents=True, exist_ok=True)
     if launch().main:
-        write_json(work / MODEL_META, {"run": run_info})
+        write_json(work / META, {"run": run_info})
     epoch_proba = _EpochProba(work, len(job.evaluation), order, resuming)
     trainer = None
 

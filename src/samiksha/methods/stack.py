@@ -23,7 +23,7 @@ import numpy as np
 
 from ..backends import Backend, log_proba, softmax
 from ..errors import ModelError
-from ..storage import MODEL_META
+from ..modelfolder import ModelFolder
 from .base import FitJob, Fitted
 from .finetune import fine_tune, load_transformer, nested_epoch_choice, saved_prefix
 from .tfidf import DESCRIPTION as TFIDF_DESCRIPTION
@@ -76,7 +76,7 @@ class Stack:
         teacher = job.distillation.tfidf_from if job.distillation else None
         if teacher is not None:  # a distilled student: the teacher's TF-IDF, fitted on its true labels only
             shutil.copy2(teacher / TFIDF_FILE, job.folder / TFIDF_FILE)
-            teacher_training = json.loads((teacher / MODEL_META).read_text(encoding="utf-8")).get("training", {})
+            teacher_training = ModelFolder(teacher).read_meta().get("training", {})
             tfidf_training = teacher_training.get("tfidf") or {"wall_seconds": 0.0, "examples_per_second": None}
         else:
             tfidf_training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, config.seed,
