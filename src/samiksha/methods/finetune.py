@@ -23,7 +23,7 @@ from ..distributed import launch
 from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
-from ..models import EMBEDDED, ResolvedModel, quiet_transformers, resolve_model
+from ..models import EMBEDDED, ResolvedModel, check_max_length, quiet_transformers, resolve_model
 from ..storage import MODEL_META, checkpoint_dir, write_json
 from .base import Distillation, FitJob, Fitted
 
@@ -316,6 +316,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     datasets.disable_progress_bars()
     set_seed(config.seed)
     tokenizer, model = load_base(resolved, schema)
+    check_max_length(config.max_length, model.config.to_dict(), f"--max-length for {resolved.name}")
     distillation = job.distillation
     kept = keep_layers(model, distillation.layers) if distillation and distillation.layers else None
     frozen = maybe_freeze_embeddings(model, config.freeze_embeddings)
@@ -419,8 +420,8 @@ class FineTune:
         tuned = fine_tune(job)
         return Fitted(tuned.base_model, tuned.training, nested_epoch_choice(tuned, job))
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
-        return load_transformer(path, backend, device, saved_prefix(meta))
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
+        return load_transformer(path, backend, device, saved_prefix(meta))  # safetensors and JSON only
 
 
 METHOD = FineTune()
