@@ -272,3 +272,16 @@ def test_a_damaged_part_loads_or_gets_a_model_error(tmp_path, saved_tfidf, name,
     except ModelError:
         return
     assert pipeline.predict_proba(TEXTS).shape == (len(TEXTS), 3)
+
+
+def test_an_older_teacher_distils_only_when_trusted_and_its_student_holds_no_pickle(tmp_path, trained_tiny):
+    from samiksha.distill import distill
+
+    teacher = _old_style(trained_tiny, tmp_path / "teacher")
+    with pytest.raises(ModelError, match="tfidf.joblib: a pickle.*--trust-pickle"):
+        distill(teacher, tmp_path / "refused", layers=1, epochs=1)
+    student = tmp_path / "student"
+    distill(teacher, student, layers=1, epochs=1, trust_pickle=True)
+    assert (student / "tfidf.safetensors").exists() and not (student / LEGACY_FILE).exists()
+    expected = load_tfidf(trained_tiny, PART, LEGACY_FILE).predict_proba(TEXTS)
+    assert np.array_equal(load_tfidf(student, PART, LEGACY_FILE).predict_proba(TEXTS), expected)
