@@ -143,7 +143,8 @@ def weights_mb(folder: Path, int8: bool) -> float:
     """Megabytes of what a setup loads: the transformer (safetensors or the ONNX graph it prefers) and TF-IDF."""
     from samiksha.backends import onnx_model_file
 
-    files = [onnx_model_file(folder) if int8 else folder / "model.safetensors", folder / "tfidf.joblib"]
+    files = [onnx_model_file(folder) if int8 else folder / "model.safetensors", folder / "tfidf.json",
+             folder / "tfidf.safetensors"]
     return sum(f.stat().st_size for f in files if f is not None and f.exists()) / 1e6
 
 

@@ -44,7 +44,8 @@ def test_student_is_a_smaller_model_folder_with_the_teachers_labels(student, tra
     assert config["num_hidden_layers"] == 1
     assert meta["method"] == "stack" and meta["labels"] == teacher_meta["labels"]
     # stacked with the teacher's own TF-IDF model, which never saw a guessed label
-    assert (student / "tfidf.joblib").read_bytes() == (trained_tiny / "tfidf.joblib").read_bytes()
+    for name in ("tfidf.json", "tfidf.safetensors"):
+        assert (student / name).read_bytes() == (trained_tiny / name).read_bytes()
     assert set(json.loads((student / "metrics.json").read_text())["parts"]) == {"transformer", "tfidf", "stack"}
     teacher_config = json.loads((trained_tiny / "config.json").read_text())
     assert config["id2label"] == teacher_config["id2label"]
@@ -112,7 +113,7 @@ def test_vanilla_pipeline_loads_the_student_and_it_exports_to_int8(student, tmp_
 def test_no_tfidf_gives_the_transformer_alone(trained_tiny, tmp_path):
     distill(trained_tiny, tmp_path / "alone", layers=1, epochs=1, keep_tfidf=False)
     meta = json.loads((tmp_path / "alone" / "samiksha.json").read_text())
-    assert meta["method"] == "finetune" and not (tmp_path / "alone" / "tfidf.joblib").exists()
+    assert meta["method"] == "finetune" and not (tmp_path / "alone" / "tfidf.json").exists()
     assert Classifier.load(tmp_path / "alone").predict(["bakwas"])[0] in meta["labels"]
 
 

@@ -42,8 +42,9 @@ def setfit_model(tmp_path_factory):
 def test_setfit_writes_the_same_kind_of_folder_and_round_trips(setfit_model, tmp_path):
     result, eval_file = setfit_model
     out = result.output_dir
-    for name in (*FOLDER_FILES, "model_head.pkl", "modules.json", "model.safetensors"):
+    for name in (*FOLDER_FILES, "model_head.json", "model_head.safetensors", "modules.json", "model.safetensors"):
         assert (out / name).exists(), name
+    assert not list(out.glob("*.pkl")) and not list(out.glob("*.joblib"))
     meta = json.loads((out / "samiksha.json").read_text())
     assert (meta["method"], meta["labels"]) == ("setfit", ["negative", "neutral", "positive"])
     assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
@@ -183,7 +184,7 @@ def test_ensemble_averages_setfit_and_tfidf_probabilities(tmp_path):
     config = TrainConfig(method="ensemble", setfit_iterations=1, seed=7, report_seeds=1)
     result = train(train_file, tmp_path / "m", eval_data=eval_file, config=config)
     out = result.output_dir
-    for name in (*FOLDER_FILES, "model_head.pkl", "tfidf.joblib", "modules.json"):
+    for name in (*FOLDER_FILES, "model_head.safetensors", "tfidf.safetensors", "modules.json"):
         assert (out / name).exists(), name
     assert result.meta["method"] == "ensemble" and "(SetFit) + tfidf" in result.meta["base_model"]
     classifier = Classifier.load(out)

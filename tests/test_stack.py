@@ -25,8 +25,9 @@ TEXTS = ["bahut badiya phone", "bakwas", "theek thaak hai, kuch khaas nahi", "рд
 def test_stack_is_the_default_folder(trained_tiny):
     meta = json.loads((trained_tiny / "samiksha.json").read_text())
     assert meta["method"] == "stack" and "stacked with TF-IDF" in meta["training"]["method_choice"]
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "tfidf.joblib", STACK_FILE):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tfidf.json", "tfidf.safetensors", STACK_FILE):
         assert (trained_tiny / name).exists(), name
+    assert not list(trained_tiny.glob("*.joblib")) and not list(trained_tiny.glob("*.pkl"))
     stack = json.loads((trained_tiny / STACK_FILE).read_text())
     assert stack["parts"] == ["transformer", "tfidf"] and stack["weights"] == [0.5, 0.5]
     metrics = json.loads((trained_tiny / "metrics.json").read_text())
@@ -88,7 +89,7 @@ def test_no_stack_trains_the_transformer_alone(tmp_path, reviews_csv, tiny_bert)
     result = train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), epochs=2, batch_size=8, seed=1,
                                                         report_seeds=1, stack=False))
     assert result.meta["method"] == "finetune"
-    assert not (out / "tfidf.joblib").exists() and not (out / STACK_FILE).exists()
+    assert not (out / "tfidf.json").exists() and not (out / STACK_FILE).exists()
     assert isinstance(Classifier.load(out).backend, TorchBackend)
     assert "parts" not in result.metrics
     runner = CliRunner()
@@ -114,7 +115,7 @@ def test_stacked_folder_exports_serves_and_streams(tmp_path, trained_tiny):
     # a serving folder without the PyTorch weights keeps the stack's other parts
     serving = tmp_path / "serving"
     export_onnx(trained_tiny, serving, quantize="none")
-    assert (serving / "tfidf.joblib").exists() and (serving / STACK_FILE).exists()
+    assert (serving / "tfidf.safetensors").exists() and (serving / STACK_FILE).exists()
     np.testing.assert_allclose(Classifier.load(serving).predict_proba(TEXTS), torch_proba, atol=1e-4)
 
     source = tmp_path / "week.csv"
@@ -164,7 +165,7 @@ def test_report_comes_from_out_of_sample_probabilities_not_the_saved_model(tmp_p
             honest[:, 0] += 0.01  # an honest, useless model: always the first label
             return Fitted("memoriser", {"epochs_run": 1.0, "wall_seconds": 0.1}, honest)
 
-        def load(self, path, meta, backend, device):
+        def load(self, path, meta, backend, device, trust_pickle=False):
             return Memoriser(path, meta["labels"])
 
     monkeypatch.setattr(methods, "get", lambda name: LeakyMethod())

@@ -224,7 +224,7 @@ def test_tfidf_method_writes_the_same_kind_of_folder(tmp_path):
     out = tmp_path / "tfidf"
     result = train(data, out, config=TrainConfig(method="tfidf", seed=0))
     for name in ("samiksha.json", "metrics.json", "report.txt", "confusion_matrix.png", "README.md", "eval.csv",
-                 "tfidf.joblib"):
+                 "tfidf.json", "tfidf.safetensors"):
         assert (out / name).exists(), name
     assert result.meta["method"] == "tfidf"
     classifier = Classifier.load(out)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from .errors import ModelError
 from .models import quiet_transformers
 
 ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
+BUFFERS = re.compile(r"(^|\.)(position_ids|token_type_ids)$")  # rebuilt at load, harmless when absent or extra
 
 
 class Backend(Protocol):
@@ -55,14 +58,23 @@ class TorchBackend:
 
     def __init__(self, path: Path, device: str | None = None, prefix: str = ""):
         import torch
+        from safetensors import SafetensorError
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        with quiet_transformers():
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+        try:
+            with quiet_transformers():  # the load report is checked below instead of logged
+                self.tokenizer = AutoTokenizer.from_pretrained(path)
+                self.model, info = AutoModelForSequenceClassification.from_pretrained(
+                    path, dtype=torch.float32, output_loading_info=True, ignore_mismatched_sizes=True)
+        except (SafetensorError, RuntimeError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            damaged = ", perhaps a truncated file" if isinstance(err, SafetensorError) else ""
+            raise ModelError(f"{path}: the weights cannot be read{damaged} ({first})") from None
+        check_loading(Path(path), type(self.model).__name__, info)
         self.model.to(self.device).eval()
         self.prefix = prefix
+        self.outputs = int(self.model.config.num_labels)
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
         import torch
@@ -74,6 +86,23 @@ class TorchBackend:
         return out.logits.float().cpu().numpy()
 
 
+def check_loading(path: Path, model_class: str, info: dict) -> None:
+    """Refuse a model whose saved weights do not fill it exactly: anything left at random would label at random."""
+    missing = sorted(k for k in info["missing_keys"] if not BUFFERS.search(k))
+    unexpected = sorted(k for k in info["unexpected_keys"] if not BUFFERS.search(k))
+    mismatched = sorted(info["mismatched_keys"])
+    if mismatched:
+        name, saved, expected = mismatched[0]
+        raise ModelError(f"{path}: the weight {name} has shape {tuple(saved)} in the saved file but {model_class} "
+                         f"built from config.json needs {tuple(expected)} (a label count or size that does not match "
+                         f"the weights{f', and {len(mismatched) - 1} more' if len(mismatched) > 1 else ''})")
+    if missing or unexpected:
+        found = [f"{len(ks)} {what} weight(s) ({', '.join(ks[:3])}{', ...' if len(ks) > 3 else ''})"
+                 for ks, what in ((missing, "missing"), (unexpected, "unexpected")) if ks]
+        raise ModelError(f"{path}: the saved weights do not fit {model_class}, the model config.json describes: "
+                         f"{' and '.join(found)}; it would label with random weights")
+
+
 class OnnxBackend:
     """Runs an exported ONNX graph with ONNX Runtime on the CPU (no PyTorch needed)."""
 
@@ -81,13 +110,20 @@ class OnnxBackend:
 
     def __init__(self, model_file: Path, tokenizer_dir: Path, threads: int | None = None, prefix: str = ""):
         import onnxruntime as ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf, NoSuchFile
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or cpu_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.model_file, self.tokenizer_dir = Path(model_file), Path(tokenizer_dir)
-        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except (Fail, InvalidGraph, InvalidProtobuf, NoSuchFile) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ModelError(f"{model_file}: not a usable ONNX graph, perhaps a truncated file ({first})") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
+        width = self.session.get_outputs()[0].shape[-1]
+        self.outputs = width if isinstance(width, int) else None
         self.prefix = prefix
         self.tokenizer = RawTokenizer.load(self.tokenizer_dir)
         if self.tokenizer is None:  # no tokenizer.json: transformers' loader (which brings in PyTorch)

@@ -66,6 +66,8 @@ to land anywhere inside them. The confusion matrix is in `confusion_matrix.png`,
 ## Use
 
 {_usage(meta['method'])}
+
+{_storage(meta['method'])}
 {_normalisation_note(config) if meta['method'] in FINE_TUNING else ''}
 ## Limits
 
@@ -107,11 +109,30 @@ def _usage(method: str) -> str:
         return f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
     if method == "stack":
         return (f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`: both use "
-                "the stack (the transformer and `tfidf.joblib`, blended as `stack.json` says).\n\nThe folder is also a "
-                f"plain Hugging Face model:\n\n```python\n{transformers}\n```\n\nbut that gives the fine-tuned "
+                "the stack (the transformer and the TF-IDF model, blended as `stack.json` says).\n\nThe folder is "
+                f"also a plain Hugging Face model:\n\n```python\n{transformers}\n```\n\nbut that gives the fine-tuned "
                 "transformer's own labels, without the other parts and the blend (see the table above for the "
                 "difference).")
     return f"```python\n{transformers}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
+
+
+def _storage(method: str) -> str:
+    """How the folder's parts are stored: safetensors and JSON, no pickle."""
+    parts = []
+    if method in FINE_TUNING:
+        parts.append("the transformer in `model.safetensors` with its `config.json` and tokenizer files")
+    if method in ("setfit", "ensemble"):
+        parts.append("the SetFit body in sentence-transformers' layout (`model.safetensors`), its logistic-regression "
+                     "head in `model_head.json` (settings) and `model_head.safetensors` (coefficients)")
+    if method in ("stack", "tfidf", "ensemble"):
+        parts.append("the TF-IDF model in `tfidf.json` (settings and vocabularies) and `tfidf.safetensors` "
+                     "(idf vectors and coefficients)")
+    note = (f"Stored as safetensors and JSON: {'; '.join(parts)}. No file in this folder is a pickle, so loading it "
+            "runs no code from the folder.")
+    if method in ("setfit", "ensemble"):
+        note += (" `setfit.SetFitModel.from_pretrained` reads the body but not this head (it expects a pickled "
+                 "`model_head.pkl`): load the folder with Samiksha.")
+    return note
 
 
 def _normalisation_note(config: dict) -> str:

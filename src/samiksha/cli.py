@@ -137,6 +137,9 @@ EvalData = Annotated[Optional[str], typer.Option("--eval", help="Evaluation data
 TextColumn = Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")]
 LabelColumn = Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")]
 Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")]
+TrustPickle = Annotated[bool, typer.Option(
+    "--trust-pickle", help="Also load an older model folder whose TF-IDF model or SetFit head is a pickle "
+                           "(.joblib/.pkl), which can run code: only for folders you trust.")]
 # and by compare and curve
 ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
 Methods = Annotated[str, typer.Option(help="Comma-separated: stack, finetune, setfit, tfidf, ensemble.")]
@@ -237,6 +240,7 @@ def distill(
     epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: 2).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed (default: the teacher's).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Distil a trained model (the stack included) into a smaller, faster transformer: a new model folder."""
     from .distill import distill as run_distill
@@ -245,8 +249,7 @@ def distill(
     result = run_distill(model_dir, output, unlabelled=unlabelled or [], train_data=train, eval_data=eval,
                          layers=layers, temperature=temperature, hard_weight=hard_weight,
                          max_unlabelled=max_unlabelled, keep_tfidf=tfidf, text_column=text_column, epochs=epochs,
-                         seed=seed,
-                         resume=resume)
+                         seed=seed, resume=resume, trust_pickle=trust_pickle)
     _show_metrics(result.metrics, f"the student on {result.metrics['n']} texts ({result.metrics['data']})")
     teacher_f1 = result.meta["config"]["extra"]["distilled"]["teacher_macro_f1"]
     if teacher_f1 is not None:
@@ -265,13 +268,14 @@ def evaluate(
     label_column: LabelColumn = None,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the confusion-matrix PNG.")] = None,
     mistakes: Annotated[int, typer.Option(help="How many confident mistakes to show.")] = 5,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Accuracy, macro-F1, per-class report, confusion matrix and the most confident mistakes."""
     from .evaluation import evaluate as run_evaluate
     from .metrics import save_confusion_png
 
     _setup(verbose=not as_json)
-    metrics = run_evaluate(model_dir, data, text_column, label_column)
+    metrics = run_evaluate(model_dir, data, text_column, label_column, trust_pickle=trust_pickle)
     plot = plot or Path(f"{Path(data).stem if data != '-' else 'stdin'}.confusion_matrix.png")
     save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
     if as_json:
@@ -303,6 +307,7 @@ def predict(
                                                              "this machine's cores / --workers; 1 on a cluster).")] = None,
     gpus_per_worker: Annotated[float, typer.Option(help="Ray: GPUs per actor (runs the PyTorch backend).")] = 0,
     output_format: Annotated[str, typer.Option(help="Ray: part files as parquet or csv.")] = "parquet",
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Label reviews given on the command line or in a file (every original column is kept)."""
     from .data import count_rows
@@ -319,10 +324,11 @@ def predict(
             raise SamikshaError("--engine ray labels files: give --input PATH_OR_GLOB and --output FOLDER")
         rows = label_files(model_dir, input, output, text_column=text_column, backend=backend, address=address,
                            workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
-                           batch_size=batch_size, chunk_rows=chunk_rows, output_format=output_format)
+                           batch_size=batch_size, chunk_rows=chunk_rows, output_format=output_format,
+                           trust_pickle=trust_pickle)
         err.print(f"labelled {rows if rows is not None else 'all'} rows on Ray Data -> {output}")
         return
-    classifier = Classifier.load(model_dir, backend=backend)
+    classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
     if texts:
         proba = classifier.predict_proba(texts)
         table = Table()
@@ -351,6 +357,7 @@ def explain(
                                                           "(faster, coarser).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list: {text, label, score, words: "
                                                          "[[word, weight], ...]} per text.")] = False,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Which words drove each label: every word's contribution toward the predicted label."""
     from .explain import METHODS
@@ -363,8 +370,8 @@ def explain(
         backend = "torch"
     if max_occlusions is not None and max_occlusions < 1:
         raise SamikshaError("--max-occlusions must be at least 1")
-    explanations = Classifier.load(model_dir, backend=backend).explain(texts, method=method,
-                                                                       max_occlusions=max_occlusions)
+    explanations = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle).explain(
+        texts, method=method, max_occlusions=max_occlusions)
     if as_json:
         out.print_json(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False))
         return
@@ -393,6 +400,7 @@ def aspects(
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input (default: found by name).")] = None,
     backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
     chunk_rows: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """What reviews are about: delivery, packaging, quality, price, seller, returns, size (or your own), each
     with its sentiment."""
@@ -403,7 +411,8 @@ def aspects(
     _reviews_or_file(texts, input, "read")
     if only_file and aspect_file is None:
         raise SamikshaError("--only-file-aspects needs --aspects FILE")
-    finder = AspectFinder(Classifier.load(model_dir, backend=backend), aspect_set(aspect_file, only_file))
+    finder = AspectFinder(Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle),
+                          aspect_set(aspect_file, only_file))
     if texts:
         table = Table()
         for column in ("text", "aspects"):
@@ -449,12 +458,13 @@ def export(
     quantize: Annotated[str, typer.Option(help="int8 (kept only if macro-F1 drops <= 1 point) or none.")] = "int8",
     eval: Annotated[Optional[str], typer.Option("--eval", help="Data for the int8 gate (default: the model's eval.csv).")] = None,
     force: Annotated[bool, typer.Option(help="Keep int8 even if it fails the macro-F1 gate.")] = False,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Export to ONNX (checked against PyTorch) and quantize to int8 when it keeps its macro-F1."""
     from .export import export_onnx
 
     _setup()
-    report = export_onnx(model_dir, output, quantize, eval, force)
+    report = export_onnx(model_dir, output, quantize, eval, force, trust_pickle=trust_pickle)
     table = Table(title="ONNX export", title_justify="left")
     table.add_column("graph")
     table.add_column("size MB", justify="right")
@@ -512,6 +522,7 @@ def serve(
     only_file: Annotated[bool, typer.Option("--only-file-aspects", help="Only --aspects' aspects.")] = False,
     threads: Annotated[Optional[int], typer.Option(
         help="PyTorch threads for the model (default: one per CPU; fastest on a quiet 2-core machine).")] = None,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Serve a model: a JSON API (docs at /docs) and a web page at / to label reviews in a browser."""
     import uvicorn
@@ -522,7 +533,7 @@ def serve(
     application = create_app(model_dir, api_key=api_key or None, max_texts=max_texts, max_text_chars=max_text_chars,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024), backend=backend, max_batch=max_batch,
                              threads=threads or os.cpu_count() or 1, aspect_file=aspect_file,
-                             only_file_aspects=only_file)
+                             only_file_aspects=only_file, trust_pickle=trust_pickle)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
     err.print(f"serving {model_dir} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
@@ -541,6 +552,7 @@ def suggest(
     text_column: TextColumn = None,
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
     from .storage import write_table
@@ -548,7 +560,7 @@ def suggest(
 
     _setup(offline=True)
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column, encoder=encoder,
-                         seed=seed)
+                         seed=seed, trust_pickle=trust_pickle)
     write_table(picked, output)
     table = Table(title=f"{len(picked)} reviews to label next (first 10)", title_justify="left")
     for column in ("review", "guess", "why"):
@@ -613,6 +625,7 @@ def label(
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 serves this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    trust_pickle: TrustPickle = False,
 ) -> None:
     """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
     _setup(offline=True)
@@ -628,7 +641,8 @@ def label(
     from .labelpage import create_label_app
 
     application = create_label_app(pool, db=db, labels_out=labels_out, model_dir=model, output=output,
-                                   base_model=base_model, target=target, encoder=encoder, text_column=text_column)
+                                   base_model=base_model, target=target, encoder=encoder, text_column=text_column,
+                                   trust_pickle=trust_pickle)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can change the labels")
     err.print(f"labelling {pool} on http://{host}:{port}/ (labels saved in {application.state.session.store.path}); "

@@ -92,11 +92,13 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
             layers: int = DEFAULT_LAYERS, temperature: float = TEMPERATURE, hard_weight: float = HARD_WEIGHT,
             max_unlabelled: int | None = MAX_UNLABELLED, keep_tfidf: bool = True, text_column: str | None = None,
             epochs: float | None = None,
-            seed: int | None = None, resume: bool = False, callbacks: list | None = None) -> TrainResult:
+            seed: int | None = None, resume: bool = False, callbacks: list | None = None,
+            trust_pickle: bool = False) -> TrainResult:
     """Train a ``layers``-layer student on ``teacher_dir``'s soft labels and write it to ``output_dir``.
 
     A stacked teacher's student is stacked with the teacher's own TF-IDF model (cheap to run: thousands of texts/s
-    on a CPU) unless ``keep_tfidf`` is False; then it is the transformer alone."""
+    on a CPU) unless ``keep_tfidf`` is False; then it is the transformer alone. ``trust_pickle``: the teacher may be
+    an older folder whose TF-IDF model is a pickle (the student gets it saved without pickle)."""
     teacher_dir, output = Path(teacher_dir), Path(output_dir)
     if temperature <= 0 or not 0 <= hard_weight <= 1:
         raise SamikshaError("--temperature must be positive and --hard-weight between 0 and 1")
@@ -104,7 +106,8 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
         raise SamikshaError(f"{output}: is the teacher's folder; write the student to another --output")
     teacher_folder = ModelFolder(teacher_dir)
     with writing(ModelFolder(output)):  # refused at once when another run writes there
-        teacher = Classifier.load(teacher_dir, backend="torch")  # the teacher itself, not an int8 approximation
+        # the teacher itself, not an int8 approximation
+        teacher = Classifier.load(teacher_dir, backend="torch", trust_pickle=trust_pickle)
         meta = teacher.meta
         if meta.get("method") not in FINE_TUNING:
             raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method stack or "
@@ -143,7 +146,7 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
                                 labelled.fingerprint)
         stacked = meta["method"] == "stack" and keep_tfidf
         distillation = Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight, layers,
-                                    teacher_dir.resolve() if stacked else None)
+                                    teacher_dir.resolve() if stacked else None, trust_pickle)
         config = replace(teacher_config, model=str(teacher_dir.resolve()), method="stack" if stacked else "finetune",
                          stack=stacked, epochs=epochs or DISTIL_EPOCHS,
                          batch_size=None, learning_rate=None, report_seeds=1,

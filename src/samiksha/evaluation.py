@@ -14,10 +14,10 @@ from .predict import Classifier
 
 
 def evaluate(model_dir: str | Path, data: str | Path, text_column: str | None = None,
-             label_column: str | None = None, classifier: Classifier | None = None) -> dict:
+             label_column: str | None = None, classifier: Classifier | None = None, trust_pickle: bool = False) -> dict:
     """Metrics of the model in ``model_dir`` on ``data``, with a bootstrap interval and the most confident mistakes
     (and, for a stacked model, each part's figures on the same rows)."""
-    classifier = classifier or Classifier.load(model_dir)
+    classifier = classifier or Classifier.load(model_dir, trust_pickle=trust_pickle)
     labelled = load_labelled(data, text_column, label_column, schema=LabelSchema(tuple(classifier.labels)))
     parts = part_proba(classifier, labelled.texts)
     proba = parts["stack"] if parts else classifier.predict_proba(labelled.texts)

@@ -116,7 +116,8 @@ def _macro_f1(classifier: Classifier, data) -> float:
 
 
 def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, quantize: str = "int8",
-                eval_data: str | Path | None = None, force: bool = False, max_f1_drop: float = 0.01) -> dict:
+                eval_data: str | Path | None = None, force: bool = False, max_f1_drop: float = 0.01,
+                trust_pickle: bool = False) -> dict:
     """Export ``model_dir`` to ONNX (into ``model_dir/onnx`` or a new serving folder) and return the report.
 
     fp32 must match PyTorch (max |logit difference| <= 1e-3 on held-out texts) or the export is refused.
@@ -133,7 +134,7 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
         raise SamikshaError(f"{output_dir}: is the model folder itself; leave --output out to add {ONNX_DIR}/ to it, "
                             "or choose another --output")
     with target.writing(replacing=part is None):  # refused at once when another run writes there
-        model_clf = Classifier.load(model_dir, backend="torch")
+        model_clf = Classifier.load(model_dir, backend="torch", trust_pickle=trust_pickle)
         transformer = getattr(model_clf.backend, "transformer", model_clf.backend)
         if not isinstance(transformer, TorchBackend):
             raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods finetune "

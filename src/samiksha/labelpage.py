@@ -134,12 +134,13 @@ class Session:
 
     def __init__(self, pool: str | Path, *, db: str | Path | None, labels_out: str | Path | None,
                  model_dir: str | Path | None, output: str | Path, base_model: str | None, target: int,
-                 encoder: str | None, text_column: str | None, seed: int):
+                 encoder: str | None, text_column: str | None, seed: int, trust_pickle: bool = False):
         self.pool = read_pool(pool, text_column)
         self.store = LabelStore(db or default_db(pool), self.pool)
         self.labels_out = Path(labels_out) if labels_out else None
         self.output, self.base_model = Path(output), base_model
         self.target, self.encoder, self.seed = target, encoder, seed
+        self.trust_pickle = trust_pickle  # for the model named at start; the page's own models hold no pickle
         texts = self.pool.texts
         self.rows = candidates(texts, set())  # one position per distinct review
         self.ids = [self.pool.ids[i] for i in self.rows]
@@ -161,7 +162,7 @@ class Session:
     def _use_model(self, model_dir: Path) -> None:
         from .predict import Classifier
 
-        classifier = Classifier.load(model_dir)
+        classifier = Classifier.load(model_dir, trust_pickle=self.trust_pickle)
         self.classifier, self.model_dir, self.names = classifier, model_dir, list(classifier.labels)
         self.metrics = _read_metrics(model_dir)
 
@@ -329,14 +330,14 @@ def _progress_callback(status: TrainingStatus):
 def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_out: str | Path | None = None,
                      model_dir: str | Path | None = None, output: str | Path | None = None,
                      base_model: str | None = None, target: int = 300, encoder: str | None = None,
-                     text_column: str | None = None, seed: int = 0) -> FastAPI:
+                     text_column: str | None = None, seed: int = 0, trust_pickle: bool = False) -> FastAPI:
     """The labelling page and its JSON API for one pool (raises DataError for an unusable pool or store)."""
     if target < 1:
         raise SamikshaError(f"target must be at least 1 (got {target})")
     pool_path = Path(pool)
     session = Session(pool, db=db, labels_out=labels_out, model_dir=model_dir,
                       output=output or pool_path.with_name(f"{pool_path.stem}.model"), base_model=base_model,
-                      target=target, encoder=encoder, text_column=text_column, seed=seed)
+                      target=target, encoder=encoder, text_column=text_column, seed=seed, trust_pickle=trust_pickle)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

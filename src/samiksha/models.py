@@ -16,6 +16,9 @@ from .scripts import devanagari_share
 log = logging.getLogger("samiksha")
 
 DEFAULT_MODEL = "minilm"
+# model types whose position ids start after the padding index (RoBERTa's scheme): pad_token_id + 1 rows unused
+PADDING_OFFSET_TYPES = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "mpnet",
+                        "data2vec-text", "roberta-prelayernorm", "xmod", "ibert"}
 MULTILINGUAL_FROM = 0.2  # share of training texts with Devanagari from which no named model means multilingual
 
 
@@ -102,3 +105,22 @@ def quiet_transformers() -> Iterator[None]:
     finally:
         transformers.logging.set_verbosity(verbosity)
         transformers.logging.enable_progress_bar()
+
+
+def max_positions(config: dict) -> int | None:
+    """How many tokens a model's position table holds, from its config.json (None: no absolute position table)."""
+    size = config.get("max_position_embeddings")
+    if not isinstance(size, int) or config.get("position_biased_input") is False:  # DeBERTa: relative positions
+        return None
+    if config.get("model_type") in PADDING_OFFSET_TYPES:
+        pad = config.get("pad_token_id")
+        size -= (pad if isinstance(pad, int) else 1) + 1
+    return size
+
+
+def check_max_length(max_length: int, config: dict, where: object) -> None:
+    """Refuse a max length beyond the model's position table (texts that long would fail or read garbage)."""
+    limit = max_positions(config)
+    if limit is not None and max_length > limit:
+        raise ModelError(f"{where}: max length {max_length} is beyond the model's {limit} token positions "
+                         f"(max_position_embeddings in its config.json); use a max length of {limit} or less")

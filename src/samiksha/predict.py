@@ -10,7 +10,7 @@ import numpy as np
 
 from .backends import Backend, softmax
 from .errors import ModelError
-from .modelfolder import ModelFolder
+from .modelfolder import META, ModelFolder
 from .normalise import normaliser, saved_steps
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -24,6 +24,31 @@ def _config_labels(path: Path) -> list[str]:
         return [id2label[i] for i in range(len(id2label))]
     except (KeyError, ValueError, OSError) as err:
         raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
+
+
+def _check_outputs(path: Path, runner: Backend, labels: list[str]) -> None:
+    """Refuse a folder whose transformer gives another number of scores than it has labels."""
+    outputs = getattr(getattr(runner, "transformer", runner), "outputs", None)
+    if outputs is not None and outputs != len(labels):
+        raise ModelError(f"{path}: the classification head gives {outputs} scores but the folder names "
+                         f"{len(labels)} labels ({', '.join(map(str, labels))})")
+
+
+def _max_length(path: Path, saved: int | None) -> int:
+    """The saved max length, refused beyond the model's position table; without one, 128 (or the table's size)."""
+    from .models import check_max_length, max_positions
+
+    config = {}
+    if (path / "config.json").exists():
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (ValueError, OSError) as err:
+            raise ModelError(f"{path / 'config.json'}: not valid JSON ({str(err).splitlines()[0]})") from None
+    config = config if isinstance(config, dict) else {}
+    if saved is None:
+        return min(128, max_positions(config) or 128)
+    check_max_length(saved, config, path / META)
+    return saved
 
 
 class Classifier:
@@ -47,10 +72,12 @@ class Classifier:
         return bool(self.clean.steps)
 
     @classmethod
-    def load(cls, path: str | Path, backend: str = "auto", device: str | None = None) -> Classifier:
+    def load(cls, path: str | Path, backend: str = "auto", device: str | None = None,
+             trust_pickle: bool = False) -> Classifier:
         """Load a folder written by `samiksha train`/`export` (or any Hugging Face text-classification folder).
 
-        ``backend="auto"`` uses the ONNX export when the folder has one, else PyTorch.
+        ``backend="auto"`` uses the ONNX export when the folder has one, else PyTorch. ``trust_pickle``: also load
+        an older folder whose TF-IDF model or SetFit head is a pickle (which can run code: only folders you trust).
         """
         from . import methods
 
@@ -60,9 +87,12 @@ class Classifier:
         folder = ModelFolder(path)
         folder.require()  # finishes a publish that a killed run left half done
         meta = folder.read_meta()
-        runner = methods.get(meta.get("method") or "finetune").load(path, meta, backend, device)
+        runner = methods.get(meta.get("method") or "finetune").load(path, meta, backend, device, trust_pickle)
         labels = meta.get("labels") or _config_labels(path)
-        return cls(runner, labels, int(meta.get("config", {}).get("max_length", 128)), meta)
+        _check_outputs(path, runner, labels)
+        saved_length = meta.get("config", {}).get("max_length")
+        max_length = _max_length(path, int(saved_length) if saved_length is not None else None)
+        return cls(runner, labels, max_length, meta)
 
     def logits(self, texts: Sequence[str], batch_size: int = 64,
                progress: Callable[[int], None] | None = None) -> np.ndarray:

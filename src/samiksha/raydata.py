@@ -105,12 +105,13 @@ class ReviewFiles(FileBasedDatasource):
 class LabelActor:
     """One actor of the pool: loads the model once, then labels chunks of rows (every column kept)."""
 
-    def __init__(self, model_dir: str, backend: str, text_column: str | None, batch_size: int):
+    def __init__(self, model_dir: str, backend: str, text_column: str | None, batch_size: int,
+                 trust_pickle: bool = False):
         from .models import quiet_transformers
         from .predict import Classifier
 
         with quiet_transformers():
-            self.classifier = Classifier.load(model_dir, backend=backend)
+            self.classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
         self.text_column, self.batch_size = text_column, batch_size
 
     def __call__(self, batch):
@@ -157,7 +158,7 @@ def _count_rows(folder: Path, output_format: str) -> int:
 def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column: str | None = None,
                 backend: str = "auto", address: str | None = None, workers: int = 1,
                 cpus_per_worker: float | None = None, gpus_per_worker: float = 0, batch_size: int = 64,
-                chunk_rows: int = 10_000, output_format: str = "parquet") -> int | None:
+                chunk_rows: int = 10_000, output_format: str = "parquet", trust_pickle: bool = False) -> int | None:
     """Label every row of ``inputs`` (a file, folder, glob or URI) on Ray Data and write part files to the folder
     ``output``: every original column, ``source_file``/``source_row`` to join back, label, score and ``prob_*``.
 
@@ -216,7 +217,7 @@ def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column:
         labelled = dataset.map_batches(
             LabelActor, batch_format="pandas", batch_size=None,
             fn_constructor_kwargs={"model_dir": str(model_dir), "backend": backend, "text_column": text_column,
-                                   "batch_size": batch_size},
+                                   "batch_size": batch_size, "trust_pickle": trust_pickle},
             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)
         write = labelled.write_parquet if output_format == "parquet" else labelled.write_csv
         write(output if remote else str(staging), ray_remote_args={"num_cpus": 0})

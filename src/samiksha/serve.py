@@ -519,7 +519,8 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
 def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: int = MAX_TEXTS,
                max_text_chars: int = MAX_TEXT_CHARS, max_upload_bytes: int = MAX_UPLOAD_BYTES,
                backend: str = "auto", max_batch: int = MAX_BATCH, threads: int | None = None,
-               aspect_file: str | Path | None = None, only_file_aspects: bool = False) -> FastAPI:
+               aspect_file: str | Path | None = None, only_file_aspects: bool = False,
+               trust_pickle: bool = False) -> FastAPI:
     """The web app for one model folder: loads the model once (raises ModelError for a bad folder).
 
     ``threads`` sets PyTorch's threads for this whole process (None leaves them as they are). ``aspect_file``:
@@ -533,7 +534,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
         if value < 1:
             raise SamikshaError(f"{name} must be at least 1 (got {value})")
     model_dir, api_key = Path(model_dir), api_key or None
-    classifier = Classifier.load(model_dir, backend=backend)
+    classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
     if threads is not None and "torch" in classifier.backend.name.split("+"):
         import torch
 

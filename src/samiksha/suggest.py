@@ -178,7 +178,8 @@ def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[
 
 
 def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None, model_dir: str | Path | None = None,
-            text_column: str | None = None, encoder: str | None = None, seed: int = 0) -> pd.DataFrame:
+            text_column: str | None = None, encoder: str | None = None, seed: int = 0,
+            trust_pickle: bool = False) -> pd.DataFrame:
     """The ``n`` reviews of ``pool`` worth labelling next, with every original column plus ``row_id``, ``guess``
     (the current model's label, empty before there is one), ``guess_score`` and ``reason``."""
     from .embeddings import embed
@@ -201,7 +202,7 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
     if model_dir is not None:
         from .predict import Classifier
 
-        classifier = Classifier.load(model_dir)
+        classifier = Classifier.load(model_dir, trust_pickle=trust_pickle)
         names, proba = classifier.labels, classifier.predict_proba(texts_left)
         short = np.argsort(-uncertainty(proba), kind="stable")[: 10 * n]
         picked = short[least_certain(proba[short], embed([texts_left[i] for i in short], encoder), n)].tolist()

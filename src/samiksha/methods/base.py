@@ -24,6 +24,7 @@ class Distillation:
     hard_weight: float  # the loss: (1 - w) * T^2 * KL(teacher || student) + w * cross-entropy on true labels
     layers: int | None = None  # keep this many of the initial model's transformer layers (None: all)
     tfidf_from: Path | None = None  # a stacked student reuses this (the teacher's) folder's TF-IDF model
+    trust_pickle: bool = False  # the teacher's TF-IDF model may be an older folder's pickle (saved anew, safely)
 
 
 @dataclass
@@ -72,6 +73,9 @@ class Method(Protocol):
         """Train on ``job.train`` and write a loadable folder to ``job.folder``."""
         ...
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
-        """The runtime for a folder this method wrote (``backend``: auto, torch or onnx)."""
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
+        """The runtime for a folder this method wrote (``backend``: auto, torch or onnx).
+
+        ``trust_pickle``: also load an older folder's pickled parts (a pickle can run code; see `sklearn_parts`).
+        """
         ...

@@ -20,8 +20,9 @@ class EnsembleBackend:
 
     name = "setfit+tfidf"
 
-    def __init__(self, path: Path, n_labels: int, device: str | None = None):
-        self.setfit, self.tfidf = SetFitBackend(path, n_labels, device), TfidfBackend(path, n_labels)
+    def __init__(self, path: Path, n_labels: int, device: str | None = None, trust_pickle: bool = False):
+        self.tfidf = TfidfBackend(path, n_labels, trust_pickle)
+        self.setfit = SetFitBackend(path, n_labels, device, trust_pickle)
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
         both = np.exp(self.setfit.logits(texts, max_length)) + np.exp(self.tfidf.logits(texts, max_length))
@@ -38,10 +39,10 @@ class Ensemble:
         training["examples_per_second"] = len(job.train) / training["wall_seconds"]
         return Fitted(f"{setfit.base_model} (SetFit) + {tfidf.base_model}", training)
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
         if backend == "onnx":
             raise ModelError(f"{path}: a SetFit model has no ONNX backend")
-        return EnsembleBackend(path, len(meta["labels"]), device)
+        return EnsembleBackend(path, len(meta["labels"]), device, trust_pickle)
 
 
 METHOD = Ensemble()

@@ -24,7 +24,7 @@ from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
 from ..modelfolder import META, ModelFolder, read_json_object
-from ..models import EMBEDDED, ResolvedModel, quiet_transformers, resolve_model
+from ..models import EMBEDDED, ResolvedModel, check_max_length, quiet_transformers, resolve_model
 from ..storage import write_json
 from .base import Distillation, FitJob, Fitted
 
@@ -317,6 +317,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     datasets.disable_progress_bars()
     set_seed(config.seed)
     tokenizer, model = load_base(resolved, schema)
+    check_max_length(config.max_length, model.config.to_dict(), f"--max-length for {resolved.name}")
     distillation = job.distillation
     kept = keep_layers(model, distillation.layers) if distillation and distillation.layers else None
     frozen = maybe_freeze_embeddings(model, config.freeze_embeddings)
@@ -420,8 +421,8 @@ class FineTune:
         tuned = fine_tune(job)
         return Fitted(tuned.base_model, tuned.training, nested_epoch_choice(tuned, job))
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
-        return load_transformer(path, backend, device, saved_prefix(meta))
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
+        return load_transformer(path, backend, device, saved_prefix(meta))  # safetensors and JSON only
 
 
 METHOD = FineTune()

@@ -14,13 +14,16 @@ import numpy as np
 from ..backends import Backend, log_proba
 from ..config import TrainConfig
 from ..errors import ModelError
-from ..models import ResolvedModel, quiet_transformers, resolve_model
+from ..models import ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..sklearn_parts import load_logistic, save_logistic
 from .base import FitJob, Fitted
 
 log = logging.getLogger("samiksha")
 
-# setfit's own file names, so `setfit.SetFitModel.from_pretrained(folder)` loads a saved folder too
-HEAD_FILE = "model_head.pkl"
+# the body and config_setfit.json use setfit's own file names; the head is saved without pickle, which
+# `setfit.SetFitModel.from_pretrained(folder)` cannot read (it would start a fresh, unfitted head)
+HEAD = "model_head"  # model_head.json (settings) and model_head.safetensors (coefficients)
+LEGACY_HEAD_FILE = "model_head.pkl"  # what older versions wrote (setfit's name): a pickle, loaded only if trusted
 SETFIT_CONFIG = "config_setfit.json"
 BODY_LEARNING_RATE = 2e-5  # setfit's default for the body; --learning-rate is the fine-tune's
 
@@ -61,6 +64,7 @@ def _load_body(resolved: ResolvedModel, max_length: int):
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"{resolved.name}: cannot load a sentence-transformers model: {first}") from None
+    check_max_length(max_length, body[0].auto_model.config.to_dict(), f"--max-length for {resolved.name}")
     body.max_seq_length = max_length
     return body
 
@@ -69,7 +73,6 @@ def fit_setfit(texts: list[str], label_ids: list[int], folder: Path, resolved: R
                config: TrainConfig, class_weight: dict[int, float] | None = None) -> dict:
     """Train SetFit on ``texts`` and save body, head and config to ``folder``; returns training figures."""
     import datasets
-    import joblib
     import setfit
     from sklearn.linear_model import LogisticRegression
 
@@ -97,7 +100,7 @@ def fit_setfit(texts: list[str], label_ids: list[int], folder: Path, resolved: R
     folder.mkdir(parents=True, exist_ok=True)
     with quiet_transformers():
         body.save(str(folder), create_model_card=False)
-    joblib.dump(head, folder / HEAD_FILE)
+    save_logistic(head, folder, HEAD)
     (folder / SETFIT_CONFIG).write_text(json.dumps({"normalize_embeddings": False, "labels": None}) + "\n",
                                         encoding="utf-8")
     return {"epochs_run": 1.0, "steps": math.ceil(pairs / config.batch_size), "best_checkpoint": None,
@@ -110,13 +113,19 @@ class SetFitBackend:
 
     name = "setfit"
 
-    def __init__(self, path: Path, n_labels: int, device: str | None = None):
-        import joblib
+    def __init__(self, path: Path, n_labels: int, device: str | None = None, trust_pickle: bool = False):
         from sentence_transformers import SentenceTransformer
 
+        self.head = load_logistic(Path(path), HEAD, LEGACY_HEAD_FILE, trust_pickle)  # before the body: no pickle
+        classes = self.head.classes_
+        if min(classes) < 0 or max(classes) >= n_labels:
+            raise ModelError(f"{path}: the head's classes {classes.tolist()} do not fit the {n_labels} labels in "
+                             "samiksha.json")
         with quiet_transformers():
             self.body = SentenceTransformer(str(path), device=device, local_files_only=True)
-        self.head = joblib.load(Path(path) / HEAD_FILE)  # a pickle: load only folders you trust
+        width = self.body.get_embedding_dimension()
+        if width is not None and width != self.head.coef_.shape[1]:
+            raise ModelError(f"{path}: the head reads {self.head.coef_.shape[1]} features but the body gives {width}")
         self.n_labels = n_labels
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
@@ -138,10 +147,10 @@ class SetFit:
                               job.sklearn_class_weight)
         return Fitted(resolved.name, training)
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
         if backend == "onnx":
             raise ModelError(f"{path}: a SetFit model has no ONNX backend")
-        return SetFitBackend(path, len(meta["labels"]), device)
+        return SetFitBackend(path, len(meta["labels"]), device, trust_pickle)
 
 
 METHOD = SetFit()

@@ -8,7 +8,7 @@ beat it (see the README): a few hundred evaluation rows are too few to fit a ble
 evaluation rows still pick the transformer's best epoch, so the report cross-fits that choice (`crossfit`).
 
 The folder is the transformer's own (a plain `pipeline()` loads it and gives the transformer's labels), plus
-`tfidf.joblib` and `stack.json` (the parts and the blend's weights).
+`tfidf.json` and `tfidf.safetensors` (the TF-IDF model, no pickle) and `stack.json` (the parts and the blend's weights).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ import numpy as np
 from ..backends import Backend, log_proba, softmax
 from ..errors import ModelError
 from ..modelfolder import ModelFolder
+from ..sklearn_parts import load_tfidf, save_tfidf
 from .base import FitJob, Fitted
 from .finetune import fine_tune, load_transformer, nested_epoch_choice, saved_prefix
 from .tfidf import DESCRIPTION as TFIDF_DESCRIPTION
-from .tfidf import MODEL_FILE as TFIDF_FILE
-from .tfidf import TfidfBackend, fit_tfidf
+from .tfidf import LEGACY_FILE, TfidfBackend, fit_tfidf
+from .tfidf import MODEL_FILES as TFIDF_FILES
+from .tfidf import PART as TFIDF_PART
 
 log = logging.getLogger("samiksha")
 STACK_FILE = "stack.json"
@@ -42,15 +44,16 @@ def blend(weights: list[float], parts: list[np.ndarray]) -> np.ndarray:
 class StackBackend:
     """The parts named in stack.json (the transformer by PyTorch or its ONNX export), blended by their weights."""
 
-    def __init__(self, path: Path, meta: dict, backend: str = "auto", device: str | None = None):
+    def __init__(self, path: Path, meta: dict, backend: str = "auto", device: str | None = None,
+                 trust_pickle: bool = False):
         self.saved = json.loads((path / STACK_FILE).read_text(encoding="utf-8"))
         parts, weights = self.saved.get("parts"), self.saved.get("weights")
         if not parts or set(parts) - {"transformer", "tfidf"} or not isinstance(weights, list) \
                 or len(weights) != len(parts):
             raise ModelError(f"{path / STACK_FILE}: expected parts (transformer, tfidf) and one weight each; "
                              "retrain this model with this version of Samiksha")
+        self.tfidf = TfidfBackend(path, len(meta["labels"]), trust_pickle)  # first: a missing part fails fast
         self.transformer = load_transformer(path, backend, device, saved_prefix(meta))
-        self.tfidf = TfidfBackend(path, len(meta["labels"]))
         self.name = f"{self.transformer.name}+tfidf"
 
     def parts(self) -> dict[str, Backend]:
@@ -75,7 +78,12 @@ class Stack:
         config, n_labels = job.config, len(job.schema)
         teacher = job.distillation.tfidf_from if job.distillation else None
         if teacher is not None:  # a distilled student: the teacher's TF-IDF, fitted on its true labels only
-            shutil.copy2(teacher / TFIDF_FILE, job.folder / TFIDF_FILE)
+            if all((teacher / name).exists() for name in TFIDF_FILES):
+                for name in TFIDF_FILES:
+                    shutil.copy2(teacher / name, job.folder / name)
+            else:  # an older teacher's pickle (loaded only if trusted): the student gets the safe files
+                save_tfidf(load_tfidf(teacher, TFIDF_PART, LEGACY_FILE, job.distillation.trust_pickle), job.folder,
+                           TFIDF_PART)
             teacher_training = ModelFolder(teacher).read_meta().get("training", {})
             tfidf_training = teacher_training.get("tfidf") or {"wall_seconds": 0.0, "examples_per_second": None}
         else:
@@ -98,10 +106,10 @@ class Stack:
         # with one evaluated epoch there was nothing to choose, and the saved model scores the rows directly
         return Fitted(tuned.base_model, training, stacked if crossed is not None else None, parts)
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
         if not (path / STACK_FILE).exists():
             raise ModelError(f"{path}: a stacked model without its {STACK_FILE}")
-        return StackBackend(path, meta, backend, device)
+        return StackBackend(path, meta, backend, device, trust_pickle)
 
 
 METHOD = Stack()

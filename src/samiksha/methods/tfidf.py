@@ -9,9 +9,12 @@ import numpy as np
 
 from ..backends import Backend, log_proba
 from ..errors import ModelError
+from ..sklearn_parts import files, load_tfidf, save_tfidf
 from .base import FitJob, Fitted
 
-MODEL_FILE = "tfidf.joblib"
+PART = "tfidf"
+MODEL_FILES = files(PART)  # tfidf.json (settings, vocabularies) and tfidf.safetensors (idf, coefficients)
+LEGACY_FILE = "tfidf.joblib"  # what older versions wrote: a pickle, loaded only with trust_pickle
 DESCRIPTION = "tfidf: word 1-2-grams + char 2-5-grams, logistic regression"
 
 
@@ -33,13 +36,11 @@ def build_pipeline(seed: int, class_weight: dict[int, float] | None = None):
 def fit_tfidf(texts: list[str], label_ids: list[int], folder: Path, seed: int,
               class_weight: dict[int, float] | None = None) -> dict:
     """Fit on ``texts`` and save to ``folder``; returns training figures for samiksha.json."""
-    import joblib
-
     started = time.perf_counter()
     pipeline = build_pipeline(seed, class_weight).fit(texts, label_ids)
     wall = time.perf_counter() - started
     folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, folder / MODEL_FILE)
+    save_tfidf(pipeline, folder, PART)
     return {"epochs_run": 1.0, "steps": 1, "best_checkpoint": None, "wall_seconds": wall,
             "examples_per_second": len(texts) / wall, "resumed": False, "history": []}
 
@@ -49,11 +50,13 @@ class TfidfBackend:
 
     name = "tfidf"
 
-    def __init__(self, path: Path, n_labels: int | None = None):
-        import joblib
-
-        self.pipeline = joblib.load(Path(path) / MODEL_FILE)  # a pickle: load only folders you trust
+    def __init__(self, path: Path, n_labels: int | None = None, trust_pickle: bool = False):
+        self.pipeline = load_tfidf(Path(path), PART, LEGACY_FILE, trust_pickle)
         self.n_labels = n_labels
+        classes = self.pipeline.classes_
+        if n_labels is not None and (min(classes) < 0 or max(classes) >= n_labels):
+            raise ModelError(f"{path}: the TF-IDF model's classes {classes.tolist()} do not fit the {n_labels} labels "
+                             "in samiksha.json")
 
     def logits(self, texts: list[str], max_length: int) -> np.ndarray:
         proba = self.pipeline.predict_proba(texts)
@@ -73,10 +76,10 @@ class Tfidf:
                              job.sklearn_class_weight)
         return Fitted(DESCRIPTION, training)
 
-    def load(self, path: Path, meta: dict, backend: str, device: str | None) -> Backend:
+    def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
         if backend == "onnx":
             raise ModelError(f"{path}: a TF-IDF model has no ONNX backend")
-        return TfidfBackend(path, len(meta["labels"]))
+        return TfidfBackend(path, len(meta["labels"]), trust_pickle)
 
 
 METHOD = Tfidf()
