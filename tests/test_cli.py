@@ -67,6 +67,28 @@ def test_predict_file_keeps_columns_and_adds_probabilities(tmp_path, trained_tin
     assert set(labelled["label"]) <= {"negative", "neutral", "positive"}
 
 
+FORMULAS = ['=HYPERLINK("http://example.com","click")', "=1+2", "+91 98765", "-bakwas", "@SUM(1)", "mast"]
+
+
+def test_xlsx_output_stores_formula_like_reviews_as_text(tmp_path, reviews_csv):
+    import openpyxl
+
+    model = tmp_path / "tfidf"
+    assert invoke("train", reviews_csv, "-o", model, "--method", "tfidf").exit_code == 0
+    pd.DataFrame({"text": FORMULAS}).to_csv(tmp_path / "in.csv", index=False)
+    for target in (tmp_path / "out.xlsx", tmp_path / "out.csv"):
+        result = invoke("predict", model, "--input", tmp_path / "in.csv", "--output", target)
+        assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == FORMULAS  # the text itself never changes
+    assert all(c.data_type == "s" for c in cells), [(c.value, c.data_type) for c in cells]
+    assert all(c.quotePrefix for c in cells[:5])
+    from samiksha.data import read_table
+
+    assert read_table(tmp_path / "out.csv")["text"].tolist() == FORMULAS  # CSV for machines stays lossless
+
+
 def test_predict_stdin_to_stdout_does_not_overwrite_an_existing_label_column(trained_tiny):
     result = invoke("predict", trained_tiny, "--input", "-", input="text,label\nmast hai,positive\nbakwas,negative\n")
     assert result.exit_code == 0, result.output

@@ -186,6 +186,7 @@ def train(
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
     from .config import TrainConfig, parse_class_weights
     from .distributed import launch
+    from .storage import refuse_overwriting_inputs
     from .train import train as run_train
 
     rank = launch()  # under torchrun: which process this is (one line and exit 1 when the launch is inconsistent)
@@ -199,6 +200,7 @@ def train(
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
         freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False,
         text_steps=[s.strip() for s in clean.split(",") if s.strip()] if clean else None)
+    refuse_overwriting_inputs([data, eval], replaced=[output])
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     if not rank.main:  # rank 0 reports
         return
@@ -240,8 +242,10 @@ def distill(
 ) -> None:
     """Distil a trained model (the stack included) into a smaller, faster transformer: a new model folder."""
     from .distill import distill as run_distill
+    from .storage import refuse_overwriting_inputs
 
     _setup(True)
+    refuse_overwriting_inputs([model_dir, *(unlabelled or []), train, eval], replaced=[output])
     result = run_distill(model_dir, output, unlabelled=unlabelled or [], train_data=train, eval_data=eval,
                          layers=layers, temperature=temperature, hard_weight=hard_weight,
                          max_unlabelled=max_unlabelled, keep_tfidf=tfidf, text_column=text_column, epochs=epochs,
@@ -269,10 +273,12 @@ def evaluate(
     """Accuracy, macro-F1, per-class report, confusion matrix and the most confident mistakes."""
     from .evaluation import evaluate as run_evaluate
     from .metrics import save_confusion_png
+    from .storage import refuse_overwriting_inputs
 
     _setup(verbose=not as_json)
-    metrics = run_evaluate(model_dir, data, text_column, label_column)
     plot = plot or Path(f"{Path(data).stem if data != '-' else 'stdin'}.confusion_matrix.png")
+    refuse_overwriting_inputs([model_dir, data], [plot])
+    metrics = run_evaluate(model_dir, data, text_column, label_column)
     save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
     if as_json:
         sys.stdout.write(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
@@ -317,6 +323,9 @@ def predict(
 
         if texts or input == "-" or output in (None, "-"):
             raise SamikshaError("--engine ray labels files: give --input PATH_OR_GLOB and --output FOLDER")
+        from .storage import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs([model_dir, input], replaced=[output])
         rows = label_files(model_dir, input, output, text_column=text_column, backend=backend, address=address,
                            workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
                            batch_size=batch_size, chunk_rows=chunk_rows, output_format=output_format)
@@ -452,8 +461,10 @@ def export(
 ) -> None:
     """Export to ONNX (checked against PyTorch) and quantize to int8 when it keeps its macro-F1."""
     from .export import export_onnx
+    from .storage import refuse_overwriting_inputs
 
     _setup()
+    refuse_overwriting_inputs([model_dir, eval], replaced=[output])
     report = export_onnx(model_dir, output, quantize, eval, force)
     table = Table(title="ONNX export", title_justify="left")
     table.add_column("graph")
@@ -543,10 +554,11 @@ def suggest(
     seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
 ) -> None:
     """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
-    from .storage import write_table
+    from .storage import refuse_overwriting_inputs, write_table
     from .suggest import suggest as run_suggest
 
     _setup(offline=True)
+    refuse_overwriting_inputs([pool, labelled, model], [output])
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column, encoder=encoder,
                          seed=seed)
     write_table(picked, output)
@@ -574,9 +586,10 @@ def audit(
 ) -> None:
     """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab)."""
     from .audit import audit as run_audit
-    from .storage import write_table
+    from .storage import refuse_overwriting_inputs, write_table
 
     _setup(offline=True)
+    refuse_overwriting_inputs([data], [output])
     ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
                         seed=seed)
     if output:
@@ -615,7 +628,10 @@ def label(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
+    from .storage import refuse_overwriting_inputs
+
     _setup(offline=True)
+    refuse_overwriting_inputs([pool], [export, labels_out, db], replaced=[output])
     if export:
         from .labelstore import LabelStore, default_db
         from .suggest import read_pool
@@ -677,7 +693,9 @@ def compare(
 ) -> None:
     """Train each method with several seeds on the same split and rank them by macro-F1."""
     from .compare import compare as run_compare
+    from .storage import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([data, eval], [output / f"leaderboard.{suffix}" for suffix in ("json", "md", "png")])
     config = _comparison_config(model, text_column, label_column, seed, offline)
     result = run_compare(data, eval, methods=methods.split(","), seeds=seeds, output=output, config=config)
     out.print(_leaderboard_table(result))
@@ -703,7 +721,9 @@ def curve(
 ) -> None:
     """Macro-F1 against labelled examples per class for each method: how many labels are worth collecting."""
     from .compare import curve_table, learning_curve, parse_sizes
+    from .storage import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([data, eval], [output / f"curve.{suffix}" for suffix in ("json", "md", "png")])
     config = _comparison_config(model, text_column, label_column, seed, offline)
     result = learning_curve(data, eval, sizes=parse_sizes(sizes), methods=methods.split(","), seeds=seeds,
                             output=output, config=config)
