@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,8 +43,8 @@ def tfidf_model(tmp_path_factory) -> Path:
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # text made of the characters that matter to CSV and JSON parsers, plus anything else
-TABLE_TEXT = st.text(st.one_of(st.sampled_from(list(',;\t|"\'\n\r{}[]:\\ labeltx0123-=')), st.characters(exclude_categories=("Cs",))),
-                     max_size=200)
+TABLE_TEXT = st.text(st.one_of(st.sampled_from(list(',;\t|"\'\n\r{}[]:\\ labeltx0123-=')),
+                               st.characters(exclude_categories=("Cs",))), max_size=200)
 
 
 def _load_all_ways(path: Path) -> None:
@@ -278,3 +281,17 @@ def test_a_figure_is_written_atomically(tmp_path):
     with pytest.raises(OSError):
         save_figure(Failing(), target)
     assert target.read_bytes() == b"the old figure" and [p.name for p in tmp_path.iterdir()] == ["cm.png"]
+
+
+# --- formulas in files meant for spreadsheets ---------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's csvCell")
+def test_the_pages_csv_download_defuses_formulas_as_owasp_advises():
+    source = (Path(__file__).parents[1] / "src/samiksha/static/app.js").read_text(encoding="utf-8")
+    function = re.search(r"\n  function csvCell\(value\) \{\n.*?\n  \}\n", source, re.S).group(0)
+    cells = ['=HYPERLINK("http://x","y")', "=1+2", "+91 98765", "-bakwas", "@SUM(1)", "\tx", "-1", "0.5", "+2.5e3",
+             "mast, sasta", "अच्छा"]
+    script = f"{function}\nconsole.log(JSON.stringify({json.dumps(cells)}.map(csvCell)));"
+    out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ['"\'=HYPERLINK(""http://x"",""y"")"', "'=1+2", "'+91 98765", "'-bakwas", "'@SUM(1)",
+                               "'\tx", "-1", "0.5", "+2.5e3", '"mast, sasta"', "अच्छा"]

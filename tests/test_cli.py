@@ -144,3 +144,17 @@ def test_train_tfidf_then_predict(tmp_path, reviews_csv):
     assert predicted.stdout.splitlines()[0].startswith("text,label,predicted_label,predicted_score")
     refused = invoke("predict", out, "hello", "--backend", "onnx")
     assert refused.exit_code == 1 and "has no ONNX backend" in refused.stderr
+
+
+def test_evaluate_star_ratings_1_and_2_warns_and_reads_them_as_stars_when_told(tmp_path, reviews_csv):
+    model = tmp_path / "tfidf"
+    assert invoke("train", reviews_csv, "-o", model, "--method", "tfidf").exit_code == 0
+    stars = tmp_path / "stars.csv"
+    stars.write_text("text,label\nbakwas product,1\ntoot gaya,2\nwaste of money,1\n", encoding="utf-8")
+    guessed = invoke("evaluate", model, stars, "--json", "--plot", tmp_path / "cm.png")
+    assert guessed.exit_code == 0, guessed.output
+    assert "read as class indices 0=negative, 1=neutral, 2=positive; if they are star ratings, pass --label-scheme " \
+           "stars" in " ".join(guessed.stderr.split())
+    told = invoke("evaluate", model, stars, "--json", "--plot", tmp_path / "cm.png", "--label-scheme", "stars")
+    assert told.exit_code == 0, told.output
+    assert json.loads(told.stdout)["per_class"]["negative"]["support"] == 3

@@ -136,6 +136,10 @@ def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
 EvalData = Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")]
 TextColumn = Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")]
 LabelColumn = Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")]
+LabelScheme = Annotated[Optional[str], typer.Option(
+    help="How numeric labels read: stars (1-2 negative, 3 neutral, 4-5 positive) or ids (0 negative, 1 neutral, "
+         "2 positive); default: by the column's name and values, with a warning when both fit (only 1s and 2s).",
+    show_default=False)]
 Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")]
 # and by compare and curve
 ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
@@ -152,6 +156,7 @@ def train(
     eval: EvalData = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Training batch size (default: by data size).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: by data size).")] = None,
@@ -195,7 +200,7 @@ def train(
         logging.getLogger("samiksha").setLevel(logging.ERROR)
     config = TrainConfig.for_preset(
         preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
+        max_length=max_length, seed=seed, text_column=text_column, label_column=label_column, label_scheme=label_scheme,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
         freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False,
@@ -267,6 +272,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the confusion-matrix PNG.")] = None,
     mistakes: Annotated[int, typer.Option(help="How many confident mistakes to show.")] = 5,
 ) -> None:
@@ -278,7 +284,7 @@ def evaluate(
     _setup(verbose=not as_json)
     plot = plot or Path(f"{Path(data).stem if data != '-' else 'stdin'}.confusion_matrix.png")
     refuse_overwriting_inputs([model_dir, data], [plot])
-    metrics = run_evaluate(model_dir, data, text_column, label_column)
+    metrics = run_evaluate(model_dir, data, text_column, label_column, label_scheme=label_scheme)
     save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
     if as_json:
         sys.stdout.write(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
@@ -580,6 +586,7 @@ def audit(
     top: Annotated[int, typer.Option(help="How many of the likeliest mistakes to show.")] = 15,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds (each row is scored by a model that never saw it).")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
@@ -591,7 +598,7 @@ def audit(
     _setup(offline=True)
     refuse_overwriting_inputs([data], [output])
     ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
-                        seed=seed)
+                        seed=seed, label_scheme=label_scheme)
     if output:
         write_table(ranking, output)
     flagged = int(ranking["flagged"].sum())
@@ -666,14 +673,14 @@ def _leaderboard_table(result: dict) -> Table:
     return table
 
 
-def _comparison_config(model: str | None, text_column: str | None, label_column: str | None, seed: int | None,
-                       offline: bool):
+def _comparison_config(model: str | None, text_column: str | None, label_column: str | None,
+                       label_scheme: str | None, seed: int | None, offline: bool):
     """The TrainConfig that compare and curve start every method from."""
     from .config import TrainConfig
 
     _setup(offline)
-    return TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
-                                  offline=offline or None)
+    return TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column,
+                                  label_scheme=label_scheme, seed=seed, offline=offline or None)
 
 
 @app.command()
@@ -688,6 +695,7 @@ def compare(
     model: BaseModel = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first run.")] = None,
     offline: Offline = False,
 ) -> None:
@@ -696,7 +704,7 @@ def compare(
     from .storage import refuse_overwriting_inputs
 
     refuse_overwriting_inputs([data, eval], [output / f"leaderboard.{suffix}" for suffix in ("json", "md", "png")])
-    config = _comparison_config(model, text_column, label_column, seed, offline)
+    config = _comparison_config(model, text_column, label_column, label_scheme, seed, offline)
     result = run_compare(data, eval, methods=methods.split(","), seeds=seeds, output=output, config=config)
     out.print(_leaderboard_table(result))
     out.print(f"leaderboard.md, leaderboard.json and leaderboard.png written to [bold]{output}[/]")
@@ -716,6 +724,7 @@ def curve(
     model: BaseModel = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first sample.")] = None,
     offline: Offline = False,
 ) -> None:
@@ -724,7 +733,7 @@ def curve(
     from .storage import refuse_overwriting_inputs
 
     refuse_overwriting_inputs([data, eval], [output / f"curve.{suffix}" for suffix in ("json", "md", "png")])
-    config = _comparison_config(model, text_column, label_column, seed, offline)
+    config = _comparison_config(model, text_column, label_column, label_scheme, seed, offline)
     result = learning_curve(data, eval, sizes=parse_sizes(sizes), methods=methods.split(","), seeds=seeds,
                             output=output, config=config)
     table = Table(title=f"macro-F1 (mean ± std over {len(result['seeds'])} seed(s)) on {result['eval']['rows']} "

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import pandas as pd
 
 from .errors import DataError
-from .labels import LabelSchema, describe_kind, infer_kind, normalise_raw, parse_label
+from .labels import LabelSchema, choose_kind, describe_kind, normalise_raw, parse_label
 from .scripts import script_mix
 
 log = logging.getLogger("samiksha")
@@ -336,8 +336,9 @@ def fingerprint(path: str | Path) -> str:
 
 
 def load_labelled(path: str | Path, text_column: str | None = None, label_column: str | None = None,
-                  schema: LabelSchema | None = None) -> LabelledData:
-    """Read a labelled file; with ``schema``, every label must be one of its names."""
+                  schema: LabelSchema | None = None, label_scheme: str | None = None) -> LabelledData:
+    """Read a labelled file; with ``schema``, every label must be one of its names. ``label_scheme`` (auto, stars
+    or ids) says how numbers read; by guess, the mapping used is logged, as a warning when both readings fit."""
     frame = read_table(path)
     if frame.empty:
         raise DataError(path, "has no data rows")
@@ -348,7 +349,9 @@ def load_labelled(path: str | Path, text_column: str | None = None, label_column
         log.info("%s: text column '%s', label column '%s'", path, text_col, label_col)
     first = first_row_number(fmt)
     raw_labels = frame[label_col].tolist()
-    kind = infer_kind(raw_labels, label_col)
+    kind, note, ambiguous = choose_kind(raw_labels, label_col, label_scheme)
+    if note is not None:
+        log.log(logging.WARNING if ambiguous else logging.INFO, "%s: %s", path, note)
     if schema is not None and kind == "custom":
         # A custom model's names are matched as written; sentiment models also accept any sentiment spelling.
         kind = "custom" if not set(schema.names) <= {"negative", "neutral", "positive"} else "sentiment"
