@@ -67,6 +67,28 @@ def test_predict_file_keeps_columns_and_adds_probabilities(tmp_path, trained_tin
     assert set(labelled["label"]) <= {"negative", "neutral", "positive"}
 
 
+FORMULAS = ['=HYPERLINK("http://example.com","click")', "=1+2", "+91 98765", "-bakwas", "@SUM(1)", "mast"]
+
+
+def test_xlsx_output_stores_formula_like_reviews_as_text(tmp_path, reviews_csv):
+    import openpyxl
+
+    model = tmp_path / "tfidf"
+    assert invoke("train", reviews_csv, "-o", model, "--method", "tfidf").exit_code == 0
+    pd.DataFrame({"text": FORMULAS}).to_csv(tmp_path / "in.csv", index=False)
+    for target in (tmp_path / "out.xlsx", tmp_path / "out.csv"):
+        result = invoke("predict", model, "--input", tmp_path / "in.csv", "--output", target)
+        assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == FORMULAS  # the text itself never changes
+    assert all(c.data_type == "s" for c in cells), [(c.value, c.data_type) for c in cells]
+    assert all(c.quotePrefix for c in cells[:5])
+    from samiksha.data import read_table
+
+    assert read_table(tmp_path / "out.csv")["text"].tolist() == FORMULAS  # CSV for machines stays lossless
+
+
 def test_predict_stdin_to_stdout_does_not_overwrite_an_existing_label_column(trained_tiny):
     result = invoke("predict", trained_tiny, "--input", "-", input="text,label\nmast hai,positive\nbakwas,negative\n")
     assert result.exit_code == 0, result.output
@@ -122,3 +144,17 @@ def test_train_tfidf_then_predict(tmp_path, reviews_csv):
     assert predicted.stdout.splitlines()[0].startswith("text,label,predicted_label,predicted_score")
     refused = invoke("predict", out, "hello", "--backend", "onnx")
     assert refused.exit_code == 1 and "has no ONNX backend" in refused.stderr
+
+
+def test_evaluate_star_ratings_1_and_2_warns_and_reads_them_as_stars_when_told(tmp_path, reviews_csv):
+    model = tmp_path / "tfidf"
+    assert invoke("train", reviews_csv, "-o", model, "--method", "tfidf").exit_code == 0
+    stars = tmp_path / "stars.csv"
+    stars.write_text("text,label\nbakwas product,1\ntoot gaya,2\nwaste of money,1\n", encoding="utf-8")
+    guessed = invoke("evaluate", model, stars, "--json", "--plot", tmp_path / "cm.png")
+    assert guessed.exit_code == 0, guessed.output
+    assert "read as class indices 0=negative, 1=neutral, 2=positive; if they are star ratings, pass --label-scheme " \
+           "stars" in " ".join(guessed.stderr.split())
+    told = invoke("evaluate", model, stars, "--json", "--plot", tmp_path / "cm.png", "--label-scheme", "stars")
+    assert told.exit_code == 0, told.output
+    assert json.loads(told.stdout)["per_class"]["negative"]["support"] == 3

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import make_reviews
 
-from samiksha.data import check_leakage, check_training_data, load_labelled, read_table, stratified_split
+from samiksha.data import check_leakage, check_training_data, iter_table, load_labelled, read_table, stratified_split
 from samiksha.errors import DataError
 
 
@@ -167,3 +167,50 @@ def test_leakage_between_train_and_eval_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="samiksha"):
         assert check_leakage(train, evaluation) == 4
     assert "4 of 4 evaluation texts also appear in the training data" in caplog.text
+
+
+def test_semicolon_separated_csv_is_sniffed_when_the_header_says_so(tmp_path, caplog):
+    path = tmp_path / "semi.csv"
+    path.write_text("text;label\nachha, sasta;positive\nbura;negative\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="samiksha"):
+        data = load_labelled(path)
+    assert data.texts == ["achha, sasta", "bura"] and data.labels == ["positive", "negative"]
+    assert "reading it as ;-separated" in caplog.text
+    assert [len(chunk) for chunk in iter_table(path)] == [2]
+
+
+def test_a_header_with_both_separators_is_not_guessed_but_named(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("text;label,x\nachha;positive\n", encoding="utf-8")
+    with pytest.raises(DataError, match="the header looks ;-separated"):
+        load_labelled(path)
+
+
+@pytest.mark.parametrize("body, row, words", [
+    ('good,positive\n"bad thing,negative\nok,neutral\n', 3, "the quote opened on line 3 never closes"),
+    ('good,positive\n"bad,negative\nok,neutral\nfine "x,positive\nyy,neutral,x\n', 4,
+     "line 6 has 3 fields where the header has 2; a quoted field opened on line 3 runs to line 5"),
+    ("good,positive\nok,neutral,extra\n", 3, "3 fields where the header has 2; a text with a comma in it must be"),
+])
+def test_broken_quotes_name_the_row_where_the_quote_opens(tmp_path, body, row, words):
+    path = tmp_path / "quotes.csv"
+    path.write_text("text,label\n" + body, encoding="utf-8")
+    for read in (read_table, lambda p: list(iter_table(p))):
+        with pytest.raises(DataError) as caught:
+            read(path)
+        assert f"row {row}: cannot be read as csv" in str(caught.value) and words in str(caught.value)
+
+
+def test_jsonl_line_that_is_not_an_object_is_named(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "a"}\n\n[1, 2]\n', encoding="utf-8")
+    for read in (read_table, lambda p: list(iter_table(p))):
+        with pytest.raises(DataError, match=r"row 3: cannot be read as jsonl: line 3 is a JSON list, not an object"):
+            read(path)
+
+
+def test_counting_rows_of_a_missing_file_is_a_data_error(tmp_path):
+    from samiksha.data import count_rows
+
+    with pytest.raises(DataError, match="missing.csv: no such file or folder"):
+        count_rows(tmp_path / "missing.csv")

@@ -68,6 +68,8 @@ def audit_data(data: LabelledData, *, encoder: str | None = None, folds: int = F
 
 
 def audit(data: str | Path, *, text_column: str | None = None, label_column: str | None = None,
-          encoder: str | None = None, folds: int = FOLDS, seed: int = 0) -> pd.DataFrame:
+          encoder: str | None = None, folds: int = FOLDS, seed: int = 0,
+          label_scheme: str | None = None) -> pd.DataFrame:
     """Rank the rows of a labelled file by how likely their label is wrong (see `audit_data`)."""
-    return audit_data(load_labelled(data, text_column, label_column), encoder=encoder, folds=folds, seed=seed)
+    return audit_data(load_labelled(data, text_column, label_column, label_scheme=label_scheme), encoder=encoder,
+                      folds=folds, seed=seed)

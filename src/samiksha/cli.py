@@ -136,6 +136,10 @@ def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
 EvalData = Annotated[Optional[str], typer.Option("--eval", help="Evaluation data; default: a stratified hold-out.")]
 TextColumn = Annotated[Optional[str], typer.Option(help="Text column (default: found by name).")]
 LabelColumn = Annotated[Optional[str], typer.Option(help="Label column (default: found by name).")]
+LabelScheme = Annotated[Optional[str], typer.Option(
+    help="How numeric labels read: stars (1-2 negative, 3 neutral, 4-5 positive) or ids (0 negative, 1 neutral, "
+         "2 positive); default: by the column's name and values, with a warning when both fit (only 1s and 2s).",
+    show_default=False)]
 Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB_OFFLINE=1).")]
 TrustPickle = Annotated[bool, typer.Option(
     "--trust-pickle", help="Also load an older model folder whose TF-IDF model or SetFit head is a pickle "
@@ -155,6 +159,7 @@ def train(
     eval: EvalData = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Training batch size (default: by data size).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: by data size).")] = None,
@@ -189,6 +194,7 @@ def train(
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
     from .config import TrainConfig, parse_class_weights
     from .distributed import launch
+    from .storage import refuse_overwriting_inputs
     from .train import train as run_train
 
     rank = launch()  # under torchrun: which process this is (one line and exit 1 when the launch is inconsistent)
@@ -197,11 +203,12 @@ def train(
         logging.getLogger("samiksha").setLevel(logging.ERROR)
     config = TrainConfig.for_preset(
         preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        max_length=max_length, seed=seed, text_column=text_column, label_column=label_column,
+        max_length=max_length, seed=seed, text_column=text_column, label_column=label_column, label_scheme=label_scheme,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
         freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False,
         text_steps=[s.strip() for s in clean.split(",") if s.strip()] if clean else None)
+    refuse_overwriting_inputs([data, eval], replaced=[output])
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     if not rank.main:  # rank 0 reports
         return
@@ -244,8 +251,10 @@ def distill(
 ) -> None:
     """Distil a trained model (the stack included) into a smaller, faster transformer: a new model folder."""
     from .distill import distill as run_distill
+    from .storage import refuse_overwriting_inputs
 
     _setup(True)
+    refuse_overwriting_inputs([model_dir, *(unlabelled or []), train, eval], replaced=[output])
     result = run_distill(model_dir, output, unlabelled=unlabelled or [], train_data=train, eval_data=eval,
                          layers=layers, temperature=temperature, hard_weight=hard_weight,
                          max_unlabelled=max_unlabelled, keep_tfidf=tfidf, text_column=text_column, epochs=epochs,
@@ -266,6 +275,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     plot: Annotated[Optional[Path], typer.Option(help="Where to write the confusion-matrix PNG.")] = None,
     mistakes: Annotated[int, typer.Option(help="How many confident mistakes to show.")] = 5,
     trust_pickle: TrustPickle = False,
@@ -273,10 +283,13 @@ def evaluate(
     """Accuracy, macro-F1, per-class report, confusion matrix and the most confident mistakes."""
     from .evaluation import evaluate as run_evaluate
     from .metrics import save_confusion_png
+    from .storage import refuse_overwriting_inputs
 
     _setup(verbose=not as_json)
-    metrics = run_evaluate(model_dir, data, text_column, label_column, trust_pickle=trust_pickle)
     plot = plot or Path(f"{Path(data).stem if data != '-' else 'stdin'}.confusion_matrix.png")
+    refuse_overwriting_inputs([model_dir, data], [plot])
+    metrics = run_evaluate(model_dir, data, text_column, label_column, label_scheme=label_scheme,
+                           trust_pickle=trust_pickle)
     save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
     if as_json:
         sys.stdout.write(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
@@ -322,6 +335,9 @@ def predict(
 
         if texts or input == "-" or output in (None, "-"):
             raise SamikshaError("--engine ray labels files: give --input PATH_OR_GLOB and --output FOLDER")
+        from .storage import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs([model_dir, input], replaced=[output])
         rows = label_files(model_dir, input, output, text_column=text_column, backend=backend, address=address,
                            workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
                            batch_size=batch_size, chunk_rows=chunk_rows, output_format=output_format,
@@ -462,8 +478,10 @@ def export(
 ) -> None:
     """Export to ONNX (checked against PyTorch) and quantize to int8 when it keeps its macro-F1."""
     from .export import export_onnx
+    from .storage import refuse_overwriting_inputs
 
     _setup()
+    refuse_overwriting_inputs([model_dir, eval], replaced=[output])
     report = export_onnx(model_dir, output, quantize, eval, force, trust_pickle=trust_pickle)
     table = Table(title="ONNX export", title_justify="left")
     table.add_column("graph")
@@ -555,10 +573,11 @@ def suggest(
     trust_pickle: TrustPickle = False,
 ) -> None:
     """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
-    from .storage import write_table
+    from .storage import refuse_overwriting_inputs, write_table
     from .suggest import suggest as run_suggest
 
     _setup(offline=True)
+    refuse_overwriting_inputs([pool, labelled, model], [output])
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column, encoder=encoder,
                          seed=seed, trust_pickle=trust_pickle)
     write_table(picked, output)
@@ -580,17 +599,19 @@ def audit(
     top: Annotated[int, typer.Option(help="How many of the likeliest mistakes to show.")] = 15,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds (each row is scored by a model that never saw it).")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
 ) -> None:
     """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab)."""
     from .audit import audit as run_audit
-    from .storage import write_table
+    from .storage import refuse_overwriting_inputs, write_table
 
     _setup(offline=True)
+    refuse_overwriting_inputs([data], [output])
     ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
-                        seed=seed)
+                        seed=seed, label_scheme=label_scheme)
     if output:
         write_table(ranking, output)
     flagged = int(ranking["flagged"].sum())
@@ -628,7 +649,10 @@ def label(
     trust_pickle: TrustPickle = False,
 ) -> None:
     """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
+    from .storage import refuse_overwriting_inputs
+
     _setup(offline=True)
+    refuse_overwriting_inputs([pool], [export, labels_out, db], replaced=[output])
     if export:
         from .labelstore import LabelStore, default_db
         from .suggest import read_pool
@@ -664,14 +688,14 @@ def _leaderboard_table(result: dict) -> Table:
     return table
 
 
-def _comparison_config(model: str | None, text_column: str | None, label_column: str | None, seed: int | None,
-                       offline: bool):
+def _comparison_config(model: str | None, text_column: str | None, label_column: str | None,
+                       label_scheme: str | None, seed: int | None, offline: bool):
     """The TrainConfig that compare and curve start every method from."""
     from .config import TrainConfig
 
     _setup(offline)
-    return TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column, seed=seed,
-                                  offline=offline or None)
+    return TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column,
+                                  label_scheme=label_scheme, seed=seed, offline=offline or None)
 
 
 @app.command()
@@ -686,13 +710,16 @@ def compare(
     model: BaseModel = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first run.")] = None,
     offline: Offline = False,
 ) -> None:
     """Train each method with several seeds on the same split and rank them by macro-F1."""
     from .compare import compare as run_compare
+    from .storage import refuse_overwriting_inputs
 
-    config = _comparison_config(model, text_column, label_column, seed, offline)
+    refuse_overwriting_inputs([data, eval], [output / f"leaderboard.{suffix}" for suffix in ("json", "md", "png")])
+    config = _comparison_config(model, text_column, label_column, label_scheme, seed, offline)
     result = run_compare(data, eval, methods=methods.split(","), seeds=seeds, output=output, config=config)
     out.print(_leaderboard_table(result))
     out.print(f"leaderboard.md, leaderboard.json and leaderboard.png written to [bold]{output}[/]")
@@ -712,13 +739,16 @@ def curve(
     model: BaseModel = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    label_scheme: LabelScheme = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the split and the first sample.")] = None,
     offline: Offline = False,
 ) -> None:
     """Macro-F1 against labelled examples per class for each method: how many labels are worth collecting."""
     from .compare import curve_table, learning_curve, parse_sizes
+    from .storage import refuse_overwriting_inputs
 
-    config = _comparison_config(model, text_column, label_column, seed, offline)
+    refuse_overwriting_inputs([data, eval], [output / f"curve.{suffix}" for suffix in ("json", "md", "png")])
+    config = _comparison_config(model, text_column, label_column, label_scheme, seed, offline)
     result = learning_curve(data, eval, sizes=parse_sizes(sizes), methods=methods.split(","), seeds=seeds,
                             output=output, config=config)
     table = Table(title=f"macro-F1 (mean ± std over {len(result['seeds'])} seed(s)) on {result['eval']['rows']} "

@@ -18,7 +18,7 @@ from .errors import SamikshaError
 from .labels import LabelSchema
 from .models import default_model_for
 from .seeds import summarize
-from .storage import write_json
+from .storage import save_figure, write_json, write_text
 from .train import choose_method, prepare_data, train_parts
 
 log = logging.getLogger("samiksha")
@@ -134,7 +134,7 @@ def write_leaderboard(result: dict, output: Path) -> None:
     """leaderboard.md, leaderboard.json and leaderboard.png in ``output``."""
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / "leaderboard.json", result)
-    (output / "leaderboard.md").write_text(leaderboard_markdown(result), encoding="utf-8")
+    write_text(output / "leaderboard.md", leaderboard_markdown(result))
     plt = _pyplot()
     methods = result["ranking"]
     fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(methods), 3.6), dpi=120)
@@ -149,7 +149,7 @@ def write_leaderboard(result: dict, output: Path) -> None:
     ax.set_ylabel("macro-F1")
     ax.set_title(f"macro-F1 on {result['eval']['rows']} texts, {len(result['seeds'])} seed(s)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(output / "leaderboard.png")
+    save_figure(fig, output / "leaderboard.png")
     plt.close(fig)
 
 
@@ -249,7 +249,7 @@ def write_curve(result: dict, output: Path) -> None:
     """curve.md, curve.json and curve.png in ``output``."""
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / "curve.json", result)
-    (output / "curve.md").write_text(curve_markdown(result), encoding="utf-8")
+    write_text(output / "curve.md", curve_markdown(result))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for method in result["methods"]:
@@ -268,7 +268,7 @@ def write_curve(result: dict, output: Path) -> None:
     ax.set_title(f"macro-F1 on {result['eval']['rows']} evaluation texts, mean ± std over "
                  f"{len(result['seeds'])} seed(s)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(output / "curve.png")
+    save_figure(fig, output / "curve.png")
     plt.close(fig)
 
 

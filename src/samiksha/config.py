@@ -59,6 +59,7 @@ class TrainConfig:
     seed: int = 42
     text_column: str | None = None
     label_column: str | None = None
+    label_scheme: str | None = None  # how numeric labels read: stars or ids (None: by the column's name and values)
     offline: bool = False
     max_steps: int = -1
     report_seeds: int | None = None  # None: REPORT_SEEDS below SEEDS_BELOW training texts, else 1

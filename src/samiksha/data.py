@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
+import json
 import logging
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -16,13 +18,14 @@ from typing import BinaryIO
 import pandas as pd
 
 from .errors import DataError
-from .labels import LabelSchema, describe_kind, infer_kind, normalise_raw, parse_label
+from .labels import LabelSchema, choose_kind, describe_kind, normalise_raw, parse_label
 from .scripts import script_mix
 
 log = logging.getLogger("samiksha")
 
 TEXT_COLUMNS = ("text", "review", "review_text", "reviews", "comment", "content", "sentence", "body")
 LABEL_COLUMNS = ("label", "labels", "sentiment", "rating", "ratings", "stars", "star_rating", "class")
+SEPARATORS = {",": "comma", ";": ";", "\t": "tab", "|": "|"}
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
             ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MIN_PER_CLASS = 10
@@ -85,8 +88,83 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return _as_strings(frame)
 
 
-def _parse_error(path: object, fmt: str, err: Exception) -> DataError:
-    """A reader's parse error as one line, with the row when the reader names a line."""
+def separator(path: object, head: str, fmt: str) -> str:
+    """The separator of a CSV or TSV file from its first lines: the one its suffix names, unless the header lacks
+    it and csv.Sniffer finds another one (;, tab, comma or |) that the header has."""
+    expected = "\t" if fmt == "tsv" else ","
+    header = head.split("\n", 1)[0]
+    if expected in header:
+        return expected
+    try:
+        found = csv.Sniffer().sniff(head, delimiters="".join(SEPARATORS)).delimiter
+    except csv.Error:
+        return expected
+    if found == expected or found not in header:
+        return expected
+    log.info("%s: reading it as %s-separated (its header has no %s)", path, SEPARATORS[found], SEPARATORS[expected])
+    return found
+
+
+def _csv_problem(path: object, lines: Iterable[str], sep: str, fmt: str) -> DataError | None:
+    """Where a CSV/TSV that the parser refused really goes wrong, read again with Python's csv module: the row whose
+    quote never closes, or the first row with more fields than the header (and the quoted field before it that
+    swallowed line ends, the usual cause). Rows are counted as a spreadsheet does (the header is row 1)."""
+    reader = csv.reader(lines, delimiter=sep)
+    start, width, spanning = 1, None, None
+    for number, record in enumerate(reader, 1):
+        end = reader.line_num
+        if width is None:
+            width = len(record)
+        if end > start and any("\n" in field for field in record):
+            spanning = (number, start, end)
+        if len(record) > width:
+            where = f"line {start} has " if start != number else ""
+            message = f"cannot be read as {fmt}: {where}{len(record)} fields where the header has {width}"
+            if spanning is not None:
+                message += (f"; a quoted field opened on line {spanning[1]} runs to line {spanning[2]}: "
+                            "check the quotes there")
+            else:
+                message += (f"; a text with a {SEPARATORS[sep] if sep != ',' else 'comma'} in it must be in double "
+                            "quotes")
+            return DataError(path, message, row=number)
+        start = end + 1
+    if spanning is not None and spanning[2] == start - 1:
+        number, first, _ = spanning
+        return DataError(path, f"cannot be read as {fmt}: the quote opened on line {first} never closes (it runs to "
+                               "the end of the file); check the quotes in this row", row=number)
+    return None
+
+
+def _jsonl_chunks(lines: Iterable[str], chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
+    """Frames of up to ``chunk_rows`` JSON objects, one per non-blank line (Python's json: each value kept as
+    written, no type guessing); a line that is not a JSON object is refused by its number."""
+    records: list[dict] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as err:
+            raise DataError(path, f"cannot be read as jsonl: line {number} is not JSON ({err})", row=number) from None
+        if not isinstance(value, dict):
+            raise DataError(path, f"cannot be read as jsonl: line {number} is a JSON {type(value).__name__}, not an "
+                                  "object; JSONL holds one {\"text\": ...} object per line", row=number)
+        records.append(value)
+        if len(records) == chunk_rows:
+            yield _as_strings(pd.DataFrame.from_records(records))
+            records = []
+    if records:
+        yield _as_strings(pd.DataFrame.from_records(records))
+
+
+def _parse_error(path: object, fmt: str, err: Exception, lines: Iterable[str] | None = None,
+                 sep: str = ",") -> DataError:
+    """A CSV/TSV reader's error as one line: where the file really goes wrong when ``lines`` can be read again,
+    else the reader's own message."""
+    if lines is not None:
+        found = _csv_problem(path, lines, sep, fmt)
+        if found is not None:
+            return found
     message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
     match = re.search(r"line (\d+)", message)
     return DataError(path, f"cannot be read as {fmt}: {message}", row=int(match.group(1)) if match else None)
@@ -99,14 +177,14 @@ def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
         raise _utf8_error(path, raw, err) from None
     if not text.strip():
         raise DataError(path, "is empty")
+    if fmt == "jsonl":
+        chunks = list(_jsonl_chunks(io.StringIO(text), sys.maxsize, path))
+        return chunks[0] if chunks else pd.DataFrame()
+    sep = separator(path, text[:65536], fmt)
     try:
-        if fmt == "jsonl":
-            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        else:
-            frame = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str,
-                                keep_default_na=False, skip_blank_lines=True)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
     except Exception as err:
-        raise _parse_error(path, fmt, err) from None
+        raise _parse_error(path, fmt, err, io.StringIO(text, newline=""), sep) from None
     return _as_strings(frame)
 
 
@@ -136,21 +214,34 @@ def read_chunks(stream: BinaryIO, fmt: str, chunk_rows: int, path: object) -> It
         for batch in pq.ParquetFile(stream).iter_batches(batch_size=chunk_rows):
             yield _as_strings(batch.to_pandas())
         return
+    sep = "" if fmt == "jsonl" else separator(path, _peek_text(stream), fmt)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         if fmt == "jsonl":
-            chunks = pd.read_json(text, lines=True, dtype=False, chunksize=chunk_rows)
-        else:
-            chunks = pd.read_csv(text, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
-                                 chunksize=chunk_rows)
-        for chunk in chunks:
+            yield from _jsonl_chunks(text, chunk_rows, path)
+            return
+        for chunk in pd.read_csv(text, sep=sep, dtype=str, keep_default_na=False, chunksize=chunk_rows):
             yield _as_strings(chunk)
     except UnicodeDecodeError as err:
         raise DataError(path, f"is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "is empty") from None
     except (ValueError, pd.errors.ParserError) as err:
+        if isinstance(path, Path) and path.is_file():  # read it again to say where it goes wrong
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as again:
+                raise _parse_error(path, fmt, err, again, sep) from None
         raise _parse_error(path, fmt, err) from None
     finally:
         text.detach()  # the caller owns the stream
+
+
+def _peek_text(stream: BinaryIO, size: int = 65536) -> str:
+    """The first bytes of a buffered stream as text, without consuming them ('' when it cannot peek)."""
+    try:
+        head = stream.peek(size)[:size]
+    except (AttributeError, OSError, ValueError):
+        return ""
+    return head.decode("utf-8-sig", errors="ignore")
 
 
 def count_rows(path: str | Path) -> int | None:
@@ -158,6 +249,8 @@ def count_rows(path: str | Path) -> int | None:
     if str(path) == "-":
         return None
     path = Path(path)
+    if not path.exists():
+        raise DataError(path, "no such file or folder")
     fmt = file_format(path)
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -192,8 +285,10 @@ def find_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple[str, 
     for name in candidates:
         if name in lowered:
             return lowered[name]
+    odd = next((name for sep, name in SEPARATORS.items() if sep != "," and any(sep in c for c in columns)), None)
+    hint = f"; the header looks {odd}-separated: save the file with commas between columns" if odd else ""
     raise DataError(path, f"no {role} column found among {', '.join(columns)}; "
-                          f"name it with --{role}-column (looked for {', '.join(candidates)})")
+                          f"name it with --{role}-column (looked for {', '.join(candidates)}){hint}")
 
 
 @dataclass
@@ -241,8 +336,9 @@ def fingerprint(path: str | Path) -> str:
 
 
 def load_labelled(path: str | Path, text_column: str | None = None, label_column: str | None = None,
-                  schema: LabelSchema | None = None) -> LabelledData:
-    """Read a labelled file; with ``schema``, every label must be one of its names."""
+                  schema: LabelSchema | None = None, label_scheme: str | None = None) -> LabelledData:
+    """Read a labelled file; with ``schema``, every label must be one of its names. ``label_scheme`` (auto, stars
+    or ids) says how numbers read; by guess, the mapping used is logged, as a warning when both readings fit."""
     frame = read_table(path)
     if frame.empty:
         raise DataError(path, "has no data rows")
@@ -253,7 +349,9 @@ def load_labelled(path: str | Path, text_column: str | None = None, label_column
         log.info("%s: text column '%s', label column '%s'", path, text_col, label_col)
     first = first_row_number(fmt)
     raw_labels = frame[label_col].tolist()
-    kind = infer_kind(raw_labels, label_col)
+    kind, note, ambiguous = choose_kind(raw_labels, label_col, label_scheme)
+    if note is not None:
+        log.log(logging.WARNING if ambiguous else logging.INFO, "%s: %s", path, note)
     if schema is not None and kind == "custom":
         # A custom model's names are matched as written; sentiment models also accept any sentiment spelling.
         kind = "custom" if not set(schema.names) <= {"negative", "neutral", "positive"} else "sentiment"

@@ -50,7 +50,9 @@ def _teacher_training_data(teacher_dir: Path, meta: dict, schema: LabelSchema, t
                             "pass it with --train")
     if train_data is None and recorded.get("sha256") and fingerprint(source) != recorded["sha256"]:
         log.warning("%s: changed since the teacher was trained on it; distilling on it as it is now", source)
-    data = load_labelled(source, recorded.get("text_column"), recorded.get("label_column"), schema=schema)
+    scheme = {"stars": "stars", "index": "ids"}.get(recorded.get("label_kind"))  # numbers read as the teacher's were
+    data = load_labelled(source, recorded.get("text_column"), recorded.get("label_column"), schema=schema,
+                         label_scheme=scheme)
     keep = [i for i, t in enumerate(data.texts) if key(t) not in evaluation_keys]
     return data.subset(keep)
 

@@ -14,11 +14,13 @@ from .predict import Classifier
 
 
 def evaluate(model_dir: str | Path, data: str | Path, text_column: str | None = None,
-             label_column: str | None = None, classifier: Classifier | None = None, trust_pickle: bool = False) -> dict:
+             label_column: str | None = None, classifier: Classifier | None = None,
+             label_scheme: str | None = None, trust_pickle: bool = False) -> dict:
     """Metrics of the model in ``model_dir`` on ``data``, with a bootstrap interval and the most confident mistakes
-    (and, for a stacked model, each part's figures on the same rows)."""
+    (and, for a stacked model, each part's figures on the same rows). ``label_scheme``: how numeric labels read."""
     classifier = classifier or Classifier.load(model_dir, trust_pickle=trust_pickle)
-    labelled = load_labelled(data, text_column, label_column, schema=LabelSchema(tuple(classifier.labels)))
+    labelled = load_labelled(data, text_column, label_column, schema=LabelSchema(tuple(classifier.labels)),
+                             label_scheme=label_scheme)
     parts = part_proba(classifier, labelled.texts)
     proba = parts["stack"] if parts else classifier.predict_proba(labelled.texts)
     metrics = score_proba(labelled.labels, proba, classifier.labels)

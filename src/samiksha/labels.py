@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .errors import SamikshaError
+
 SENTIMENT = ("negative", "neutral", "positive")
 
 _SENTIMENT_ALIASES = {
@@ -18,6 +20,8 @@ _NUMERIC_ALIASES = {"-1", "0", "+1"}
 STAR_COLUMNS = {"rating", "ratings", "stars", "star", "star_rating", "score"}
 
 KINDS = ("sentiment", "index", "stars", "custom")
+# --label-scheme: how a column of numbers reads (auto: by the column's name and values)
+LABEL_SCHEMES = {"auto": None, "stars": "stars", "ids": "index"}
 
 
 def _as_int(value: str) -> int | None:
@@ -80,6 +84,26 @@ def infer_kind(values: Iterable[str], column: str | None = None) -> str:
     if sentiment_rows == len(present) or sentiment_rows >= 0.9 * len(present):
         return "sentiment"
     return "custom"
+
+
+def choose_kind(values: Sequence[str], column: str | None = None,
+                scheme: str | None = None) -> tuple[str, str | None, bool]:
+    """The kind of a label column under ``scheme`` (auto, stars or ids; None is auto); for numbers read by guess,
+    a line naming the mapping used, and whether both readings fit (only 1s and 2s in a column not named for stars:
+    class ids 1 = neutral, 2 = positive, or star ratings that are all negative)."""
+    if scheme not in (None, *LABEL_SCHEMES):
+        raise SamikshaError(f"unknown label scheme '{scheme}' (choose from {', '.join(LABEL_SCHEMES)})")
+    if LABEL_SCHEMES.get(scheme or "auto"):
+        return LABEL_SCHEMES[scheme], None, False
+    kind = infer_kind(values, column)
+    if kind not in ("index", "stars"):
+        return kind, None, False
+    numbers = sorted({n for n in (_as_int(v) for v in values if v.strip()) if n is not None})
+    note = f"numbers {', '.join(map(str, numbers))} in '{column}' read as {describe_kind(kind)}"
+    ambiguous = kind == "index" and set(numbers) <= {1, 2}
+    if ambiguous:
+        note += f"; if they are star ratings, pass --label-scheme stars ({describe_kind('stars')})"
+    return kind, note, ambiguous
 
 
 def describe_kind(kind: str) -> str:

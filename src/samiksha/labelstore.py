@@ -21,7 +21,7 @@ from typing import Literal, NamedTuple
 import pandas as pd
 
 from .errors import DataError
-from .storage import write_table
+from .storage import refuse_overwriting_inputs, write_table
 from .suggest import Pool
 
 log = logging.getLogger("samiksha")
@@ -199,7 +199,9 @@ class LabelStore:
         return frame.reset_index(drop=True)
 
     def export(self, path: str | Path) -> int:
-        """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, atomically); returns the rows."""
+        """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, atomically, never over the pool);
+        returns the rows."""
+        refuse_overwriting_inputs([self.pool.source], [path])
         frame = self.labelled_frame()
         write_table(frame, path)
         return len(frame)

@@ -109,8 +109,10 @@ def format_report(metrics: dict) -> str:
 
 
 def save_confusion_png(metrics: dict, path: str | Path, title: str = "Confusion matrix") -> None:
-    """Write the confusion matrix as a labelled heat map PNG."""
+    """Write the confusion matrix as a labelled heat map PNG (atomically)."""
     import matplotlib
+
+    from .storage import save_figure
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -128,7 +130,7 @@ def save_confusion_png(metrics: dict, path: str | Path, title: str = "Confusion 
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, str(value), ha="center", va="center", color="white" if value > threshold else "black")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

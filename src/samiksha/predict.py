@@ -148,10 +148,11 @@ def label_frame(classifier: Classifier, frame, text_column: str | None = None, s
 
 def map_file(source: str | Path, target: str | Path | None, frame_fn: Callable, chunk_rows: int = 10_000) -> int:
     """Write ``frame_fn(chunk)`` for each chunk of a file (constant memory for CSV/TSV/JSONL/Parquet); the output
-    appears only when complete. Returns the number of rows."""
+    appears only when complete and is never the source. Returns the number of rows."""
     from .data import iter_table
-    from .storage import TableWriter
+    from .storage import TableWriter, refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([source], [target])
     with TableWriter(target) as writer:
         for chunk in iter_table(source, chunk_rows):
             writer.write(frame_fn(chunk))

@@ -51,12 +51,13 @@ def _versions() -> dict:
 
 def prepare_data(train_data, eval_data, config: TrainConfig) -> tuple[LabelledData, LabelledData, LabelSchema]:
     """Training and evaluation data (a stratified hold-out without ``eval_data``) and the label order."""
-    data = load_labelled(train_data, config.text_column, config.label_column)
+    data = load_labelled(train_data, config.text_column, config.label_column, label_scheme=config.label_scheme)
     check_training_data(data)
     schema = LabelSchema.from_labels(data.labels)
     log.info("labels (%s): %s", data.label_kind, ", ".join(f"{n}={data.counts()[n]}" for n in schema.names))
     if eval_data is not None:
-        evaluation = load_labelled(eval_data, config.text_column, config.label_column, schema=schema)
+        evaluation = load_labelled(eval_data, config.text_column, config.label_column, schema=schema,
+                                   label_scheme=config.label_scheme)
         check_leakage(data, evaluation)
         return data, evaluation, schema
     train_part, eval_part = stratified_split(data, config.eval_fraction, config.seed, config.eval_max_rows)

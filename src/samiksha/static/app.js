@@ -623,8 +623,12 @@
 
   // --- download: every original column plus label, score and probabilities --
 
+  // This file is for spreadsheets, so it follows OWASP's advice on CSV injection: a cell that a spreadsheet could
+  // run as a formula (starting with = + - @ tab or carriage return, and not a plain number) gets a leading ' so it
+  // opens as text. The model saw the text as written; the API's CSV (/v1/predict/file) stays exact, for machines.
   function csvCell(value) {
-    const text = value === null || value === undefined ? "" : String(value);
+    let text = value === null || value === undefined ? "" : String(value);
+    if (/^[=+\-@\t\r]/.test(text) && !/^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text)) text = `'${text}`;
     return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   }
 
