@@ -399,8 +399,9 @@ def test_random_uploads_never_cause_a_server_error(client, suffix):
 def _rows_file(tmp_path, suffix: str, rows: int) -> bytes:
     frame = pd.DataFrame({"text": ["mast"] * rows, "order": [123456] * rows})
     path = tmp_path / f"bomb{suffix}"
-    {".csv": lambda: frame.to_csv(path, index=False), ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
-     ".parquet": lambda: frame.to_parquet(path), ".xlsx": lambda: frame.to_excel(path, index=False)}[suffix]()
+    from samiksha.storage import write_table
+
+    write_table(frame, path)
     return path.read_bytes()
 
 

@@ -66,7 +66,8 @@ def test_a_dns_rebinding_host_is_refused(host, status):
 @pytest.mark.parametrize("name, header", [
     ("pool-labels.csv", 'attachment; filename="pool-labels.csv"'),
     ("समीक्षा-labels.csv", "attachment; filename=\"_______-labels.csv\"; "
-                          "filename*=utf-8''%E0%A4%B8%E0%A4%AE%E0%A5%80%E0%A4%95%E0%A5%8D%E0%A4%B7%E0%A4%BE-labels.csv"),
+                          "filename*=utf-8''%E0%A4%B8%E0%A4%AE%E0%A5%80%E0%A4%95%E0%A5%8D%E0%A4%B7%E0%A4%BE"
+                          "-labels.csv"),
     ('a"b\\c;.csv', "attachment; filename=\"a_b_c;.csv\"; filename*=utf-8''a%22b%5Cc%3B.csv"),
 ])
 def test_attachment_names_any_file_in_a_latin1_header(name, header):
@@ -147,7 +148,7 @@ def _calls(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-def _upload(url: str, tmp_path: Path, timeout: float):
+def _upload(url: str, timeout: float):
     content = "text\n" + "".join(f"mast product {i}\n" for i in range(ROWS))
     return httpx.post(url + "v1/predict/file", files={"file": ("big.csv", content.encode())}, timeout=timeout)
 
@@ -160,14 +161,14 @@ def _wait_for_calls(calls: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_server_checks_hosts_and_stops_work_when_the_client_leaves(real_server, tmp_path):
+def test_real_server_checks_hosts_and_stops_work_when_the_client_leaves(real_server):
     url, process, calls, temp = real_server
     assert httpx.get(url + "health").status_code == 200
     port = url.rsplit(":", 1)[1].strip("/")
     assert httpx.get(url + "health", headers={"Host": f"localhost:{port}"}).status_code == 200
     assert httpx.get(url + "health", headers={"Host": "attacker.example"}).status_code == 400
     with pytest.raises(httpx.TimeoutException):
-        _upload(url, tmp_path, timeout=3)  # the client gives up (and closes its connection) while labelling runs
+        _upload(url, timeout=3)  # the client gives up (and closes its connection) while labelling runs
     _wait_for_calls(calls)
     seen, stable_since, deadline = _calls(calls), time.monotonic(), time.monotonic() + 60
     while time.monotonic() - stable_since < 2 and time.monotonic() < deadline:  # until no call for 2 s
@@ -180,10 +181,10 @@ def test_real_server_checks_hosts_and_stops_work_when_the_client_leaves(real_ser
 
 
 @pytest.mark.slow
-def test_real_server_stops_in_flight_work_on_sigterm_and_cleans_up(real_server, tmp_path):
+def test_real_server_stops_in_flight_work_on_sigterm_and_cleans_up(real_server):
     url, process, calls, temp = real_server
     answers: list = []
-    client = threading.Thread(target=lambda: answers.append(_safe_upload(url, tmp_path)), daemon=True)
+    client = threading.Thread(target=lambda: answers.append(_safe_upload(url)), daemon=True)
     client.start()
     _wait_for_calls(calls)
     process.send_signal(signal.SIGTERM)
@@ -196,8 +197,8 @@ def test_real_server_stops_in_flight_work_on_sigterm_and_cleans_up(real_server, 
     assert list(temp.iterdir()) == []
 
 
-def _safe_upload(url: str, tmp_path: Path):
+def _safe_upload(url: str):
     try:
-        return _upload(url, tmp_path, timeout=60)
+        return _upload(url, timeout=60)
     except httpx.HTTPError as err:
         return err

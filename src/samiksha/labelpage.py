@@ -326,7 +326,8 @@ def check_pool_size(pool: str | Path, max_rows: int) -> None:
     if not path.is_file():
         return  # a datasets folder is memory-mapped; `read_pool` reports a missing file
     try:
-        if (count_rows(path) or 0) <= max_rows:  # a line count: at least the rows of a text file
+        rows = count_rows(path)  # Parquet's own count, or a line count: at least the rows of a text file
+        if rows is not None and rows <= max_rows:
             return
         with open(path, "rb") as stream:
             read_bounded(stream, file_format(path), max_rows, path)
