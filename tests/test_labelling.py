@@ -358,3 +358,59 @@ def test_cli_exports_without_serving(tmp_path, pool_csv):
     result = invoke("label", pool_csv, "--export", tmp_path / "labels.parquet")
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(tmp_path / "labels.parquet")["label"].tolist() == ["negative"]
+
+
+def test_a_devanagari_pool_name_downloads(tmp_path, pool_csv):
+    from samiksha.labelpage import create_label_app
+
+    pool = pool_csv.rename(tmp_path / "समीक्षा.csv")
+    with TestClient(create_label_app(pool, encoder="minilm")) as client:
+        rid = client.get("/label/api/state").json()["next"][0]["row_id"]
+        client.post("/label/api/label", json={"row_id": rid, "label": "positive"})
+        export = client.get("/label/api/export", params={"format": "csv"})
+    assert export.status_code == 200, export.text
+    disposition = export.headers["content-disposition"]
+    assert "filename*=utf-8''%E0%A4%B8" in disposition and disposition.endswith("-labels.csv")
+    assert 'filename="' in disposition  # an ASCII name for clients without RFC 5987
+
+
+def test_page_refuses_big_bodies_and_big_pools(tmp_path, pool_csv, page):
+    from test_cli import invoke
+
+    from samiksha.errors import SamikshaError
+    from samiksha.labelpage import create_label_app
+
+    huge = page.post("/label/api/label", content=b'{"row_id": "' + b"x" * 1_000_000 + b'"}',
+                     headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and list(huge.json()) == ["error"]
+    with pytest.raises(SamikshaError, match="more than 5 rows; label a part of it, or raise --max-rows"):
+        create_label_app(pool_csv, encoder="minilm", max_rows=5)
+    result = invoke("label", pool_csv, "--max-rows", 5)
+    assert result.exit_code == 1 and "more than 5 rows" in result.output and "Traceback" not in result.output
+
+
+def test_shutdown_stops_a_training_run(tmp_path, pool_csv, monkeypatch):
+    import importlib
+
+    from samiksha.labelpage import create_label_app
+
+    app = create_label_app(pool_csv, encoder="minilm")
+    session = app.state.session
+    started, steps = threading.Event(), []
+
+    def fake_train(data, output, config, callbacks):  # a training run that only ends when told to
+        from types import SimpleNamespace
+
+        started.set()
+        while True:
+            state = SimpleNamespace(max_steps=10**6, global_step=len(steps))
+            steps.append(callbacks[0].on_step_end(None, state, None))
+
+    monkeypatch.setattr(importlib.import_module("samiksha.train"), "train", fake_train)
+    for label, rid in zip(("negative", "positive"), session.ids):
+        session.store.set(rid, label)
+    session.start_training()
+    assert started.wait(30)
+    session.close(timeout=30)  # what the app's shutdown (and so SIGTERM) does
+    assert not session.trainer.is_alive()
+    assert session.training.state == "failed" and "shutting down" in session.training.message

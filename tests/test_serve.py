@@ -16,11 +16,12 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from typer.testing import CliRunner
 
+from samiksha import web
 from samiksha.predict import Classifier
 from samiksha.serve import create_app
 
 LABELS = ["negative", "neutral", "positive"]
-LIMITS = {"max_texts": 5, "max_text_chars": 50, "max_upload_bytes": 20_000}
+LIMITS = {"max_texts": 5, "max_text_chars": 50, "max_upload_bytes": 20_000, "max_rows": 2000}
 TEXTS = ["mast product, bahut badiya", "bakwas", "ठीक है, kuch khaas nahi", "waste of money yaar, toot gaya", "ok"]
 
 
@@ -323,31 +324,47 @@ def test_create_app_refuses_bad_limits_and_folders(tmp_path, trained_tiny):
         create_app(trained_tiny, max_texts=0)
     with pytest.raises(ModelError):
         create_app(tmp_path)
-    with TestClient(create_app(trained_tiny, api_key="")) as client:  # an empty key means no key
-        assert client.get("/health").json()["api_key_required"] is False
-        assert client.get("/v1/model").status_code == 200
+    for empty in ("", "  "):  # an empty key would silently turn authentication off
+        with pytest.raises(SamikshaError, match="API key is empty"):
+            create_app(trained_tiny, api_key=empty)
 
 
 def test_serve_command(trained_tiny, tmp_path, monkeypatch):
     import os
 
     import torch
-    import uvicorn
 
     from samiksha.cli import app as cli
 
     started = {}
-    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: started.update(kw, app=application))
+    monkeypatch.setattr(web, "run_server", lambda application, host, port, **kw: started.update(
+        kw, app=application, host=host, port=port))
     monkeypatch.setattr(torch, "set_num_threads", lambda n: started.update(threads=n))  # keep this process's
     monkeypatch.setenv("SAMIKSHA_API_KEY", "from-env")
-    result = CliRunner().invoke(cli, ["serve", str(trained_tiny), "--port", "8123", "--max-texts", "7"])
+    result = CliRunner().invoke(cli, ["serve", str(trained_tiny), "--port", "8123", "--max-texts", "7",
+                                      "--max-rows", "9", "--allow-host", "reviews.local"])
     assert result.exit_code == 0, result.output
     assert (started["host"], started["port"], started["threads"]) == ("127.0.0.1", 8123, os.cpu_count())
+    assert started["allow_hosts"] == ["reviews.local"] and started["stop"] == started["app"].state.batcher.stop
     with TestClient(started["app"]) as client:
         assert client.get("/health").json()["api_key_required"] is True
-        assert client.get("/v1/model", headers={"X-API-Key": "from-env"}).json()["limits"]["max_texts"] == 7
+        limits = client.get("/v1/model", headers={"X-API-Key": "from-env"}).json()["limits"]
+        assert (limits["max_texts"], limits["max_rows"]) == (7, 9)
     bad = CliRunner().invoke(cli, ["serve", str(tmp_path / "missing")])
     assert bad.exit_code == 1 and "no such model folder" in bad.output
+
+
+@pytest.mark.parametrize("how", [["--api-key", ""], ["--api-key", " "], "env"])
+def test_an_empty_api_key_is_refused_not_ignored(trained_tiny, monkeypatch, how):
+    from samiksha.cli import app as cli
+
+    monkeypatch.setattr(web, "run_server", lambda *a, **kw: pytest.fail("an empty key must not serve"))
+    if how == "env":
+        monkeypatch.setenv("SAMIKSHA_API_KEY", "")
+    result = CliRunner().invoke(cli, ["serve", str(trained_tiny), *([] if how == "env" else how)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: the API key is empty (--api-key or SAMIKSHA_API_KEY): give a key, or none to serve without one"]
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))
@@ -377,3 +394,54 @@ def test_random_uploads_never_cause_a_server_error(client, suffix):
             assert list(response.json()) == ["error"]
 
     check()
+
+
+def _rows_file(tmp_path, suffix: str, rows: int) -> bytes:
+    frame = pd.DataFrame({"text": ["mast"] * rows, "order": [123456] * rows})
+    path = tmp_path / f"bomb{suffix}"
+    from samiksha.storage import write_table
+
+    write_table(frame, path)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def few_rows(trained_tiny):
+    with TestClient(create_app(trained_tiny, max_rows=50)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet", ".xlsx"])
+def test_a_file_of_more_rows_than_allowed_gets_413_and_leaves_no_temporary_files(few_rows, tmp_path, monkeypatch,
+                                                                                suffix):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert_error(upload(few_rows, f"r{suffix}", _rows_file(tmp_path, suffix, 51)), 413, "r" + suffix,
+                 "more than 50 rows", "at most 50 rows per file")
+    assert upload(few_rows, f"r{suffix}", _rows_file(tmp_path, suffix, 50)).status_code == 200
+    assert_error(upload(few_rows, f"r{suffix}", b"\xff not a table"), 400)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_parquet_bomb_is_refused_before_it_is_decoded(client, tmp_path):
+    """141 KB of Parquet held 20 million rows in the issue; here 1 million constant rows in a few KB."""
+    import tracemalloc
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 1_000_000
+    path = tmp_path / "bomb.parquet"
+    pq.write_table(pa.table({"text": pa.array(["mast"] * rows), "order": pa.array(np.full(rows, 123456))}), path)
+    assert path.stat().st_size < LIMITS["max_upload_bytes"]
+    tracemalloc.start()
+    try:
+        response = upload(client, "bomb.parquet", path.read_bytes())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_error(response, 413, "more than 2,000 rows")
+    # decoding it all takes over 60 MB of Python objects (one string per cell of 'order'); refused, it takes ~1 MB
+    assert peak < 16 * 1024 * 1024, f"peak {peak:,} bytes"

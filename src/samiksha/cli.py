@@ -522,6 +522,11 @@ def demo(
               f"try: samiksha predict {output} \"kal hi mila, ekdum first class\"")
 
 
+AllowHost = Annotated[Optional[list[str]], typer.Option(
+    help="Also answer requests for this host name (repeatable; '*' for any). Loopback names are allowed when "
+         "listening on 127.0.0.1; on 0.0.0.0 name every host clients use.")]
+
+
 @app.command()
 @friendly_errors
 def serve(
@@ -534,6 +539,8 @@ def serve(
     max_texts: Annotated[int, typer.Option(help="Texts per /v1/predict request.")] = 1000,
     max_text_chars: Annotated[int, typer.Option(help="Longer texts are cut to this many characters.")] = 5000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest file /v1/predict/file accepts, in MB.")] = 10.0,
+    max_rows: Annotated[int, typer.Option(help="Rows /v1/predict/file labels per file (counted as it is "
+                                               "decoded; more get HTTP 413).")] = 100_000,
     max_batch: Annotated[int, typer.Option(help="Texts per model call, shared by concurrent requests.")] = 64,
     aspect_file: Annotated[Optional[Path], typer.Option("--aspects", help="Your own aspects for /v1/aspects, "
                                                         "one per line: 'name: word, word' (added to the defaults).")] = None,
@@ -541,21 +548,25 @@ def serve(
     threads: Annotated[Optional[int], typer.Option(
         help="PyTorch threads for the model (default: one per CPU; fastest on a quiet 2-core machine).")] = None,
     trust_pickle: TrustPickle = False,
+    allow_host: AllowHost = None,
 ) -> None:
     """Serve a model: a JSON API (docs at /docs) and a web page at / to label reviews in a browser."""
-    import uvicorn
-
     from .serve import create_app
+    from .web import allowed_hosts, run_server
 
     _setup()
-    application = create_app(model_dir, api_key=api_key or None, max_texts=max_texts, max_text_chars=max_text_chars,
-                             max_upload_bytes=int(max_upload_mb * 1024 * 1024), backend=backend, max_batch=max_batch,
-                             threads=threads or os.cpu_count() or 1, aspect_file=aspect_file,
+    if api_key is None and os.environ.get("SAMIKSHA_API_KEY") == "":
+        api_key = ""  # click reads an empty variable as unset; create_app refuses it instead of serving keyless
+    allowed_hosts(host, allow_host or ())  # refuse a bad --host/--allow-host before loading the model
+    application = create_app(model_dir, api_key=api_key, max_texts=max_texts, max_text_chars=max_text_chars,
+                             max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_rows=max_rows, backend=backend,
+                             max_batch=max_batch, threads=threads or os.cpu_count() or 1, aspect_file=aspect_file,
                              only_file_aspects=only_file, trust_pickle=trust_pickle)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
-    err.print(f"serving {model_dir} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    run_server(application, host, port, allow_hosts=allow_host or (), stop=application.state.batcher.stop,
+               ready=lambda url: err.print(f"serving {model_dir} on {url} (API docs: /docs); Ctrl-C stops",
+                                           soft_wrap=True))
 
 
 @app.command()
@@ -647,6 +658,9 @@ def label(
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 serves this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     trust_pickle: TrustPickle = False,
+    max_rows: Annotated[int, typer.Option(help="Largest pool the page takes, in rows (each is embedded and "
+                                               "ranked).")] = 100_000,
+    allow_host: AllowHost = None,
 ) -> None:
     """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
     from .storage import refuse_overwriting_inputs
@@ -660,18 +674,19 @@ def label(
         rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export)
         out.print(f"{rows} labelled reviews written to [bold]{export}[/]")
         return
-    import uvicorn
-
     from .labelpage import create_label_app
+    from .web import allowed_hosts, run_server
 
+    allowed_hosts(host, allow_host or ())  # refuse a bad --host/--allow-host before reading the pool
     application = create_label_app(pool, db=db, labels_out=labels_out, model_dir=model, output=output,
                                    base_model=base_model, target=target, encoder=encoder, text_column=text_column,
-                                   trust_pickle=trust_pickle)
+                                   max_rows=max_rows, trust_pickle=trust_pickle)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can change the labels")
-    err.print(f"labelling {pool} on http://{host}:{port}/ (labels saved in {application.state.session.store.path}); "
-              "Ctrl-C stops")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    store = application.state.session.store.path
+    run_server(application, host, port, allow_hosts=allow_host or (), stop=application.state.session.stop,
+               ready=lambda url: err.print(f"labelling {pool} on {url} (labels saved in {store}); Ctrl-C stops",
+                                           soft_wrap=True))
 
 
 def _leaderboard_table(result: dict) -> Table:

@@ -244,6 +244,60 @@ def _peek_text(stream: BinaryIO, size: int = 65536) -> str:
     return head.decode("utf-8-sig", errors="ignore")
 
 
+XLSX_MAX_UNZIPPED = 200 * 1024 * 1024  # bytes an .xlsx may unzip to (its parts' declared sizes, which zipfile keeps to)
+
+
+class TooManyRows(DataError):
+    """A table with more rows than the caller accepts."""
+
+
+def read_bounded(stream: BinaryIO, fmt: str, max_rows: int, path: object, chunk_rows: int = 10_000) -> pd.DataFrame:
+    """A whole table of string cells from a seekable binary stream, decoding at most about ``max_rows`` + one chunk
+    before refusing with `TooManyRows`: a small compressed file cannot unpack into millions of rows in memory."""
+    too_many = TooManyRows(path, f"has more than {max_rows:,} rows")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.ParquetFile(stream).metadata.num_rows
+        except Exception as err:  # pyarrow raises several types for a broken file
+            raise DataError(path, f"cannot be read as parquet: {str(err).splitlines()[0] if str(err) else err!r}"
+                            ) from None
+        if rows > max_rows:
+            raise too_many
+        stream.seek(0)
+    if fmt == "excel":
+        import zipfile
+
+        try:
+            unzipped = sum(part.file_size for part in zipfile.ZipFile(stream).infolist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise DataError(path, "cannot be read as excel: not an .xlsx file") from None
+        if unzipped > XLSX_MAX_UNZIPPED:
+            raise DataError(path, f"unzips to {unzipped:,} bytes; at most {XLSX_MAX_UNZIPPED:,} are read")
+        stream.seek(0)
+        try:
+            frame = pd.read_excel(stream, dtype=object, nrows=max_rows + 1)
+        except Exception as err:
+            raise DataError(path, f"cannot be read as excel: {str(err).splitlines()[0] if str(err) else err!r}"
+                            ) from None
+        if len(frame) > max_rows:
+            raise too_many
+        return _as_strings(frame)
+    if fmt in ("csv", "tsv", "jsonl") and not stream.read(4096).strip():
+        raise DataError(path, "is empty")
+    stream.seek(0)
+    chunks, rows = [], 0
+    for chunk in read_chunks(stream, fmt, min(chunk_rows, max_rows + 1), path):
+        rows += len(chunk)
+        if rows > max_rows:
+            raise too_many
+        chunks.append(chunk)
+    if not chunks:
+        raise DataError(path, "is empty")
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
 def count_rows(path: str | Path) -> int | None:
     """Rows in a file without loading it (line count for text formats), or None when unknown."""
     if str(path) == "-":

@@ -26,13 +26,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from .data import LabelledData
+from .data import LabelledData, TooManyRows, count_rows, file_format, read_bounded
 from .errors import SamikshaError
 from .labels import SENTIMENT
 from .labelstore import Event, LabelStore, default_db
 from .modelfolder import ModelFolder
-from .serve import MEDIA_TYPES, PAGE_HEADERS, STATIC, Metrics, _add_error_handlers, _read_metrics
+from .serve import MEDIA_TYPES, Metrics, read_metrics
 from .suggest import candidates, guess_and_reason, least_certain, needs_cover, pick_next, read_pool, uncertainty
+from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment
 
 log = logging.getLogger("samiksha")
 
@@ -40,6 +41,8 @@ RERANK_EVERY = 25  # labels between re-rankings by the quick model
 SHOWN_AHEAD = 3  # reviews each answer carries, so the page can move on without waiting
 GUARDED = 200  # the first reviews of a ranking get the near-duplicate guard; the rest follow by entropy
 AUDIT_SHOWN = 20
+MAX_POOL_ROWS = 100_000  # every review of the pool is embedded and ranked, and stays in memory
+MAX_BODY = 4096  # bytes of a JSON request body (a row id and a label)
 
 
 class Review(BaseModel):
@@ -155,6 +158,8 @@ class Session:
         self.lock = threading.RLock()
         self.ranking = Ranking()
         self.training = TrainingStatus()
+        self.trainer: threading.Thread | None = None
+        self.stopping = threading.Event()
         self.export_lock = threading.Lock()
         self.anonymous = f"server-{uuid.uuid4().hex[:12]}"  # the session of requests that name none
         self.rerank()
@@ -164,7 +169,7 @@ class Session:
 
         classifier = Classifier.load(model_dir, trust_pickle=self.trust_pickle)
         self.classifier, self.model_dir, self.names = classifier, model_dir, list(classifier.labels)
-        self.metrics = _read_metrics(model_dir)
+        self.metrics = read_metrics(model_dir)
 
     def _vectors(self) -> np.ndarray:
         from .embeddings import embed
@@ -275,7 +280,19 @@ class Session:
             if self.training.state == "running":
                 raise HTTPException(409, "a training run is already going")
             self.training = TrainingStatus("running", "starting", None, time.time())
-        threading.Thread(target=self._train, name="samiksha-label-train", daemon=True).start()
+            self.trainer = threading.Thread(target=self._train, name="samiksha-label-train", daemon=True)
+            self.trainer.start()
+
+    def stop(self) -> None:
+        """Ask a training run to stop at its next step (safe in a signal handler: no waiting)."""
+        self.stopping.set()
+
+    def close(self, timeout: float = 10) -> None:
+        """`stop`, wait for the training thread (its temporary folder goes with it), write --labels-out."""
+        self.stop()
+        if self.trainer is not None:
+            self.trainer.join(timeout)
+        self.write_labels_out()
 
     def _train(self) -> None:
         import tempfile
@@ -292,7 +309,7 @@ class Session:
                 rows = self.store.export(data)
                 status.message = f"training on {rows} labels"
                 train(data, self.output, config=TrainConfig(model=self.base_model, seed=self.seed),
-                      callbacks=[_progress_callback(status)])
+                      callbacks=[_progress_callback(status, self.stopping)])
             status.message, status.progress = "ranking the pool with the new model", None
             self._use_model(self.output)
             self.rerank()
@@ -316,24 +333,47 @@ class _StatusLog(logging.Handler):
         self.status.message = record.getMessage()[:200]
 
 
-def _progress_callback(status: TrainingStatus):
+def _progress_callback(status: TrainingStatus, stopping: threading.Event):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
+            if stopping.is_set():
+                raise Cancelled("stopped: the server is shutting down")
             if state.max_steps:
                 status.progress = round(state.global_step / state.max_steps, 3)
 
     return Progress()
 
 
+def check_pool_size(pool: str | Path, max_rows: int) -> None:
+    """Refuse a pool of more than ``max_rows`` rows before reading it whole (one line naming --max-rows)."""
+    path = Path(pool)
+    if not path.is_file():
+        return  # a datasets folder is memory-mapped; `read_pool` reports a missing file
+    try:
+        rows = count_rows(path)  # Parquet's own count, or a line count: at least the rows of a text file
+        if rows is not None and rows <= max_rows:
+            return
+        with open(path, "rb") as stream:
+            read_bounded(stream, file_format(path), max_rows, path)
+    except TooManyRows as err:
+        raise SamikshaError(f"{err}; label a part of it, or raise --max-rows") from None
+
+
 def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_out: str | Path | None = None,
                      model_dir: str | Path | None = None, output: str | Path | None = None,
                      base_model: str | None = None, target: int = 300, encoder: str | None = None,
-                     text_column: str | None = None, seed: int = 0, trust_pickle: bool = False) -> FastAPI:
-    """The labelling page and its JSON API for one pool (raises DataError for an unusable pool or store)."""
+                     text_column: str | None = None, seed: int = 0, max_rows: int = MAX_POOL_ROWS,
+                     trust_pickle: bool = False) -> FastAPI:
+    """The labelling page and its JSON API for one pool of at most ``max_rows`` rows (raises DataError for an
+    unusable pool or store). ``app.state.session.stop`` stops a training run (`web.run_server` calls it on
+    SIGTERM)."""
     if target < 1:
         raise SamikshaError(f"target must be at least 1 (got {target})")
+    if max_rows < 1:
+        raise SamikshaError(f"max_rows must be at least 1 (got {max_rows})")
+    check_pool_size(pool, max_rows)
     pool_path = Path(pool)
     session = Session(pool, db=db, labels_out=labels_out, model_dir=model_dir,
                       output=output or pool_path.with_name(f"{pool_path.stem}.model"), base_model=base_model,
@@ -342,12 +382,13 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        session.write_labels_out()
+        await run_in_threadpool(session.close)
 
     app = FastAPI(title="Samiksha labelling", version=version("samiksha"), lifespan=lifespan, docs_url=None,
                   redoc_url=None, description=f"Label the reviews of {pool_path.name}, saved as you go.")
     app.state.session = session
-    _add_error_handlers(app)
+    add_error_handlers(app)
+    app.add_middleware(BodyLimit, limits={}, default=MAX_BODY)
     api = APIRouter(prefix="/label/api", tags=["labelling"])
 
     @api.get("/state", response_model=State)
@@ -390,9 +431,8 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
             path = Path(tmp) / f"labels.{format}"
             await run_in_threadpool(session.store.export, path)
             content = path.read_bytes()
-        name = f"{pool_path.stem}-labels.{format}"
         return Response(content, media_type=MEDIA_TYPES[f".{format}"],
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers=attachment(f"{pool_path.stem}-labels.{format}"))
 
     @api.post("/train", response_model=Training, status_code=202)
     async def train_now() -> Training:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import json
 import logging
 import re
@@ -19,24 +20,24 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from .errors import DataError, SamikshaError
+from .errors import SamikshaError
 from .predict import Classifier
+from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment, run_watched
 
 log = logging.getLogger("samiksha")
 
-STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_BATCH = 1000, 5000, 10 * 1024 * 1024, 64
+MAX_ROWS = 100_000  # rows of an uploaded file, counted as it is decoded (a small Parquet file can hold millions)
+SHUTTING_DOWN = "the server is shutting down"
 MAX_EXPLAIN_TEXTS = 100  # an explanation costs one model call per word of the text (at most 24, plus one)
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around an uploaded file
 UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".jsonl", ".xlsx": ".xlsx",
@@ -44,9 +45,8 @@ UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".json
 MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".tsv": "text/tab-separated-values; charset=utf-8",
                ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet",
                ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                                           "base-uri 'none'; frame-ancestors 'none'",
-                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "excel",
+           ".parquet": "parquet"}  # accepted upload suffix -> `data.read_bounded` format
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Limits:
     max_text_chars: int = MAX_TEXT_CHARS
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_explain_texts: int = MAX_EXPLAIN_TEXTS
+    max_rows: int = MAX_ROWS
 
     @property
     def json_body_bytes(self) -> int:
@@ -90,7 +91,7 @@ class Batcher:
         cleaned = [cut_text(t, self.max_chars) for t in texts]
         with self._ready:
             if self._closed:
-                raise RuntimeError("the model is shut down")
+                raise Cancelled(SHUTTING_DOWN)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="samiksha-model", daemon=True)
                 self._thread.start()
@@ -102,9 +103,20 @@ class Batcher:
         """Probabilities for ``texts``, sent in chunks so that other requests can share each model call."""
         return self._stack([await asyncio.wrap_future(self.submit(chunk)) for chunk in self._chunks(texts)])
 
-    def predict_proba(self, texts: list[str], batch_size: int | None = None, progress=None) -> np.ndarray:
-        """Blocking `predict` for worker threads; the `Classifier.predict_proba` signature, for `label_frame`."""
-        return self._stack([self.submit(chunk).result() for chunk in self._chunks(texts)])
+    def predict_proba(self, texts: list[str], batch_size: int | None = None, progress=None,
+                      cancel: threading.Event | None = None) -> np.ndarray:
+        """Blocking `predict` for worker threads; the `Classifier.predict_proba` signature, for `label_frame`.
+        Between model calls it raises `Cancelled` once ``cancel`` is set or the batcher is stopped."""
+        parts = []
+        for chunk in self._chunks(texts):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the client left")
+            parts.append(self.submit(chunk).result())
+        return self._stack(parts)
+
+    def watched(self, cancel: threading.Event) -> _Watched:
+        """This batcher as `label_frame` sees it for one request that ``cancel`` can stop."""
+        return _Watched(self, cancel)
 
     def _chunks(self, texts: list[str]) -> list[list[str]]:
         return [texts[i:i + self.max_batch] for i in range(0, len(texts), self.max_batch)]
@@ -112,11 +124,19 @@ class Batcher:
     def _stack(self, parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), dtype=np.float32)
 
-    def close(self) -> None:
-        """Finish the queued work and stop the model thread."""
+    def stop(self) -> None:
+        """Refuse new work and fail the queued work with `Cancelled` at once (safe in a signal handler: no waiting)."""
         with self._ready:
             self._closed = True
+            while self._jobs:
+                _, future = self._jobs.popleft()
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(Cancelled(SHUTTING_DOWN))
             self._ready.notify_all()
+
+    def close(self) -> None:
+        """`stop`, then wait for the model thread to finish its current call."""
+        self.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
 
@@ -150,6 +170,19 @@ class Batcher:
             for texts, future in jobs:
                 future.set_result(proba[start:start + len(texts)])
                 start += len(texts)
+
+
+@dataclass(frozen=True)
+class _Watched:
+    batcher: Batcher
+    cancel: threading.Event
+
+    @property
+    def labels(self) -> list[str]:
+        return self.batcher.labels
+
+    def predict_proba(self, texts: list[str], batch_size: int | None = None, progress=None) -> np.ndarray:
+        return self.batcher.predict_proba(texts, cancel=self.cancel)
 
 
 class ErrorBody(BaseModel):
@@ -257,6 +290,7 @@ class LimitsInfo(BaseModel):
     max_text_chars: int
     max_upload_bytes: int
     max_explain_texts: int
+    max_rows: int = Field(description="Rows of an uploaded file.")
 
 
 class ModelInfo(BaseModel):
@@ -276,14 +310,10 @@ class Health(BaseModel):
     api_key_required: bool
 
 
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422)}
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 503)}
 FILE_TYPES = {"text/csv": {}, "text/tab-separated-values": {}, "application/x-ndjson": {},
               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
               "application/vnd.apache.parquet": {}}
-
-
-def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _public_name(value: object) -> str | None:
@@ -294,7 +324,8 @@ def _public_name(value: object) -> str | None:
     return PurePosixPath(text.replace("\\", "/")).name if "/" in text or "\\" in text else text
 
 
-def _read_metrics(model_dir: Path) -> Metrics | None:
+def read_metrics(model_dir: Path) -> Metrics | None:
+    """A model folder's own evaluation, or None when it has none or it is unusable."""
     path = model_dir / "metrics.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -313,7 +344,7 @@ def model_info(model_dir: Path, classifier: Classifier, limits: Limits) -> Model
     return ModelInfo(name=model_dir.resolve().name, base_model=_public_name(meta.get("base_model")),
                      method=meta.get("method"), labels=classifier.labels, backend=classifier.backend.name,
                      max_length=classifier.max_length, train_rows=meta.get("data", {}).get("train", {}).get("rows"),
-                     metrics=_read_metrics(model_dir), limits=LimitsInfo(**asdict(limits)))
+                     metrics=read_metrics(model_dir), limits=LimitsInfo(**asdict(limits)))
 
 
 def cut_notices(cut: int, max_chars: int) -> list[str]:
@@ -339,29 +370,31 @@ def safe_filename(name: str | None) -> tuple[str, str]:
     return stem or "reviews", suffix
 
 
-def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_column: str | None, out_suffix: str | None):
-    """Label an uploaded file: (labelled frame, text column, cut texts, labelled file bytes or None)."""
-    from .data import TEXT_COLUMNS, find_column, read_table
+def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_column: str | None,
+                 out_suffix: str | None, max_rows: int, *, cancel: threading.Event):
+    """Label an uploaded file: (labelled frame, text column, cut texts, labelled file bytes or None).
+
+    At most ``max_rows`` rows are decoded (413 beyond); labelling stops with `Cancelled` once ``cancel`` is set.
+    """
+    from .data import TEXT_COLUMNS, TooManyRows, find_column, read_bounded
     from .predict import label_frame
     from .storage import write_table
 
+    try:
+        frame = read_bounded(io.BytesIO(raw), READERS[suffix], max_rows, name)
+    except TooManyRows as err:
+        raise HTTPException(413, f"{err}; this server labels at most {max_rows:,} rows per file") from None
+    try:
+        column = find_column(frame, text_column or None, TEXT_COLUMNS, "text", name)
+    except SamikshaError as err:
+        raise HTTPException(422, str(err).replace("--text-column", "the text_column field")) from None
+    if frame.empty:
+        raise HTTPException(422, f"{name}: has no rows to label")
+    cut = int(frame[column].astype(str).str.len().gt(batcher.max_chars).sum())
+    labelled = label_frame(batcher.watched(cancel), frame, column, name)
+    if out_suffix is None:
+        return labelled, column, cut, None
     with tempfile.TemporaryDirectory(prefix="samiksha-serve-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(raw)
-        try:
-            frame = read_table(path)
-        except DataError as err:
-            raise SamikshaError(str(err).replace(str(path), name)) from None
-        try:
-            column = find_column(frame, text_column or None, TEXT_COLUMNS, "text", name)
-        except DataError as err:
-            raise HTTPException(422, str(err).replace("--text-column", "the text_column field")) from None
-        if frame.empty:
-            raise HTTPException(422, f"{name}: has no rows to label")
-        cut = int(frame[column].astype(str).str.len().gt(batcher.max_chars).sum())
-        labelled = label_frame(batcher, frame, column, name)
-        if out_suffix is None:
-            return labelled, column, cut, None
         target = Path(folder) / f"labelled{out_suffix}"
         write_table(labelled, target)
         return labelled, column, cut, target.read_bytes()
@@ -373,57 +406,6 @@ def _json_rows(frame) -> list[list]:
     for column in frame.select_dtypes("number").columns:
         frame[column] = frame[column].astype("float64").round(4)
     return frame.astype(object).where(frame.notna(), None).values.tolist()
-
-
-class BodyLimit:
-    """Answers 413 when a request body is larger than its path allows, before or while it is read."""
-
-    def __init__(self, app, limits: dict[str, int], default: int):
-        self.app, self.limits, self.default = app, limits, default
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        limit = self.limits.get(scope["path"], self.default)
-        declared = Headers(scope=scope).get("content-length", "")
-        message = f"request body is larger than this server accepts here ({limit:,} bytes)"
-        if declared.isdigit() and int(declared) > limit:
-            return await _error(413, message, {"Connection": "close"})(scope, receive, send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            event = await receive()
-            seen += len(event.get("body", b""))
-            if seen > limit:
-                raise HTTPException(413, message)
-            return event
-
-        return await self.app(scope, limited_receive, send)
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = (exc.errors() or [{}])[0]
-        if first.get("type") == "json_invalid":
-            return _error(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', 'decode error')})")
-        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "body"
-        return _error(422, f"{where}: {first.get('msg', 'invalid')}")
-
-    async def user_error(request: Request, exc: SamikshaError) -> JSONResponse:
-        return _error(400, str(exc))
-
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
-        return _error(500, "internal error; the server log has the details")
-
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(SamikshaError, user_error)
-    app.add_exception_handler(Exception, server_error)
 
 
 def _key_check(api_key: str):
@@ -463,13 +445,15 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
                         "description": "The labelled file (same format as the upload unless `format` says "
                                        "otherwise), or with format=json the table as JSON."}})
     async def predict_file(
+        request: Request,
         file: Annotated[UploadFile, File(description="CSV, TSV, JSONL, Excel (.xlsx) or Parquet, UTF-8.")],
         text_column: Annotated[str | None, Form(description="Column to label (default: found by name).")] = None,
         output: Annotated[Literal["same", "csv", "tsv", "jsonl", "xlsx", "parquet", "json"], Query(
             alias="format", description="Format of the answer: the upload's own (same), another file format, "
                                         "or json (the table as JSON, used by the web page).")] = "same",
     ) -> Response:
-        """Label every row of a file; all original columns are kept and label, score, prob_<label> added."""
+        """Label every row of a file (at most the server's max_rows); all original columns are kept and label,
+        score, prob_<label> added. Labelling stops when the client disconnects."""
         stem, suffix = safe_filename(file.filename)
         if suffix not in UPLOADS:
             raise HTTPException(415, f"unsupported file type '{suffix or 'none'}': upload one of "
@@ -478,14 +462,14 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
         if len(raw) > limits.max_upload_bytes:
             raise HTTPException(413, f"the file is larger than {limits.max_upload_bytes:,} bytes")
         out_suffix = None if output == "json" else UPLOADS[suffix] if output == "same" else f".{output}"
-        frame, column, cut, data = await run_in_threadpool(
-            label_upload, batcher, raw, f"{stem}{suffix}", suffix, text_column, out_suffix)
+        frame, column, cut, data = await run_watched(
+            request, label_upload, batcher, raw, f"{stem}{suffix}", suffix, text_column, out_suffix, limits.max_rows)
         notices = cut_notices(cut, limits.max_text_chars)
         if data is None:
             rows = await run_in_threadpool(_json_rows, frame)
             return JSONResponse({"file": f"{stem}{suffix}", "text_column": column, "labels": batcher.labels,
                                  "columns": [str(c) for c in frame.columns], "rows": rows, "notices": notices})
-        headers = {"Content-Disposition": f'attachment; filename="{stem}.labelled{out_suffix}"'}
+        headers = attachment(f"{stem}.labelled{out_suffix}")
         if notices:
             headers["X-Samiksha-Notice"] = notices[0]
         return Response(data, media_type=MEDIA_TYPES[out_suffix], headers=headers)
@@ -518,28 +502,34 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
 
 def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: int = MAX_TEXTS,
                max_text_chars: int = MAX_TEXT_CHARS, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-               backend: str = "auto", max_batch: int = MAX_BATCH, threads: int | None = None,
-               aspect_file: str | Path | None = None, only_file_aspects: bool = False,
-               trust_pickle: bool = False) -> FastAPI:
+               max_rows: int = MAX_ROWS, backend: str = "auto", max_batch: int = MAX_BATCH,
+               threads: int | None = None, aspect_file: str | Path | None = None,
+               only_file_aspects: bool = False, trust_pickle: bool = False) -> FastAPI:
     """The web app for one model folder: loads the model once (raises ModelError for a bad folder).
 
-    ``threads`` sets PyTorch's threads for this whole process (None leaves them as they are). ``aspect_file``:
-    aspects for /v1/aspects added to the defaults (or instead of them, with ``only_file_aspects``).
+    ``api_key``: required in the X-API-Key header of /v1/* (None: no key; an empty key is refused).
+    ``max_rows``: rows of an uploaded file, counted as it is decoded. ``app.state.batcher.stop`` stops in-flight
+    work at once (`web.run_server` calls it on SIGTERM). ``threads`` sets PyTorch's threads for this whole process
+    (None leaves them as they are). ``aspect_file``: aspects for /v1/aspects added to the defaults (or instead of
+    them, with ``only_file_aspects``).
     """
     from .aspects import AspectFinder, aspect_set
 
     for name, value in (("max_texts", max_texts), ("max_text_chars", max_text_chars),
-                        ("max_upload_bytes", max_upload_bytes), ("max_batch", max_batch),
+                        ("max_upload_bytes", max_upload_bytes), ("max_rows", max_rows), ("max_batch", max_batch),
                         ("threads", 1 if threads is None else threads)):
         if value < 1:
             raise SamikshaError(f"{name} must be at least 1 (got {value})")
-    model_dir, api_key = Path(model_dir), api_key or None
+    if api_key is not None and not api_key.strip():
+        raise SamikshaError("the API key is empty (--api-key or SAMIKSHA_API_KEY): give a key, or none to serve "
+                            "without one")
+    model_dir = Path(model_dir)
     classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
     if threads is not None and "torch" in classifier.backend.name.split("+"):
         import torch
 
         torch.set_num_threads(threads)
-    limits = Limits(max_texts, max_text_chars, max_upload_bytes, min(max_texts, MAX_EXPLAIN_TEXTS))
+    limits = Limits(max_texts, max_text_chars, max_upload_bytes, min(max_texts, MAX_EXPLAIN_TEXTS), max_rows)
     batcher = Batcher(classifier, max_text_chars, max_batch)
     finder = AspectFinder(batcher, aspect_set(aspect_file, only_file_aspects))  # its model calls share the batches
 
@@ -552,7 +542,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
                   description="Label Indian e-commerce reviews (Hinglish, Hindi, English) as "
                               f"{', '.join(classifier.labels)}. The page at / does the same in a browser.")
     app.state.batcher = batcher
-    _add_error_handlers(app)
+    add_error_handlers(app)
     app.include_router(_api(batcher, model_info(model_dir, classifier, limits), limits, api_key, finder))
     app.add_middleware(BodyLimit, default=FORM_OVERHEAD, limits={
         "/v1/predict": limits.json_body_bytes, "/v1/explain": limits.json_body_bytes,
