@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from ..storage import MODEL_META, checkpoint_dir, write_json
 from .base import Distillation, FitJob, Fitted
 
 log = logging.getLogger("samiksha")
+CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
 # The e5 family (multilingual-e5, e5-*-v2) was trained with "query: " before texts to classify; measured with it on
 # IIT-P Hindi reviews (README), so fine-tuning keeps it. Matched on the model's Hub or folder name.
@@ -49,24 +51,61 @@ class FineTuned:
     best: int  # the index in ``epoch_proba`` of the saved checkpoint
 
 
-def _has_checkpoint(work: Path) -> bool:
-    return work.is_dir() and any(p.name.startswith("checkpoint-") for p in work.iterdir())
+def _checkpoints(work: Path) -> list[Path]:
+    """The checkpoint folders in ``work``, the newest (most steps) first."""
+    found = [p for p in work.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)] if work.is_dir() else []
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
 
 
-def _checkpoint_epoch(work: Path) -> float:
-    """The epoch at which the last checkpoint in ``work`` was saved."""
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_problem(folder: Path) -> str | None:
+    """What keeps `Trainer` from resuming at ``folder`` (None when nothing does): a run killed while writing it
+    leaves some of its state, weights, optimizer and scheduler missing or cut short."""
+    import zipfile
 
-    state = Path(get_last_checkpoint(str(work))) / "trainer_state.json"
-    return float(json.loads(state.read_text(encoding="utf-8")).get("epoch") or 0)
+    from safetensors import SafetensorError, safe_open
+
+    state = folder / "trainer_state.json"
+    try:
+        if "global_step" not in json.loads(state.read_text(encoding="utf-8")):
+            return f"{state.name} has no global_step"
+        weights = folder / "model.safetensors"
+        if not weights.exists():
+            return f"no {weights.name}"
+        with safe_open(str(weights), "pt"):  # checks that the header and the tensors cover the file
+            pass
+        for name in ("optimizer.pt", "scheduler.pt"):
+            if not zipfile.is_zipfile(folder / name):  # torch.save writes a zip; cut short, it has no directory
+                return f"{name} missing or cut short"
+    except FileNotFoundError as err:
+        return f"no {Path(err.filename or '?').name}"
+    except (OSError, ValueError, SafetensorError) as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return None
 
 
-def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
-    """Whether to resume; refuses to mix a different run's checkpoints into this one."""
-    if not _has_checkpoint(work):
+def _resume_point(work: Path) -> Path | None:
+    """The newest checkpoint `Trainer` can resume from; incomplete ones are removed (by rank 0), saying so."""
+    point = None
+    for folder in _checkpoints(work):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            point = point or folder
+        elif launch().main:
+            log.warning("%s is incomplete (%s; the run was stopped while writing it): removed", folder, problem)
+            shutil.rmtree(folder, ignore_errors=True)
+    return point
+
+
+def _checkpoint_state(checkpoint: Path) -> dict:
+    return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+
+
+def _resume_from(work: Path, resume: bool, run_info: dict) -> Path | None:
+    """The checkpoint to resume from, if any; refuses to mix a different run's checkpoints into this one."""
+    if not _checkpoints(work):
         if resume:
             log.warning("nothing to resume in %s; starting a fresh run", work)
-        return False
+        return None
     if not resume:
         raise SamikshaError(f"{work}: holds checkpoints of an interrupted run; pass --resume to continue it, "
                             "or delete the folder to start again")
@@ -75,7 +114,10 @@ def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
     if previous and previous.get("run") != run_info:
         raise SamikshaError(f"{work}: the interrupted run used other data or settings; "
                             "delete the folder to start again")
-    return True
+    point = _resume_point(work)
+    if point is None:
+        log.warning("no complete checkpoint to resume from in %s; starting a fresh run", work)
+    return point
 
 
 def load_base(resolved: ResolvedModel, schema: LabelSchema):
@@ -280,12 +322,13 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilli
 class _EpochProba:
     """Each evaluation's probabilities on the evaluation rows, by training step, saved beside the checkpoints."""
 
-    def __init__(self, work: Path, n_rows: int, order: np.ndarray, resuming: bool):
+    def __init__(self, work: Path, n_rows: int, order: np.ndarray, resumed_step: int | None):
         self.file, self.order, self.n_rows = work / EPOCH_PROBA, order, n_rows
         self.by_step: dict[int, np.ndarray] = {}
-        if resuming and self.file.exists():
+        if resumed_step is not None and self.file.exists():
+            # evaluations after the checkpoint resumed from are run again
             with np.load(self.file) as saved:
-                self.by_step = {int(k): saved[k] for k in saved.files}
+                self.by_step = {int(k): saved[k] for k in saved.files if int(k) <= resumed_step}
         else:  # a fresh run never reuses another run's evaluations
             self.file.unlink(missing_ok=True)
 
@@ -311,7 +354,9 @@ def fine_tune(job: FitJob) -> FineTuned:
     work = checkpoint_dir(job.output)
     epochs = config.epochs_for(len(job.train))
     run_info = {"config": config.to_dict(), "train": job.train.describe(), "eval": job.evaluation.describe()}
-    resuming = _check_resume(work, job.resume, run_info)
+    resume_point = _resume_from(work, job.resume, run_info)
+    resuming = resume_point is not None
+    resumed_state = _checkpoint_state(resume_point) if resuming else {}
 
     datasets.disable_progress_bars()
     set_seed(config.seed)
@@ -325,7 +370,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     work.mkdir(parents=True, exist_ok=True)
     if launch().main:
         write_json(work / MODEL_META, {"run": run_info})
-    epoch_proba = _EpochProba(work, len(job.evaluation), order, resuming)
+    epoch_proba = _EpochProba(work, len(job.evaluation), order, resumed_state.get("global_step"))
     trainer = None
 
     def trainer_metrics(prediction) -> dict:
@@ -348,10 +393,11 @@ def fine_tune(job: FitJob) -> FineTuned:
     log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
              resolved.name, len(job.train), len(job.evaluation), f"{epochs:g}", config.preset)
     if resuming:
-        log.info("resuming from the last checkpoint in %s", work)
-    start_epoch = _checkpoint_epoch(work) if resuming else 0.0
+        log.info("resuming from %s, the last complete checkpoint (epoch %g, step %d)", resume_point,
+                 resumed_state.get("epoch") or 0, resumed_state["global_step"])
+    start_epoch = float(resumed_state.get("epoch") or 0)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=True if resuming else None)
+    trainer.train(resume_from_checkpoint=str(resume_point) if resuming else None)
     wall = time.perf_counter() - started
     with quiet_transformers():
         trainer.save_model(str(job.folder))
