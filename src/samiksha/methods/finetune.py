@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 import time
@@ -20,7 +21,7 @@ from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, soft
 from ..config import FREEZE_EMBEDDINGS_ABOVE, TrainConfig
 from ..crossfit import best_candidate, cross_fit
 from ..data import LabelledData
-from ..distributed import launch
+from ..distributed import BatchPlan, batch_plan, launch
 from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
@@ -202,9 +203,11 @@ def _make_trainer_class():
     import torch
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
 
     class WeightedLossTrainer(Trainer):
-        """Cross-entropy with per-class weights (a plain mean per batch); evaluation rows in dataset order.
+        """Cross-entropy with per-class weights (a weighted mean over each optimizer step's rows, over all the
+        processes); evaluation rows in dataset order.
 
         Training rows that carry a teacher's probabilities (``soft``) learn them too: (1 - w) * T^2 * KL(teacher ||
         student at temperature T) + w * the cross-entropy on the rows with a true label (Hinton et al., 2015).
@@ -226,8 +229,10 @@ def _make_trainer_class():
             outputs = model(**inputs)
             logits = outputs.logits.float()
             weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=logits.device)
-            hard = functional.cross_entropy(logits, labels, weight=weight) if (labels >= 0).any() \
-                else logits.sum() * 0
+            labelled = labels >= 0
+            row_weight = labelled.float() if weight is None else weight[labels.clamp_min(0)] * labelled
+            hard = self._step_mean(functional.cross_entropy(logits, labels, weight=weight, reduction="sum"),
+                                   row_weight.sum())
             if soft is None:
                 loss = hard
             else:
@@ -236,6 +241,24 @@ def _make_trainer_class():
                                        reduction="batchmean") * t * t
                 loss = (1 - w) * kd + w * hard
             return (loss, outputs) if return_outputs else loss
+
+        def _step_mean(self, total, weight):
+            """``total / weight`` over the optimizer step's whole batch. Under torchrun each process holds a share
+            of the rows and DDP averages the processes' losses, so each divides its sum by the mean weight: the
+            same weighted mean as one process taking all the rows (a mean per process would weigh a process
+            holding rows of rare classes like one holding common ones). Evaluation (no gradient) keeps each
+            process's mean."""
+            if torch.is_grad_enabled() and self.args.world_size > 1:
+                weight = self.accelerator.reduce(weight.detach(), reduction="mean")
+            return total / weight.clamp_min(1e-12)
+
+        def _get_train_sampler(self, train_dataset=None):
+            if self.args.world_size == 1 or self.args.train_sampling_strategy != "group_by_length":
+                return super()._get_train_sampler(train_dataset)
+            # group rows of similar length by the global batch, as one process does with the same batch: the
+            # processes' consecutive shares of one group then make up one optimizer step
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.world_size,
+                                        dataset=train_dataset or self.train_dataset, model_input_name="input_ids")
 
         def _get_eval_sampler(self, eval_dataset):
             # Trainer groups evaluation batches by length too, which reorders the predictions; the evaluation
@@ -271,29 +294,21 @@ def _make_progress_class():
     return EpochLines
 
 
-def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilling: bool = False):
+def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: BatchPlan, distilling: bool = False):
     import torch
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
     # under torchrun on CPUs, Trainer joins the other processes only with use_cpu and gloo; without them every
     # rank would silently train alone on all the data
-    processes = launch().world_size
-    on_cpus = processes > 1 and not cuda
-    # --batch-size is the batch of one optimizer step, whatever the number of processes: each takes its share, so
-    # N processes take the same steps as one (measured on the demo data: a batch that grew with the processes, half
-    # the steps, lost 4.4 macro-F1 points)
-    per_process = max(1, config.batch_size // processes)
-    if per_process * processes != config.batch_size:
-        log.warning("batch size %d does not split evenly over %d processes: %d each, %d in all",
-                    config.batch_size, processes, per_process, per_process * processes)
+    on_cpus = plan.processes > 1 and not cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
     warmup = int(config.warmup) if config.warmup >= 1 else float(config.warmup)
     return TrainingArguments(
         output_dir=str(work),
         num_train_epochs=epochs,
         max_steps=config.max_steps,
-        per_device_train_batch_size=per_process,
+        per_device_train_batch_size=plan.per_device,
         per_device_eval_batch_size=max(config.batch_size, 64),
         learning_rate=config.learning_rate,
         warmup_steps=warmup,
@@ -317,6 +332,21 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilli
         use_cpu=on_cpus,
         ddp_backend="gloo" if on_cpus else None,
     )
+
+
+def _log_batch_plan(plan: BatchPlan, n_train: int, epochs: float, config: TrainConfig) -> None:
+    """One line: how the rows of each optimizer step split over the processes, and how many steps the run takes."""
+    per_epoch = plan.steps_per_epoch(n_train)
+    steps = config.max_steps if config.max_steps > 0 else math.ceil(epochs * per_epoch)
+    line = (f"batch plan: {plan.processes} process{'es' if plan.processes > 1 else ''} x {plan.per_device} rows x 1 "
+            f"accumulation step = global batch {plan.global_batch}, {per_epoch} optimizer steps per epoch, "
+            f"{'at most ' if config.early_stopping_patience else ''}{steps} in all")
+    if plan.exact:
+        log.info(line)
+    else:
+        log.warning("%s (--batch-size %d does not split evenly over %d processes; gradient accumulation cannot "
+                    "make the global batch %d, a multiple of the processes)", line, plan.asked, plan.processes,
+                    plan.asked)
 
 
 class _EpochProba:
@@ -380,12 +410,14 @@ def fine_tune(job: FitJob) -> FineTuned:
         result = compute_metrics([names[i] for i in prediction.label_ids], [names[i] for i in logits.argmax(1)], names)
         return {k: result[k] for k in ("macro_f1", "accuracy", "weighted_f1")}
 
+    plan = batch_plan(config.batch_size, launch().world_size)
+    _log_batch_plan(plan, len(job.train), epochs, config)
     callbacks = list(job.callbacks)
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = _make_trainer_class()(
-        model=model, args=_training_arguments(config, work, epochs, distillation is not None), train_dataset=train_ds,
-        eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        model=model, args=_training_arguments(config, work, epochs, plan, distillation is not None),
+        train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
         distillation=distillation)
     trainer.remove_callback(ProgressCallback)
@@ -414,6 +446,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     training = {"epochs_run": epochs_run, "steps": int(trainer.state.global_step), "best_checkpoint": best_name or None,
                 "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
                 "resumed": resuming, "embeddings_frozen": frozen, "processes": trainer.args.world_size,
+                "global_batch": plan.global_batch,
                 **({"layers_kept": kept} if kept is not None else {}),
                 "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
     return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
