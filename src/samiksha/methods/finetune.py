@@ -258,7 +258,8 @@ def _make_trainer_class():
             # group rows of similar length by the global batch, as one process does with the same batch: the
             # processes' consecutive shares of one group then make up one optimizer step
             return LengthGroupedSampler(self.args.train_batch_size * self.args.world_size,
-                                        dataset=train_dataset or self.train_dataset, model_input_name="input_ids")
+                                        dataset=self.train_dataset if train_dataset is None else train_dataset,
+                                        model_input_name="input_ids")
 
         def _get_eval_sampler(self, eval_dataset):
             # Trainer groups evaluation batches by length too, which reorders the predictions; the evaluation
