@@ -176,13 +176,15 @@ def test_distillation_loss_is_hintons_with_true_labels_where_known():
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
     soft = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
     model = lambda **inputs: types.SimpleNamespace(logits=logits)  # noqa: E731
-    compute_loss = _make_trainer_class().compute_loss
+    trainer_class = _make_trainer_class()
+    compute_loss = trainer_class.compute_loss
     t = 2.0
     kd = sum((p * (p.log() - torch.log_softmax(z / t, -1))).sum() for p, z in zip(soft, logits)) / 2 * t * t
 
     def loss(labels, hard_weight, class_weights=None):
-        trainer = types.SimpleNamespace(class_weights=class_weights,
+        trainer = types.SimpleNamespace(class_weights=class_weights, args=types.SimpleNamespace(world_size=1),
                                         distillation=Distillation(None, None, t, hard_weight))
+        trainer._step_mean = types.MethodType(trainer_class._step_mean, trainer)
         return compute_loss(trainer, model, {"labels": torch.tensor(labels), "soft": soft.clone()})
 
     assert loss([0, 2], 0.0) == pytest.approx(kd.item(), rel=1e-5)

@@ -138,6 +138,52 @@ def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
     assert result.meta["training"]["resumed"] is True
     assert result.meta["training"]["epochs_run"] == pytest.approx(3)
     assert result.meta["training"]["examples_per_second"] > 0
+
+
+def test_resume_skips_checkpoints_cut_short_by_a_kill(tmp_path, reviews_csv, tiny_bert, caplog):
+    """A kill while Trainer writes a checkpoint leaves it without its state or with a file cut short: --resume
+    continues from the last complete one, says which, and removes the others."""
+    import shutil
+
+    from transformers import TrainerCallback
+
+    from samiksha.methods.finetune import checkpoint_problem
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.epoch is not None and state.epoch > 1.5:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "m"
+    config = _config(tiny_bert, epochs=3, early_stopping_patience=None)
+    with pytest.raises(KeyboardInterrupt):
+        train(reviews_csv, out, config=config, callbacks=[Interrupt()])
+    work = ModelFolder(out).checkpoints
+    (complete,) = work.glob("checkpoint-*")
+    step = int(complete.name.split("-")[1])
+    assert checkpoint_problem(complete) is None
+    no_state, cut_short = work / f"checkpoint-{2 * step}", work / f"checkpoint-{3 * step}"
+    for folder in (no_state, cut_short):
+        shutil.copytree(complete, folder)
+    (no_state / "trainer_state.json").unlink()
+    weights = cut_short / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    assert "trainer_state.json" in checkpoint_problem(no_state) and checkpoint_problem(cut_short)
+    optimizer = complete / "optimizer.pt"
+    kept = optimizer.read_bytes()
+    optimizer.write_bytes(kept[: len(kept) // 2])
+    assert "optimizer.pt" in checkpoint_problem(complete)
+    optimizer.write_bytes(kept)
+
+    caplog.set_level("INFO", logger="samiksha")
+    result = train(reviews_csv, out, config=config, resume=True)
+    assert f"resuming from {complete}, the last complete checkpoint" in caplog.text
+    assert f"{no_state} is incomplete (no trainer_state.json" in caplog.text
+    assert f"{cut_short} is incomplete" in caplog.text
+    assert result.meta["training"]["resumed"] is True
+    assert result.meta["training"]["epochs_run"] == pytest.approx(3)
+    assert result.meta["training"]["steps"] == 3 * step
+    assert not work.exists()
     assert not work.exists()
     assert Classifier.load(out).labels == ["negative", "neutral", "positive"]
 
@@ -309,8 +355,9 @@ def test_a_fresh_run_never_reuses_old_epoch_probabilities(tmp_path):
     from samiksha.methods.finetune import EPOCH_PROBA, _EpochProba
 
     np.savez(tmp_path / EPOCH_PROBA, **{"7": np.ones((2, 3))})
-    assert _EpochProba(tmp_path, 2, np.arange(2), resuming=True).by_step.keys() == {7}
-    fresh = _EpochProba(tmp_path, 2, np.arange(2), resuming=False)
+    assert _EpochProba(tmp_path, 2, np.arange(2), resumed_step=7).by_step.keys() == {7}
+    assert _EpochProba(tmp_path, 2, np.arange(2), resumed_step=6).by_step == {}  # evaluated after the checkpoint
+    fresh = _EpochProba(tmp_path, 2, np.arange(2), resumed_step=None)
     assert fresh.by_step == {} and not (tmp_path / EPOCH_PROBA).exists()
 
 

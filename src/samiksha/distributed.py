@@ -1,4 +1,5 @@
-"""Training launched by `torchrun`: which process this is, and waiting for the others.
+"""Training launched by `torchrun`: which process this is, how a batch splits over the processes, and waiting for
+the others.
 
 `torchrun --nproc_per_node N -m samiksha train ...` starts N copies of the command. Each runs the whole training
 (the `Trainer` shards the batches and averages the gradients, with nccl on GPUs and gloo on CPUs), so early
@@ -9,6 +10,7 @@ published folder, the report, the card and the stacked parts; the others work in
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -59,3 +61,36 @@ def wait_for_all() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How the rows of one optimizer step split over the processes."""
+
+    asked: int  # --batch-size: the rows of one optimizer step, whatever the number of processes
+    processes: int
+    per_device: int
+
+    @property
+    def global_batch(self) -> int:
+        return self.per_device * self.processes
+
+    @property
+    def exact(self) -> bool:
+        return self.global_batch == self.asked
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Optimizer steps in one pass over ``n_train`` rows: each process takes every ``processes``-th batch of
+        ``per_device`` rows (the last process's share padded, as accelerate does)."""
+        return max(1, math.ceil(math.ceil(n_train / self.per_device) / self.processes))
+
+
+def batch_plan(batch_size: int, processes: int) -> BatchPlan:
+    """Each process takes ``batch_size / processes`` rows, so N processes take the same optimizer steps on the same
+    global batch as one.
+
+    When the processes do not divide the batch, each takes the nearest whole number of rows (ties to the smaller,
+    at least 1). Gradient accumulation cannot close the gap: per-device rows x accumulation x processes is always a
+    multiple of the processes, so it would only cut the same global batches into more passes."""
+    per_device = max(1, (2 * batch_size + processes - 1) // (2 * processes))
+    return BatchPlan(batch_size, processes, per_device)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, soft
 from ..config import FREEZE_EMBEDDINGS_ABOVE, TrainConfig
 from ..crossfit import best_candidate, cross_fit
 from ..data import LabelledData
-from ..distributed import launch
+from ..distributed import BatchPlan, batch_plan, launch
 from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
@@ -29,6 +31,7 @@ from ..storage import write_json
 from .base import Distillation, FitJob, Fitted
 
 log = logging.getLogger("samiksha")
+CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
 # The e5 family (multilingual-e5, e5-*-v2) was trained with "query: " before texts to classify; measured with it on
 # IIT-P Hindi reviews (README), so fine-tuning keeps it. Matched on the model's Hub or folder name.
@@ -50,24 +53,61 @@ class FineTuned:
     best: int  # the index in ``epoch_proba`` of the saved checkpoint
 
 
-def _has_checkpoint(work: Path) -> bool:
-    return work.is_dir() and any(p.name.startswith("checkpoint-") for p in work.iterdir())
+def _checkpoints(work: Path) -> list[Path]:
+    """The checkpoint folders in ``work``, the newest (most steps) first."""
+    found = [p for p in work.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)] if work.is_dir() else []
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
 
 
-def _checkpoint_epoch(work: Path) -> float:
-    """The epoch at which the last checkpoint in ``work`` was saved."""
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_problem(folder: Path) -> str | None:
+    """What keeps `Trainer` from resuming at ``folder`` (None when nothing does): a run killed while writing it
+    leaves some of its state, weights, optimizer and scheduler missing or cut short."""
+    import zipfile
 
-    state = Path(get_last_checkpoint(str(work))) / "trainer_state.json"
-    return float(json.loads(state.read_text(encoding="utf-8")).get("epoch") or 0)
+    from safetensors import SafetensorError, safe_open
+
+    state = folder / "trainer_state.json"
+    try:
+        if "global_step" not in json.loads(state.read_text(encoding="utf-8")):
+            return f"{state.name} has no global_step"
+        weights = folder / "model.safetensors"
+        if not weights.exists():
+            return f"no {weights.name}"
+        with safe_open(str(weights), "pt"):  # checks that the header and the tensors cover the file
+            pass
+        for name in ("optimizer.pt", "scheduler.pt"):
+            if not zipfile.is_zipfile(folder / name):  # torch.save writes a zip; cut short, it has no directory
+                return f"{name} missing or cut short"
+    except FileNotFoundError as err:
+        return f"no {Path(err.filename or '?').name}"
+    except (OSError, ValueError, SafetensorError) as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return None
 
 
-def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
-    """Whether to resume; refuses to mix a different run's checkpoints into this one."""
-    if not _has_checkpoint(work):
+def _resume_point(work: Path) -> Path | None:
+    """The newest checkpoint `Trainer` can resume from; incomplete ones are removed (by rank 0), saying so."""
+    point = None
+    for folder in _checkpoints(work):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            point = point or folder
+        elif launch().main:
+            log.warning("%s is incomplete (%s; the run was stopped while writing it): removed", folder, problem)
+            shutil.rmtree(folder, ignore_errors=True)
+    return point
+
+
+def _checkpoint_state(checkpoint: Path) -> dict:
+    return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+
+
+def _resume_from(work: Path, resume: bool, run_info: dict) -> Path | None:
+    """The checkpoint to resume from, if any; refuses to mix a different run's checkpoints into this one."""
+    if not _checkpoints(work):
         if resume:
             log.warning("nothing to resume in %s; starting a fresh run", work)
-        return False
+        return None
     if not resume:
         raise SamikshaError(f"{work}: holds checkpoints of an interrupted run; pass --resume to continue it, "
                             "or delete the folder to start again")
@@ -76,7 +116,10 @@ def _check_resume(work: Path, resume: bool, run_info: dict) -> bool:
     if previous and previous.get("run") != run_info:
         raise SamikshaError(f"{work}: the interrupted run used other data or settings; "
                             "delete the folder to start again")
-    return True
+    point = _resume_point(work)
+    if point is None:
+        log.warning("no complete checkpoint to resume from in %s; starting a fresh run", work)
+    return point
 
 
 def load_base(resolved: ResolvedModel, schema: LabelSchema):
@@ -161,9 +204,11 @@ def _make_trainer_class():
     import torch
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
 
     class WeightedLossTrainer(Trainer):
-        """Cross-entropy with per-class weights (a plain mean per batch); evaluation rows in dataset order.
+        """Cross-entropy with per-class weights (a weighted mean over each optimizer step's rows, over all the
+        processes); evaluation rows in dataset order.
 
         Training rows that carry a teacher's probabilities (``soft``) learn them too: (1 - w) * T^2 * KL(teacher ||
         student at temperature T) + w * the cross-entropy on the rows with a true label (Hinton et al., 2015).
@@ -185,8 +230,10 @@ def _make_trainer_class():
             outputs = model(**inputs)
             logits = outputs.logits.float()
             weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=logits.device)
-            hard = functional.cross_entropy(logits, labels, weight=weight) if (labels >= 0).any() \
-                else logits.sum() * 0
+            labelled = labels >= 0
+            row_weight = labelled.float() if weight is None else weight[labels.clamp_min(0)] * labelled
+            hard = self._step_mean(functional.cross_entropy(logits, labels, weight=weight, reduction="sum"),
+                                   row_weight.sum())
             if soft is None:
                 loss = hard
             else:
@@ -195,6 +242,25 @@ def _make_trainer_class():
                                        reduction="batchmean") * t * t
                 loss = (1 - w) * kd + w * hard
             return (loss, outputs) if return_outputs else loss
+
+        def _step_mean(self, total, weight):
+            """``total / weight`` over the optimizer step's whole batch. Under torchrun each process holds a share
+            of the rows and DDP averages the processes' losses, so each divides its sum by the mean weight: the
+            same weighted mean as one process taking all the rows (a mean per process would weigh a process
+            holding rows of rare classes like one holding common ones). Evaluation (no gradient) keeps each
+            process's mean."""
+            if torch.is_grad_enabled() and self.args.world_size > 1:
+                weight = self.accelerator.reduce(weight.detach(), reduction="mean")
+            return total / weight.clamp_min(1e-12)
+
+        def _get_train_sampler(self, train_dataset=None):
+            if self.args.world_size == 1 or self.args.train_sampling_strategy != "group_by_length":
+                return super()._get_train_sampler(train_dataset)
+            # group rows of similar length by the global batch, as one process does with the same batch: the
+            # processes' consecutive shares of one group then make up one optimizer step
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.world_size,
+                                        dataset=self.train_dataset if train_dataset is None else train_dataset,
+                                        model_input_name="input_ids")
 
         def _get_eval_sampler(self, eval_dataset):
             # Trainer groups evaluation batches by length too, which reorders the predictions; the evaluation
@@ -230,29 +296,21 @@ def _make_progress_class():
     return EpochLines
 
 
-def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilling: bool = False):
+def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: BatchPlan, distilling: bool = False):
     import torch
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
     # under torchrun on CPUs, Trainer joins the other processes only with use_cpu and gloo; without them every
     # rank would silently train alone on all the data
-    processes = launch().world_size
-    on_cpus = processes > 1 and not cuda
-    # --batch-size is the batch of one optimizer step, whatever the number of processes: each takes its share, so
-    # N processes take the same steps as one (measured on the demo data: a batch that grew with the processes, half
-    # the steps, lost 4.4 macro-F1 points)
-    per_process = max(1, config.batch_size // processes)
-    if per_process * processes != config.batch_size:
-        log.warning("batch size %d does not split evenly over %d processes: %d each, %d in all",
-                    config.batch_size, processes, per_process, per_process * processes)
+    on_cpus = plan.processes > 1 and not cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
     warmup = int(config.warmup) if config.warmup >= 1 else float(config.warmup)
     return TrainingArguments(
         output_dir=str(work),
         num_train_epochs=epochs,
         max_steps=config.max_steps,
-        per_device_train_batch_size=per_process,
+        per_device_train_batch_size=plan.per_device,
         per_device_eval_batch_size=max(config.batch_size, 64),
         learning_rate=config.learning_rate,
         warmup_steps=warmup,
@@ -278,15 +336,31 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, distilli
     )
 
 
+def _log_batch_plan(plan: BatchPlan, n_train: int, epochs: float, config: TrainConfig) -> None:
+    """One line: how the rows of each optimizer step split over the processes, and how many steps the run takes."""
+    per_epoch = plan.steps_per_epoch(n_train)
+    steps = config.max_steps if config.max_steps > 0 else math.ceil(epochs * per_epoch)
+    line = (f"batch plan: {plan.processes} process{'es' if plan.processes > 1 else ''} x {plan.per_device} rows x 1 "
+            f"accumulation step = global batch {plan.global_batch}, {per_epoch} optimizer steps per epoch, "
+            f"{'at most ' if config.early_stopping_patience else ''}{steps} in all")
+    if plan.exact:
+        log.info(line)
+    else:
+        log.warning("%s (--batch-size %d does not split evenly over %d processes; gradient accumulation cannot "
+                    "make the global batch %d, a multiple of the processes)", line, plan.asked, plan.processes,
+                    plan.asked)
+
+
 class _EpochProba:
     """Each evaluation's probabilities on the evaluation rows, by training step, saved beside the checkpoints."""
 
-    def __init__(self, work: Path, n_rows: int, order: np.ndarray, resuming: bool):
+    def __init__(self, work: Path, n_rows: int, order: np.ndarray, resumed_step: int | None):
         self.file, self.order, self.n_rows = work / EPOCH_PROBA, order, n_rows
         self.by_step: dict[int, np.ndarray] = {}
-        if resuming and self.file.exists():
+        if resumed_step is not None and self.file.exists():
+            # evaluations after the checkpoint resumed from are run again
             with np.load(self.file) as saved:
-                self.by_step = {int(k): saved[k] for k in saved.files}
+                self.by_step = {int(k): saved[k] for k in saved.files if int(k) <= resumed_step}
         else:  # a fresh run never reuses another run's evaluations
             self.file.unlink(missing_ok=True)
 
@@ -312,7 +386,9 @@ def fine_tune(job: FitJob) -> FineTuned:
     work = ModelFolder(job.output).checkpoints
     epochs = config.epochs_for(len(job.train))
     run_info = {"config": config.to_dict(), "train": job.train.describe(), "eval": job.evaluation.describe()}
-    resuming = _check_resume(work, job.resume, run_info)
+    resume_point = _resume_from(work, job.resume, run_info)
+    resuming = resume_point is not None
+    resumed_state = _checkpoint_state(resume_point) if resuming else {}
 
     datasets.disable_progress_bars()
     set_seed(config.seed)
@@ -327,7 +403,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     work.mkdir(parents=True, exist_ok=True)
     if launch().main:
         write_json(work / META, {"run": run_info})
-    epoch_proba = _EpochProba(work, len(job.evaluation), order, resuming)
+    epoch_proba = _EpochProba(work, len(job.evaluation), order, resumed_state.get("global_step"))
     trainer = None
 
     def trainer_metrics(prediction) -> dict:
@@ -337,12 +413,14 @@ def fine_tune(job: FitJob) -> FineTuned:
         result = compute_metrics([names[i] for i in prediction.label_ids], [names[i] for i in logits.argmax(1)], names)
         return {k: result[k] for k in ("macro_f1", "accuracy", "weighted_f1")}
 
+    plan = batch_plan(config.batch_size, launch().world_size)
+    _log_batch_plan(plan, len(job.train), epochs, config)
     callbacks = list(job.callbacks)
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = _make_trainer_class()(
-        model=model, args=_training_arguments(config, work, epochs, distillation is not None), train_dataset=train_ds,
-        eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        model=model, args=_training_arguments(config, work, epochs, plan, distillation is not None),
+        train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
         distillation=distillation)
     trainer.remove_callback(ProgressCallback)
@@ -350,10 +428,11 @@ def fine_tune(job: FitJob) -> FineTuned:
     log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
              resolved.name, len(job.train), len(job.evaluation), f"{epochs:g}", config.preset)
     if resuming:
-        log.info("resuming from the last checkpoint in %s", work)
-    start_epoch = _checkpoint_epoch(work) if resuming else 0.0
+        log.info("resuming from %s, the last complete checkpoint (epoch %g, step %d)", resume_point,
+                 resumed_state.get("epoch") or 0, resumed_state["global_step"])
+    start_epoch = float(resumed_state.get("epoch") or 0)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=True if resuming else None)
+    trainer.train(resume_from_checkpoint=str(resume_point) if resuming else None)
     wall = time.perf_counter() - started
     with quiet_transformers():
         trainer.save_model(str(job.folder))
@@ -370,6 +449,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     training = {"epochs_run": epochs_run, "steps": int(trainer.state.global_step), "best_checkpoint": best_name or None,
                 "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
                 "resumed": resuming, "embeddings_frozen": frozen, "processes": trainer.args.world_size,
+                "global_batch": plan.global_batch,
                 **({"layers_kept": kept} if kept is not None else {}),
                 "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
     return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
