@@ -17,7 +17,8 @@ from .config import FINE_TUNING, TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
 from .distributed import launch, wait_for_all
 from .labels import LabelSchema
-from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba
+from .metrics import (confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba,
+                      weakness_warning)
 from .models import default_model_for, resolve_model
 from .normalise import normaliser_for
 from .seeds import format_seed_summary, seed_summary
@@ -181,6 +182,7 @@ def _report(folder: Path, fitted: methods.Fitted, schema: LabelSchema, train_par
         parts = {**fitted.parts, **({"stack": proba} if "stack" in fitted.parts else {})}
         metrics["parts"] = parts_metrics(eval_part.labels, parts, schema.names)
     metrics["confident_mistakes"] = confident_mistakes(eval_part.texts, eval_part.labels, proba, schema.names)
+    metrics["warning"] = weakness_warning(metrics)
     return metrics
 
 
