@@ -30,6 +30,8 @@ def test_warning_names_too_few_rows_chance_and_tfidf():
     assert "chance" in weakness_warning(_metrics(right, ["positive"] * 60))
     stack = _metrics(right, right[:50] + ["positive"] * 10, parts={"tfidf": {"macro_f1": 0.99}})
     assert "below the TF-IDF part alone (0.990)" in weakness_warning(stack)
+    dead = _metrics(right, right, parts={"transformer": {"macro_f1": 0.167}, "tfidf": {"macro_f1": 0.9}})
+    assert "its transformer part alone is near chance (macro-F1 0.167)" in weakness_warning(dead)
 
 
 def test_train_on_tiny_data_warns_in_output_and_report(tmp_path):

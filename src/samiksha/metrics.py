@@ -84,7 +84,7 @@ NEAR_CHANCE = 0.05  # macro-F1 within this of chance (1 / number of labels) is n
 
 def weakness_warning(metrics: dict) -> str | None:
     """One line saying why these figures do not show a model worth using (too few rows scored, macro-F1 near
-    chance, or below the report's own TF-IDF part), or None when none of that applies."""
+    chance, a part of a blend near chance, or below the report's own TF-IDF part), or None when none applies."""
     reasons, advice = [], "label more reviews before relying on this model"
     if metrics["n"] < MIN_SCORED_ROWS:
         reasons.append(f"scored on only {metrics['n']} reviews (fewer than {MIN_SCORED_ROWS} say little)")
@@ -92,6 +92,12 @@ def weakness_warning(metrics: dict) -> str | None:
     if metrics["macro_f1"] < chance + NEAR_CHANCE:
         reasons.append(f"macro-F1 {metrics['macro_f1']:.3f} is near or below chance ({chance:.3f} for "
                        f"{len(metrics['labels'])} labels)")
+    for name, part in metrics.get("parts", {}).items():  # a part that learned nothing leaves the blend to the rest
+        if name != "stack" and part["macro_f1"] < chance + NEAR_CHANCE <= metrics["macro_f1"]:
+            reasons.append(f"its {name} part alone is near chance (macro-F1 {part['macro_f1']:.3f}), so it "
+                           f"learned nothing")
+            if len(reasons) == 1:
+                advice = "retrain with another --seed"
     tfidf = metrics.get("parts", {}).get("tfidf")
     if tfidf and metrics["macro_f1"] < tfidf["macro_f1"]:
         reasons.append(f"macro-F1 {metrics['macro_f1']:.3f} is below the TF-IDF part alone ({tfidf['macro_f1']:.3f})")
