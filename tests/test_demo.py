@@ -14,18 +14,37 @@ def test_bundled_demo_data_is_large_balanced_and_disjoint():
     folder = demo_data_dir()
     train = load_labelled(folder / "train.csv")
     test = load_labelled(folder / "test.csv")
-    assert len(train) + len(test) >= 600
-    for part in (train, test):
+    probe = load_labelled(folder / "probe.csv")
+    assert len(train) >= 900 and len(test) == 150 and 100 <= len(probe) <= 150
+    for part in (train, test, probe):
         counts = part.counts()
         assert set(counts) == {"negative", "neutral", "positive"}
         assert min(counts.values()) / len(part) > 0.25
     train_keys = {normalise_text(t) for t in train.texts}
     assert len(train_keys) == len(train)
     assert not train_keys & {normalise_text(t) for t in test.texts}
-    assert not {normalise_text(t) for t in NEW_REVIEWS} & (train_keys | {normalise_text(t) for t in test.texts})
+    probe_keys = {normalise_text(t) for t in probe.texts}
+    assert len(probe_keys) == len(probe)
+    assert not probe_keys & (train_keys | {normalise_text(t) for t in test.texts})
+    assert not {normalise_text(t) for t in NEW_REVIEWS} & (train_keys | {normalise_text(t) for t in test.texts} | probe_keys)
     devanagari = sum(any("\u0900" <= ch <= "\u097f" for ch in t) for t in train.texts)
     assert 0.15 < devanagari / len(train) < 0.5
     assert (folder / "DATACARD.md").exists()
+
+
+def test_no_demo_text_is_in_two_files():
+    """Each review is in one file only; aspects_test.csv repeats test.csv on purpose (its demo-test rows)."""
+    import pandas as pd
+
+    folder = demo_data_dir()
+    aspects_test = pd.read_csv(folder / "aspects_test.csv")
+    texts = {name: pd.read_csv(folder / f"{name}.csv")["text"] for name in ("train", "test", "probe", "aspects_dev")}
+    texts["aspects_test (new rows)"] = aspects_test.loc[aspects_test["source"] == "new", "text"]
+    seen: dict[str, str] = {}
+    for name, column in texts.items():
+        for text in column:
+            key = normalise_text(text)
+            assert seen.setdefault(key, name) == name, f"{text!r} is in {seen[key]} and {name}"
 
 
 @pytest.mark.slow

@@ -122,6 +122,8 @@ def _mistakes_table(mistakes: list[dict]) -> Table:
 
 
 def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
+    from .metrics import weakness_warning
+
     out.print(_metrics_table(metrics, title))
     if metrics.get("parts"):
         out.print(_parts_table(metrics))
@@ -130,6 +132,9 @@ def _show_metrics(metrics: dict, title: str, mistakes: int = 5) -> None:
     out.print(_confusion_table(metrics))
     if metrics.get("confident_mistakes") and mistakes:
         out.print(_mistakes_table(metrics["confident_mistakes"][:mistakes]))
+    warning = weakness_warning(metrics)
+    if warning:
+        out.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 # options shared by several commands
@@ -194,6 +199,7 @@ def train(
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
     from .config import TrainConfig, parse_class_weights
     from .distributed import launch
+    from .metrics import weakness_warning
     from .storage import refuse_overwriting_inputs
     from .train import train as run_train
 
@@ -219,7 +225,7 @@ def train(
                   f"{seeds['macro_f1_std']:.3f} (min {seeds['macro_f1_min']:.3f}, max {seeds['macro_f1_max']:.3f}); "
                   f"the saved model is seed {seeds['runs'][0]['seed']}'s")
     out.print(f"model, report (report.txt), confusion_matrix.png and model card written to [bold]{output}[/]")
-    if result.meta["method"] in ("stack", "finetune"):
+    if result.meta["method"] in ("stack", "finetune") and not weakness_warning(result.metrics):
         out.print(f"[dim]for a model about 10x faster than a per-text pipeline(): samiksha distill {output} --output "
                   f"{output}-fast [--unlabelled YOUR_UNLABELLED_REVIEWS], then samiksha export {output}-fast[/]",
                   highlight=False)

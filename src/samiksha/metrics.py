@@ -78,11 +78,41 @@ def parts_metrics(y_true: Sequence[str], parts: dict[str, np.ndarray], names: Se
             for name, proba in parts.items()}
 
 
+MIN_SCORED_ROWS = 30  # fewer evaluation rows than this say little about a model
+NEAR_CHANCE = 0.05  # macro-F1 within this of chance (1 / number of labels) is no evidence of learning
+
+
+def weakness_warning(metrics: dict) -> str | None:
+    """One line saying why these figures do not show a model worth using (too few rows scored, macro-F1 near
+    chance, a part of a blend near chance, or below the report's own TF-IDF part), or None when none applies."""
+    reasons, advice = [], "label more reviews before relying on this model"
+    if metrics["n"] < MIN_SCORED_ROWS:
+        reasons.append(f"scored on only {metrics['n']} reviews (fewer than {MIN_SCORED_ROWS} say little)")
+    chance = 1 / len(metrics["labels"])
+    if metrics["macro_f1"] < chance + NEAR_CHANCE:
+        reasons.append(f"macro-F1 {metrics['macro_f1']:.3f} is near or below chance ({chance:.3f} for "
+                       f"{len(metrics['labels'])} labels)")
+    for name, part in metrics.get("parts", {}).items():  # a part that learned nothing leaves the blend to the rest
+        if name != "stack" and part["macro_f1"] < chance + NEAR_CHANCE <= metrics["macro_f1"]:
+            reasons.append(f"its {name} part alone is near chance (macro-F1 {part['macro_f1']:.3f}), so it "
+                           f"learned nothing")
+            if len(reasons) == 1:
+                advice = "retrain with another --seed"
+    tfidf = metrics.get("parts", {}).get("tfidf")
+    if tfidf and metrics["macro_f1"] < tfidf["macro_f1"]:
+        reasons.append(f"macro-F1 {metrics['macro_f1']:.3f} is below the TF-IDF part alone ({tfidf['macro_f1']:.3f})")
+        if len(reasons) == 1:
+            advice = "--method tfidf is as good here, and far faster"
+    return f"{'; '.join(reasons)}: {advice}" if reasons else None
+
+
 def format_report(metrics: dict) -> str:
     """A plain-text per-class report and confusion matrix (rows: true label, columns: predicted)."""
     names = metrics["labels"]
     width = max(12, *(len(n) + 2 for n in names))
-    lines = [f"{'':{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    warning = weakness_warning(metrics)
+    lines = [f"warning: {warning}", ""] if warning else []
+    lines.append(f"{'':{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for name in names:
         c = metrics["per_class"][name]
         lines.append(f"{name:{width}}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}{c['support']:>10d}")

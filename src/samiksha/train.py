@@ -18,7 +18,8 @@ from .config import FINE_TUNING, TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
 from .distributed import launch, wait_for_all
 from .labels import LabelSchema
-from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba
+from .metrics import (confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba,
+                      weakness_warning)
 from .modelfolder import ModelFolder
 from .models import default_model_for, resolve_model
 from .normalise import normaliser_for
@@ -187,6 +188,7 @@ def _report(folder: ModelFolder, fitted: methods.Fitted, schema: LabelSchema, tr
         parts = {**fitted.parts, **({"stack": proba} if "stack" in fitted.parts else {})}
         metrics["parts"] = parts_metrics(eval_part.labels, parts, schema.names)
     metrics["confident_mistakes"] = confident_mistakes(eval_part.texts, eval_part.labels, proba, schema.names)
+    metrics["warning"] = weakness_warning(metrics)
     return metrics
 
 
