@@ -94,7 +94,8 @@ def test_export_to_a_serving_folder_without_torch_weights(tmp_path, trained_tiny
     assert refused.exit_code == 1 and "not replaced" in refused.stderr
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
     itself = CliRunner().invoke(app, ["export", str(trained_tiny_plain), "--output", str(trained_tiny_plain)])
-    assert itself.exit_code == 1 and "is the model folder itself" in itself.stderr
+    assert itself.exit_code == 1 and "never overwrites an input" in itself.stderr
+    assert (trained_tiny_plain / "samiksha.json").exists()
 
 
 def test_onnx_backend_requested_without_export(trained_tiny_plain):
