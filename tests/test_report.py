@@ -166,3 +166,18 @@ def test_the_report_renders_offline_in_chromium(shop_report, tmp_path):
             assert outside == [] and errors == []
         finally:
             browser.close()
+
+
+def test_the_demo_ends_by_writing_the_shop_report(tmp_path, monkeypatch):
+    """`samiksha demo`'s own steps, with TF-IDF in place of minutes of MiniLM fine-tuning."""
+    import samiksha.demo
+    from samiksha import TrainConfig
+
+    monkeypatch.setattr(samiksha.demo, "TrainConfig", lambda epochs, seed: TrainConfig(method="tfidf", seed=seed))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "samiksha-demo-report.html"
+    assert page.exists() and (tmp_path / "samiksha-demo-report.csv").exists()
+    assert "open samiksha-demo-report.html in a browser" in " ".join(result.output.split())
+    assert "Indigo Cotton Kurti" in page.read_text(encoding="utf-8")

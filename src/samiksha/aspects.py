@@ -216,8 +216,8 @@ class AspectFinder:
         scored = [(i, k) for i, ks in enumerate(naming) if len(ks) > 1 for k in ks]
         everything = texts + [split[i][k] for i, k in scored]
         scale = len(texts) / max(len(everything), 1)
-        raw = self.classifier.predict_proba(everything, batch_size,
-                                            None if progress is None else lambda n: progress(n * scale))
+        counted = {} if progress is None else {"progress": lambda n: progress(n * scale)}
+        raw = self.classifier.predict_proba(everything, batch_size, **counted)
         proba = np.log(np.clip(raw, 1e-9, 1.0))
         clause_row = {key: len(texts) + n for n, key in enumerate(scored)}
         out = []

@@ -289,7 +289,8 @@ def pick_examples(data: ReportData, trend: pd.DataFrame, n: int = 3) -> dict[str
         top = rises(trend[trend["product"] == product], 1)
         if not top.empty:
             aspect, period = top.loc[0, "aspect"], top.loc[0, "period"]
-            hit = mine[(mine["period"] == period) & mine["aspects"].map(lambda a: (aspect, "negative") in a)]
+            negative = [(aspect, "negative") in found for found in mine["aspects"]]
+            hit = mine[(mine["period"] == period) & np.array(negative, dtype=bool)]
             picked[f"aspects:{product}"] = [int(i) for i in hit.sort_values("score", ascending=False).index[:n]]
     for kind, frame in rating_mismatches(data).items():
         picked[kind] = [int(i) for i in frame.index[:n]]
@@ -506,6 +507,7 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
     from plotly.offline import get_plotlyjs
 
     unit = data.unit
+    by = "" if unit == "all" else f", by {unit}"
     figures: list[tuple[str, object]] = []  # (name, figure) in page order, for the PNGs
     pngs: list[Path] = []
     config = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
@@ -516,8 +518,7 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
 
     n = len(data.rows)
     dates = data.rows["date"].dropna()
-    span = (f"{dates.min():%d %b %Y} to {dates.max():%d %b %Y}, by {unit}" if not dates.empty
-            else "no dates")
+    span = f"{dates.min():%d %b %Y} to {dates.max():%d %b %Y}{by}" if not dates.empty else "no dates"
     counts = data.rows["label"].value_counts()
     overall = " · ".join(f"{label} {counts.get(label, 0) / n:.0%}" for label in data.labels)
     summary = [f"{n:,} reviews ({span}); {overall}."]
@@ -537,7 +538,7 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
             f"<ul class='summary card'>{''.join(f'<li>{s}</li>' for s in summary)}</ul></header><main>"]
     overall_table = sentiment[sentiment["product"] == ALL]
     body.append("<h2 id='overall'>Sentiment over time</h2><div class='card'>"
-                + chart("overall", sentiment_figure(overall_table, data.labels, unit, f"All reviews, by {unit}"))
+                + chart("overall", sentiment_figure(overall_table, data.labels, unit, f"All reviews{by}"))
                 + _examples_html(data, picked.get("overall", []), words, unit) + "</div>")
 
     if data.products:
@@ -555,7 +556,7 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
             body.append(
                 f"<section class='product card' data-product='{html.escape(product)}'><h3>{html.escape(product)}</h3>"
                 + chart(f"{slug}-sentiment", sentiment_figure(sentiment[sentiment["product"] == product], data.labels,
-                                                              unit, f"{product}: sentiment by {unit}"))
+                                                              unit, f"{product}: sentiment{by}"))
                 + _examples_html(data, picked.get(f"sentiment:{product}", []), words, unit)
                 + chart(f"{slug}-aspects", aspect_figure(trend[trend["product"] == product], unit,
                                                          f"{product}: what the complaints are about"))
