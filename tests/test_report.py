@@ -130,6 +130,20 @@ def test_report_command_writes_the_report_and_refuses_to_overwrite_its_input(sho
     assert result.exit_code == 1 and "name it with .html" in result.output
 
 
+def test_a_file_without_reviews_or_readable_dates(shop_model, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,date,product\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(empty), "--model", str(shop_model), "-o", str(tmp_path / "e.html")])
+    assert result.exit_code == 1 and "empty.csv: has no reviews" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.csv"]  # no half-written table left
+    odd = tmp_path / "odd.csv"
+    odd.write_text("review,date,product,stars\nbekaar,kal,,5\nmast hai,parso,A,x\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(odd), "--model", str(shop_model), "-o", str(tmp_path / "o.html"),
+                                      "--no-png"])
+    assert result.exit_code == 0, result.output
+    assert "No date in the column date could be read: one period is shown" in (tmp_path / "o.html").read_text()
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM} (apt-get install chromium)")
 def test_the_report_renders_offline_in_chromium(shop_report, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")

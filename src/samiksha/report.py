@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import SamikshaError
+from .errors import DataError, SamikshaError
 
 log = logging.getLogger("samiksha")
 
@@ -251,10 +251,8 @@ def label_reviews(finder, source: str | Path, csv_path: str | Path, columns: dic
                 "score": proba[np.arange(len(best)), best],
                 "aspects": [[(a.aspect, a.sentiment) for a in row] for row in aspects],
             }))
-    if found is None:
-        from .errors import DataError
-
-        raise DataError(source, "has no reviews")
+        if not sum(map(len, compact)):
+            raise DataError(source, "has no reviews")  # and the labelled table is not left behind
     rows = pd.concat(compact, ignore_index=True)
     rows["date"] = pd.to_datetime(rows["date"])
     return ReportData(rows, list(classifier.labels), found, Path(str(source)).name, unparsed_dates=unparsed)
@@ -529,7 +527,9 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
     for kind, frame in rating_mismatches(data).items():
         if len(frame):
             summary.append(f"{len(frame)} reviews with {kind}: see <a href='#ratings'>rating against text</a>.")
-    if data.unparsed_dates:
+    if data.unparsed_dates and unit == "all":
+        summary.append(f"No date in the column {html.escape(data.columns.date)} could be read: one period is shown.")
+    elif data.unparsed_dates:
         summary.append(f"{data.unparsed_dates} rows have no readable date and are left out of the charts over time.")
 
     body = [f"<header><h1>What customers say: {html.escape(data.source)}</h1>"
