@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -259,14 +259,6 @@ def label_reviews(finder, source: str | Path, csv_path: str | Path, columns: dic
 
 
 # --- examples and their explanations ----------------------------------------------------------------------------
-
-@dataclass
-class Example:
-    """A review shown under a chart, with each word's weight toward its label."""
-
-    row: int
-    words: list[tuple[str, float]] = field(default_factory=list)
-
 
 def pick_examples(data: ReportData, trend: pd.DataFrame, n: int = 3) -> dict[str, list[int]]:
     """Row numbers of a few reviews per chart: the most confident of each label in the latest period (overall and
@@ -549,8 +541,11 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
         if more > 0:
             body.append(f"<p class='muted'>The {len(data.products)} most reviewed products; {more} more are in "
                         f"{html.escape(csv_name)}.</p>")
+        slugs: set[str] = set()
         for k, product in enumerate(data.products):
             slug = _slug(product, k)
+            slug = slug if slug not in slugs else f"{slug}-{k + 1}"  # "Kurti!" and "Kurti?" get a chart each
+            slugs.add(slug)
             mine = aspects[aspects["product"] == product].head(8).assign(negative_share=lambda f: f[
                 "negative_share"].map(_percent))
             body.append(
