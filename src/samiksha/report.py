@@ -420,8 +420,8 @@ h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
 mark{border-radius:3px;padding:0 2px}
 mark.negative{background:#f8c4c4}mark.positive{background:#c4ecc4}mark.neutral{background:#e4e4e4}
 table{border-collapse:collapse;font-size:.92em}
-th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #eee}
-th:first-child,td:first-child{text-align:left}
+th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #eee}
+th.n,td.n{text-align:right}
 .filter{position:sticky;top:0;background:#fafafa;padding:8px 0;z-index:5}
 select{font-size:1em;padding:3px}
 .summary li{margin:4px 0}
@@ -464,9 +464,11 @@ def _examples_html(data: ReportData, rows: Sequence[int], words: dict[int, list[
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    numeric = [bool(pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d.]+%|-").all())
+               for c in frame.columns]
+    head = "".join(f"<th{' class=n' * n}>{html.escape(str(c))}</th>" for c, n in zip(frame.columns, numeric))
+    body = "".join("<tr>" + "".join(f"<td{' class=n' * n}>{html.escape(str(v))}</td>" for v, n in zip(row, numeric))
+                   + "</tr>" for row in frame.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -535,7 +537,7 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
 
     if data.products:
         options = "".join(f"<option value='{html.escape(p)}'>{html.escape(p)}</option>" for p in data.products)
-        body.append("<h2 id='products'>By product</h2><div class='filter'><label>Product: <select id='product-filter'>"
+        body.append("<h2 id='products'>By product</h2><div><div class='filter'><label>Product: <select id='product-filter'>"
                     f"<option value=''>all products</option>{options}</select></label></div>")
         more = data.rows["product"].nunique() - len(data.products)
         if more > 0:
@@ -558,6 +560,7 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
                 + "<p class='muted'>Aspects over the whole file: mentions, negative mentions, negative share.</p>"
                 + _table_html(mine.drop(columns="product").rename(columns={"negative_share": "negative share"}))
                 + _examples_html(data, picked.get(f"aspects:{product}", []), words, unit) + "</section>")
+        body.append("</div>")  # the filter stays in view down to the last product only
     else:
         body.append("<h2>Aspects</h2><div class='card'>"
                     + chart("aspects", aspect_figure(trend, unit, "What the complaints are about"))
