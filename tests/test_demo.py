@@ -40,6 +40,7 @@ def test_no_demo_text_is_in_two_files():
     aspects_test = pd.read_csv(folder / "aspects_test.csv")
     texts = {name: pd.read_csv(folder / f"{name}.csv")["text"] for name in ("train", "test", "probe", "aspects_dev")}
     texts["aspects_test (new rows)"] = aspects_test.loc[aspects_test["source"] == "new", "text"]
+    texts["shop"] = pd.read_csv(folder / "shop.csv")["review"]
     seen: dict[str, str] = {}
     for name, column in texts.items():
         for text in column:
@@ -75,3 +76,4 @@ def test_demo_command_end_to_end(tmp_path, monkeypatch):
         assert review[:30] in result.output.replace("\n", " ") or review[:20] in result.output
     metrics = json.loads((tmp_path / "samiksha-demo-model" / "metrics.json").read_text())
     assert metrics["macro_f1"] > 0.45  # 3 epochs of MiniLM on the demo data learn far more than chance (0.33)
+    assert (tmp_path / "samiksha-demo-report.html").exists() and "samiksha-demo-report.html" in result.output

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +193,13 @@ class AspectFinder:
 
     def find(self, texts: Sequence[str], batch_size: int = 64) -> list[list[AspectSentiment]]:
         """For each text, the aspects it speaks of, in order of first mention, each with a sentiment."""
+        return self.find_with_proba(texts, batch_size)[0]
+
+    def find_with_proba(self, texts: Sequence[str], batch_size: int = 64,
+                        progress: Callable[[float], None] | None = None,
+                        ) -> tuple[list[list[AspectSentiment]], np.ndarray]:
+        """`find`, and each whole review's label probabilities from the same model pass (as `predict_proba`).
+        ``progress`` is called with the share of ``texts`` each batch stands for."""
         texts = [str(t) for t in texts]
         split = [clauses(t) or [t] for t in texts]
         mentions: list[dict[int, tuple[int, int]]] = []  # per text: aspect -> (its clause, place in it), first mention
@@ -207,8 +214,11 @@ class AspectFinder:
         # the model reads every review, and a clause only where the review's aspects sit in different clauses
         naming = [sorted({k for k, _ in first.values()}) for first in mentions]
         scored = [(i, k) for i, ks in enumerate(naming) if len(ks) > 1 for k in ks]
-        proba = np.log(np.clip(self.classifier.predict_proba(texts + [split[i][k] for i, k in scored], batch_size),
-                               1e-9, 1.0))
+        everything = texts + [split[i][k] for i, k in scored]
+        scale = len(texts) / max(len(everything), 1)
+        counted = {} if progress is None else {"progress": lambda n: progress(n * scale)}
+        raw = self.classifier.predict_proba(everything, batch_size, **counted)
+        proba = np.log(np.clip(raw, 1e-9, 1.0))
         clause_row = {key: len(texts) + n for n, key in enumerate(scored)}
         out = []
         for i, first in enumerate(mentions):
@@ -219,7 +229,7 @@ class AspectFinder:
                 found.append(AspectSentiment(self.aspects[j].name, self.classifier.labels[int(
                     (score + polarity(split[i][k]) * self.polar).argmax())], split[i][k]))
             out.append(found)
-        return out
+        return out, raw[:len(texts)]
 
 
 def keyword_baseline(classifier, texts: Sequence[str], aspects: Sequence[Aspect] = DEFAULT_ASPECTS,

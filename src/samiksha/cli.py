@@ -448,6 +448,60 @@ def aspects(
         err.print(f"found the aspects of {rows} reviews -> {output}")
 
 
+@app.command()
+@friendly_errors
+def report(
+    reviews: Annotated[str, typer.Argument(help="A file of reviews (CSV/TSV/JSONL/Parquet/XLSX), with dates, "
+                                                "products and star ratings where it has them.")],
+    model_dir: Annotated[Path, typer.Option("--model", "-m", help="A model folder written by `samiksha train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The report (.html); the labelled table is written "
+                                         "beside it (.csv) and the charts' PNGs in <name>_charts/.")] = Path("report.html"),
+    text_column: Annotated[Optional[str], typer.Option(help="Review text column (default: found by name).")] = None,
+    date_column: Annotated[Optional[str], typer.Option(help="Date column (default: found by name: date, "
+                                                            "review_date, created_at, ...).")] = None,
+    product_column: Annotated[Optional[str], typer.Option(help="Product column (default: found by name: product, "
+                                                               "product_name, item, sku, ...).")] = None,
+    rating_column: Annotated[Optional[str], typer.Option(help="Star rating column, 1-5 (default: found by name: "
+                                                              "rating, stars, ...).")] = None,
+    examples: Annotated[int, typer.Option(help="Example reviews per chart, explained word by word.")] = 3,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write a PNG of each chart, for slides.")] = True,
+    aspect_file: Annotated[Optional[Path], typer.Option("--aspects", help="Your own aspects, one per line: "
+                                                        "'name: word, word' (added to the defaults).")] = None,
+    backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read and labelled at a time.")] = 10_000,
+    trust_pickle: TrustPickle = False,
+) -> None:
+    """One offline HTML report of what customers say: sentiment by period and product, aspects and what rose,
+    example reviews with the words that drove their label, and star ratings against the text."""
+    from .aspects import aspect_set
+    from .predict import Classifier
+
+    _setup()
+    if examples < 0:
+        raise SamikshaError("--examples must be 0 or more")
+    classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
+    columns = {"text": text_column, "date": date_column, "product": product_column, "rating": rating_column}
+    out.print(_write_report(classifier, reviews, output, columns, examples, png, batch_size, chunk_rows,
+                            aspect_set(aspect_file), model_dir.name))
+
+
+def _write_report(classifier, reviews: str | Path, output: Path, columns: dict | None = None, examples: int = 3,
+                  png: bool = True, batch_size: int = 64, chunk_rows: int = 10_000, aspects=None,
+                  model_name: str = "") -> str:
+    """Build the report with a progress bar; returns the line that says what was written where."""
+    from .data import count_rows
+    from .report import build_report
+
+    with _progress(count_rows(reviews)) as advance:
+        result = build_report(classifier, reviews, output, columns, examples, png, batch_size, chunk_rows, advance,
+                              aspects, model_name)
+    size = result.html.stat().st_size / 1e6
+    pngs = f"; {len(result.pngs)} PNGs in {result.pngs[0].parent}" if result.pngs else ""
+    return (f"report of {len(result.data.rows):,} reviews: [bold]{escape(str(result.html))}[/] ({size:.1f} MB, opens "
+            f"offline); labelled table: {escape(str(result.csv))}{escape(pngs)}")
+
+
 class _progress:
     """A progress bar on stderr with an ETA, for files long enough to need one."""
 
@@ -510,11 +564,17 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo model.")] = Path("samiksha-demo-model"),
     epochs: Annotated[Optional[float], typer.Option(help="Epochs (default: by data size).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    report: Annotated[Path, typer.Option(help="Where to write the report on the demo shop's reviews (.html; its "
+                                              "labelled .csv beside it).")] = Path("samiksha-demo-report.html"),
 ) -> None:
-    """Train on the bundled demo reviews with the embedded model, evaluate, and label new reviews."""
-    from .demo import run_demo
+    """Train on the bundled demo reviews with the embedded model, evaluate, label new reviews, and write a report
+    on a year of a demo shop's reviews."""
+    from .demo import demo_data_dir, run_demo
+    from .predict import Classifier
 
     _setup(offline=True)
+    if report.suffix.lower() not in (".html", ".htm"):  # refused before minutes of training, not after
+        raise SamikshaError(f"{report}: the report is an HTML file; name it with .html")
     result, test_metrics, predictions = run_demo(output, epochs, seed)
     _show_metrics(test_metrics, f"demo test set ({test_metrics['n']} reviews never seen in training)")
     table = Table(title="new reviews", title_justify="left")
@@ -526,6 +586,9 @@ def demo(
     seconds = result.meta["training"]["wall_seconds"]
     out.print(f"trained in {seconds:.0f} s; model written to [bold]{output}[/]; "
               f"try: samiksha predict {output} \"kal hi mila, ekdum first class\"")
+    shop = demo_data_dir() / "shop.csv"
+    out.print(_write_report(Classifier.load(output), shop, report, model_name=output.name))
+    out.print(f"open {report} in a browser: a year of a demo shop's reviews ({shop.name}), by month and product")
 
 
 AllowHost = Annotated[Optional[list[str]], typer.Option(

@@ -126,13 +126,15 @@ class Classifier:
 
 
 def label_frame(classifier: Classifier, frame, text_column: str | None = None, source: object = "input",
-                batch_size: int = 64, progress: Callable[[int], None] | None = None, decimals: int | None = 4):
+                batch_size: int = 64, progress: Callable[[int], None] | None = None, decimals: int | None = 4,
+                proba: np.ndarray | None = None):
     """A copy of ``frame`` with label, score and one probability column per label added (rounded to ``decimals``,
-    or as computed when None)."""
+    or as computed when None). ``proba``: the rows' probabilities when already computed."""
     from .data import TEXT_COLUMNS, find_column
 
     column = find_column(frame, text_column, TEXT_COLUMNS, "text", source)
-    proba = classifier.predict_proba(frame[column].astype(str).tolist(), batch_size, progress)
+    if proba is None:
+        proba = classifier.predict_proba(frame[column].astype(str).tolist(), batch_size, progress)
     out = frame.copy()
     added = ["label", "score", *(f"prob_{name}" for name in classifier.labels)]
     prefix = "predicted_" if set(added) & set(out.columns) else ""  # never overwrite the user's columns
