@@ -20,8 +20,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -33,7 +32,7 @@ from .labelstore import Event, LabelStore, default_db
 from .modelfolder import ModelFolder
 from .serve import MEDIA_TYPES, Metrics, read_metrics
 from .suggest import candidates, guess_and_reason, least_certain, needs_cover, pick_next, read_pool, uncertainty
-from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment
+from .web import BodyLimit, Cancelled, add_error_handlers, add_pages, attachment
 
 log = logging.getLogger("samiksha")
 
@@ -449,10 +448,6 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
 
     app.include_router(api)
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "label.html", headers=PAGE_HEADERS)
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_pages(app, "label.html", "Samiksha labelling API")
     return app
 

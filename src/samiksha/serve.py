@@ -20,18 +20,15 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from .errors import SamikshaError
 from .predict import Classifier
-from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment, run_watched
+from .web import BodyLimit, Cancelled, add_error_handlers, add_pages, attachment, run_watched
 
 log = logging.getLogger("samiksha")
 
@@ -538,7 +535,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
         yield
         batcher.close()
 
-    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan, docs_url=None,
+    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Label Indian e-commerce reviews (Hinglish, Hindi, English) as "
                               f"{', '.join(classifier.labels)}. The page at / does the same in a browser.")
     app.state.batcher = batcher
@@ -553,18 +550,5 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
         """Liveness, and whether /v1/* needs an X-API-Key header."""
         return Health(status="ok", api_key_required=api_key is not None)
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        """Swagger UI from the swagger-ui-bundle package, so the docs work offline too."""
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="Samiksha API",
-                                   swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
-                                   swagger_css_url="/swagger-ui/swagger-ui.css",
-                                   swagger_favicon_url="/swagger-ui/favicon-32x32.png")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    add_pages(app, "index.html", "Samiksha API")
     return app

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -29,6 +32,7 @@ from .errors import SamikshaError
 log = logging.getLogger("samiksha")
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5 (renders OpenAPI 3.1), from PyPI
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                                            "base-uri 'none'; frame-ancestors 'none'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
@@ -93,6 +97,26 @@ def attachment(name: str) -> dict[str, str]:
     if fallback == name:
         return {"Content-Disposition": f'attachment; filename="{name}"'}
     return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(name, safe='')}"}
+
+
+def add_pages(app: FastAPI, page: str, docs_title: str) -> None:
+    """The parts every app shares: its page ``page`` (from static/) at ``/`` with `PAGE_HEADERS`, the static files,
+    and the API docs at ``/docs`` (Swagger UI 5, which renders OpenAPI 3.1, from the fastapi-offline package: offline
+    too). Make the app with ``docs_url=None, redoc_url=None``: FastAPI's own pages load from a CDN."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / page, headers=PAGE_HEADERS)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=docs_title,
+                                   swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/swagger-ui/favicon.png")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
 
 
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
