@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import io
-import json
 import logging
 import re
 import tempfile
@@ -28,7 +27,8 @@ from starlette.exceptions import HTTPException
 
 from .errors import SamikshaError
 from .predict import Classifier
-from .web import BodyLimit, Cancelled, add_error_handlers, add_pages, attachment, run_watched
+from .web import (BodyLimit, Cancelled, Metrics, add_error_handlers, add_pages, attachment, public_name, read_metrics,
+                  run_watched)
 
 log = logging.getLogger("samiksha")
 
@@ -255,33 +255,6 @@ class FileTable(BaseModel):
     notices: list[str]
 
 
-class ClassMetrics(BaseModel):
-    precision: float
-    recall: float
-    f1: float
-    support: int
-
-
-class Interval(BaseModel):
-    level: float = Field(description="Coverage of the intervals, such as 0.95.")
-    resamples: int
-    macro_f1: list[float] = Field(description="Bootstrap interval of macro-F1: [low, high].")
-    accuracy: list[float] = Field(description="Bootstrap interval of accuracy: [low, high].")
-
-
-class Metrics(BaseModel):
-    accuracy: float
-    macro_f1: float
-    weighted_f1: float
-    per_class: dict[str, ClassMetrics]
-    confusion_matrix: list[list[int]]
-    labels: list[str]
-    n: int = Field(description="How many labelled texts these figures were measured on.")
-    data: str = Field(description="Which data they were measured on.")
-    ci: Interval | None = Field(default=None, description="How rough the figures are (folders trained before "
-                                                          "intervals were reported have none).")
-
-
 class LimitsInfo(BaseModel):
     max_texts: int
     max_text_chars: int
@@ -313,32 +286,10 @@ FILE_TYPES = {"text/csv": {}, "text/tab-separated-values": {}, "application/x-nd
               "application/vnd.apache.parquet": {}}
 
 
-def _public_name(value: object) -> str | None:
-    """A name without the folders of this server (a path in metadata shows only its last part)."""
-    if value is None:
-        return None
-    text = str(value)
-    return PurePosixPath(text.replace("\\", "/")).name if "/" in text or "\\" in text else text
-
-
-def read_metrics(model_dir: Path) -> Metrics | None:
-    """A model folder's own evaluation, or None when it has none or it is unusable."""
-    path = model_dir / "metrics.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["data"] = _public_name(raw.get("data", "")) or ""
-        return Metrics.model_validate(raw)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
-        log.warning("%s: unusable (%s); the page shows no metrics", path, str(err).splitlines()[0])
-        return None
-
-
 def model_info(model_dir: Path, classifier: Classifier, limits: Limits) -> ModelInfo:
     """What GET /v1/model answers: the model, its label order, its own evaluation and the limits."""
     meta = classifier.meta
-    return ModelInfo(name=model_dir.resolve().name, base_model=_public_name(meta.get("base_model")),
+    return ModelInfo(name=model_dir.resolve().name, base_model=public_name(meta.get("base_model")),
                      method=meta.get("method"), labels=classifier.labels, backend=classifier.backend.name,
                      max_length=classifier.max_length, train_rows=meta.get("data", {}).get("train", {}).get("rows"),
                      metrics=read_metrics(model_dir), limits=LimitsInfo(**asdict(limits)))

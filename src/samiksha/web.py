@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import json
 import logging
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -41,6 +43,55 @@ ANY_ADDRESS = ("0.0.0.0", "::", "")
 GRACEFUL_SECONDS = 3  # after SIGTERM, how long open requests get to finish before they are cancelled
 POLL_SECONDS = 0.25  # how often a long request checks whether its client is still there
 T = TypeVar("T")
+
+
+class ClassMetrics(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Interval(BaseModel):
+    level: float = Field(description="Coverage of the intervals, such as 0.95.")
+    resamples: int
+    macro_f1: list[float] = Field(description="Bootstrap interval of macro-F1: [low, high].")
+    accuracy: list[float] = Field(description="Bootstrap interval of accuracy: [low, high].")
+
+
+class Metrics(BaseModel):
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]
+    labels: list[str]
+    n: int = Field(description="How many labelled texts these figures were measured on.")
+    data: str = Field(description="Which data they were measured on.")
+    ci: Interval | None = Field(default=None, description="How rough the figures are (folders trained before "
+                                                          "intervals were reported have none).")
+
+
+def public_name(value: object) -> str | None:
+    """A name without the folders of this server (a path in metadata shows only its last part)."""
+    if value is None:
+        return None
+    text = str(value)
+    return PurePosixPath(text.replace("\\", "/")).name if "/" in text or "\\" in text else text
+
+
+def read_metrics(model_dir: Path) -> Metrics | None:
+    """A model folder's own evaluation, or None when it has none or it is unusable."""
+    path = model_dir / "metrics.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw["data"] = public_name(raw.get("data", "")) or ""
+        return Metrics.model_validate(raw)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
+        log.warning("%s: unusable (%s); the page shows no metrics", path, str(err).splitlines()[0])
+        return None
 
 
 class Cancelled(Exception):
@@ -151,9 +202,10 @@ class BodyLimit:
         return await self.app(scope, limited_receive, send)
 
 
-def add_error_handlers(app: FastAPI) -> None:
-    """Every error as one JSON line: HTTP errors, bad bodies (400/422), user errors (400), stopped work (503) and
-    anything unexpected (500, details only in the server log)."""
+def add_error_handlers(app: FastAPI, statuses: dict[type[SamikshaError], int] | None = None) -> None:
+    """Every error as one JSON line: HTTP errors, bad bodies (400/422), user errors (400, or the status ``statuses``
+    gives their class), stopped work (503) and anything unexpected (500, details only in the server log).
+    Domain code raises `SamikshaError`s; only this layer turns them into HTTP statuses."""
 
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
@@ -166,7 +218,8 @@ def add_error_handlers(app: FastAPI) -> None:
         return error(422, f"{where}: {first.get('msg', 'invalid')}")
 
     async def user_error(request: Request, exc: SamikshaError) -> JSONResponse:
-        return error(400, str(exc))
+        return error(next((status for kind, status in (statuses or {}).items() if isinstance(exc, kind)), 400),
+                     str(exc))
 
     async def cancelled(request: Request, exc: Cancelled) -> JSONResponse:
         return error(503, str(exc) or "the work was stopped", {"Connection": "close"})
