@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-import json
 import logging
 import socket
 import threading
@@ -30,6 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp
 
 from .errors import SamikshaError
+from .modelfolder import ModelFolder
 
 log = logging.getLogger("samiksha")
 
@@ -82,15 +82,12 @@ def public_name(value: object) -> str | None:
 
 def read_metrics(model_dir: Path) -> Metrics | None:
     """A model folder's own evaluation, or None when it has none or it is unusable."""
-    path = model_dir / "metrics.json"
+    folder = ModelFolder(model_dir)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["data"] = public_name(raw.get("data", "")) or ""
-        return Metrics.model_validate(raw)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
-        log.warning("%s: unusable (%s); the page shows no metrics", path, str(err).splitlines()[0])
+        raw = folder.read_metrics()
+        return None if raw is None else Metrics.model_validate({**raw, "data": public_name(raw.get("data", "")) or ""})
+    except (SamikshaError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
+        log.warning("%s: unusable (%s); the page shows no metrics", folder.metrics_file, str(err).splitlines()[0])
         return None
 
 
