@@ -522,8 +522,8 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
         uploaded file's own format, Excel included."""
         suffix = f".{output}"
         data = await run_in_threadpool(write_rows, body, suffix, limits.max_rows)
-        stem, _ = safe_filename(body.name)
-        return Response(data, media_type=MEDIA_TYPES[suffix], headers=attachment(f"{stem}{suffix}"))
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", PurePosixPath(body.name.replace("\\", "/")).name).strip("._")
+        return Response(data, media_type=MEDIA_TYPES[suffix], headers=attachment(f"{stem[:120] or 'reviews'}{suffix}"))
 
     def kept() -> LabelStore:
         if store is None:
