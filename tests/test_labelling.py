@@ -435,3 +435,23 @@ def test_shutdown_stops_a_training_run(tmp_path, pool_csv, monkeypatch):
     session.close(timeout=30)  # what the app's shutdown (and so SIGTERM) does
     assert not session.trainer.is_alive()
     assert session.training.state == "failed" and "shutting down" in session.training.message
+
+
+def test_a_store_without_a_pool_keeps_texts_and_an_older_database_gains_them(tmp_path, pool_csv):
+    db = tmp_path / "pool.labels.sqlite"
+    pool = read_pool(pool_csv)
+    LabelStore(db, pool).set(pool.ids[0], "positive", "page")  # a database written before texts were kept
+    with sqlite3.connect(db) as con:
+        con.execute("DROP TABLE texts")
+    store = LabelStore(db)  # the serve page's: no pool
+    rid = store.add("ekdum bekar, paisa barbaad", "negative", "serve")
+    store.add("wrong one", "neutral", "serve")
+    store.add("wrong one", None, "serve")  # taken back
+    assert store.labelled_frame().to_dict("list") == {"text": ["ekdum bekar, paisa barbaad"], "label": ["negative"]}
+    page = LabelStore(db, pool)  # the pool's page: its rows with every column, then the texts sent from elsewhere
+    frame = page.labelled_frame()
+    assert frame["text"].tolist() == [pool.texts[0], "ekdum bekar, paisa barbaad"]
+    assert frame["label"].tolist() == ["positive", "negative"] and list(frame.columns) == list(pool.frame.columns) + [
+        "label"]
+    assert page.labels()[rid] == "negative" and [e.action for e in page.history(row_id("wrong one"))] == [
+        "label", "clear"]

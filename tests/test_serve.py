@@ -356,6 +356,22 @@ def test_serve_command(trained_tiny, tmp_path, monkeypatch):
     assert bad.exit_code == 1 and "no such model folder" in bad.output
 
 
+def test_serve_keeps_corrections_beside_the_model_unless_told_otherwise(trained_tiny, tmp_path, monkeypatch):
+    from samiksha.cli import app as cli
+
+    started = {}
+    monkeypatch.setattr(web, "run_server", lambda application, host, port, **kw: started.update(app=application))
+    for args, store in (([], trained_tiny.with_name("tiny-model.labels.sqlite")),
+                        (["--labels-db", str(tmp_path / "mine.sqlite")], tmp_path / "mine.sqlite"),
+                        (["--no-labels"], None)):
+        result = CliRunner().invoke(cli, ["serve", str(trained_tiny), "--threads", "1", *args])
+        assert result.exit_code == 0, result.output
+        kept = started["app"].state.label_store
+        assert (kept.path if kept else None) == store
+        with TestClient(started["app"]) as client:
+            assert client.get("/v1/model").json()["label_store"] == (store.name if store else None)
+
+
 @pytest.mark.parametrize("how", [["--api-key", ""], ["--api-key", " "], "env"])
 def test_an_empty_api_key_is_refused_not_ignored(trained_tiny, monkeypatch, how):
     from samiksha.cli import app as cli
