@@ -556,9 +556,9 @@ def serve(
     trust_pickle: TrustPickle = False,
     allow_host: AllowHost = None,
     labels_db: Annotated[Optional[Path], typer.Option(help="Where the page's corrections are kept for the next "
-                                                      "training (default: beside MODEL_DIR, its name + .labels.sqlite: "
-                                                      "the store `samiksha label` uses for the pool the model came "
-                                                      "from when it was trained there).")] = None,
+                                                      "training (default: MODEL_DIR's name + .labels.sqlite beside it; "
+                                                      "for POOL.model, trained by `samiksha label POOL`, that is the "
+                                                      "page's own POOL.labels.sqlite).")] = None,
     no_labels: Annotated[bool, typer.Option("--no-labels", help="Keep no corrections (the page cannot send any).")
                          ] = False,
 ) -> None:

@@ -1,5 +1,6 @@
-"""What `samiksha serve` and `samiksha label` share: host checking, body limits, JSON errors, downloads and the
-uvicorn launch (bind first, then announce; SIGTERM stops in-flight work and shuts down within seconds)."""
+"""What `samiksha serve` and `samiksha label` share: host checking, body limits, JSON errors (domain errors become
+HTTP statuses here and only here), the page, static files and offline /docs, the model's own evaluation, downloads
+and the uvicorn launch (bind first, then announce; SIGTERM stops in-flight work and shuts down within seconds)."""
 
 from __future__ import annotations
 
