@@ -486,6 +486,7 @@ def test_excel_in_gives_excel_back_with_your_corrections_kept_for_training(page,
     page.wait_for_selector("#status.ok")
     assert page.locator("#status").inner_text().startswith(f"Saved your label “{yours}” for review #3 in "
                                                            "shop.labels.sqlite")
+    assert row.locator(".your .saved").inner_text() == "✓ saved"  # said beside it, too
     assert LabelStore(labels_db).labelled_frame().query("text == @text")["label"].tolist() == [yours]
 
     wait_for_aspects(page)

@@ -453,17 +453,19 @@
     el("option", { value: "", text: "your label…" }),
     ...state.labels.map((label) => el("option", { value: label, text: label })));
     select.value = state.yours.get(item.row) || "";
-    select.addEventListener("change", () => sendLabel(item, select));
-    return select;
+    const mark = el("span", { class: "saved", role: "status", text: state.yours.has(item.row) ? "✓ saved" : "" });
+    select.addEventListener("change", () => sendLabel(item, select, mark));
+    return el("span", { class: "your" }, select, mark);
   }
 
-  async function sendLabel(item, select) {
+  async function sendLabel(item, select, mark) {
     const label = select.value || null;
     select.disabled = true;
     try {
       const saved = await api("/v1/labels", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ text: textOf(item), label, session: state.session }) });
       if (label) state.yours.set(item.row, label); else state.yours.delete(item.row);
+      mark.textContent = label ? "✓ saved" : "";
       const what = label ? `your label “${label}” for review #${item.row + 1}` : `review #${item.row + 1} unlabelled`;
       setStatus(`Saved ${what} in ${saved.store} (${format(saved.labelled)} labels kept for the next training).`,
         "ok");
