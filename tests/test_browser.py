@@ -114,10 +114,15 @@ def shown_rows(page) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def server(trained_tiny):
+def labels_db(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("store") / "shop.labels.sqlite"
+
+
+@pytest.fixture(scope="module")
+def server(trained_tiny, labels_db):
     from samiksha.serve import create_app
 
-    with running(create_app(trained_tiny)) as url:
+    with running(create_app(trained_tiny, labels_db=labels_db)) as url:
         yield url
 
 
@@ -184,7 +189,7 @@ def test_upload_filter_search_and_download(page, server, tmp_path, trained_tiny)
     found = httpx.post(f"{server}/v1/aspects", json={"texts": REVIEWS["review"].tolist()}).json()["results"]
     with page.expect_download() as download:
         page.click("#download")
-    assert download.value.suggested_filename == "reviews.labelled.csv"
+    assert download.value.suggested_filename == "reviews.predictions.csv"
     from samiksha.data import read_table
 
     download.value.save_as(tmp_path / "labelled.csv")
@@ -207,7 +212,7 @@ def test_pasted_reviews_and_errors(page, server):
     page.click("#paste-form button[type=submit]")
     page.wait_for_selector("#all:not([hidden]) tbody tr")
     assert page.locator("#table tbody tr").count() == 3
-    assert page.locator("#status").inner_text() == "Labelled 3 reviews (pasted text)."
+    assert page.locator("#status").inner_text() == "Predicted 3 reviews (pasted text)."
     page.click("#file-form button[type=submit]")
     assert page.locator("#status").inner_text() == "Choose a file first."
 
@@ -311,7 +316,7 @@ def test_aspect_breakdown_filters_the_table(page, server):
     expected = httpx.post(f"{server}/v1/aspects", json={"texts": ASPECT_REVIEWS}).json()
     label_pasted(page, server, ASPECT_REVIEWS)
     wait_for_aspects(page)
-    assert page.locator("#status").inner_text() == f"Labelled {len(ASPECT_REVIEWS)} reviews (pasted text)."
+    assert page.locator("#status").inner_text() == f"Predicted {len(ASPECT_REVIEWS)} reviews (pasted text)."
 
     # the chips: each row's aspects as the server found them, with the sentiment in text, not colour alone
     by_text = {text: [(a["aspect"], a["sentiment"]) for a in result["aspects"]]
@@ -385,6 +390,121 @@ def test_aspect_breakdown_filters_the_table(page, server):
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.locator("#aspect-grid .aspect-table").is_visible()
+
+
+def test_api_docs_render_every_operation_offline(page, server):
+    import httpx
+
+    spec = httpx.get(f"{server}/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")  # which Swagger UI 4 cannot render
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock")
+    shown = page.locator(".opblock-summary-path").evaluate_all("els => els.map(e => e.dataset.path)")
+    assert sorted(set(shown)) == sorted(spec["paths"])  # one block per operation
+    assert len(shown) == sum(len(methods) for methods in spec["paths"].values())
+    assert page.locator(".errors-wrapper").count() == 0 and "Unable to render" not in page.content()
+
+
+def predicted(server: str, texts: list[str]) -> list[str]:
+    import httpx
+
+    return [r["label"] for r in httpx.post(f"{server}/v1/predict", json={"texts": texts}).json()["results"]]
+
+
+def test_the_files_own_columns_show_and_stars_that_contradict_the_prediction_are_flagged(page, server, tmp_path):
+    texts = REVIEWS["review"].tolist()
+    labels = predicted(server, texts)
+    stars = {"negative": 5, "positive": 1, "neutral": 3}  # every negative or positive prediction is contradicted
+    export = pd.DataFrame({"Product Name": [f"Phone {i}" for i in range(len(texts))], "review": texts,
+                           "Review Date": [f"2024-05-{i + 1:02d}" for i in range(len(texts))],
+                           "Rating": [stars[label] for label in labels]})
+    source = tmp_path / "flipkart.csv"
+    export.to_csv(source, index=False)
+    label_file(page, server, source)
+    rows = page.locator("#table tbody tr[data-row]")
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        n = int(row.get_attribute("data-row"))
+        context = row.locator("p.context")
+        assert context.locator("[data-context=product]").inner_text() == f"Phone {n}"
+        assert context.locator("[data-context=date]").inner_text() == f"2024-05-{n + 1:02d}"
+        assert context.locator("[data-context=stars]").inner_text() == f"{export['Rating'][n]} ★"
+        flag = row.locator(".stars-flag")
+        disagree = labels[n] != "neutral"
+        assert flag.count() == int(disagree) and ("disagree" in (row.get_attribute("class") or "")) == disagree
+        if disagree:
+            stars = "1 star" if export["Rating"][n] == 1 else f"{export['Rating'][n]} stars"
+            assert flag.text_content() == f"⚠ {stars}, yet predicted {labels[n]}"  # the last part for screen readers
+            assert flag.get_attribute("title") == f"{stars}, yet predicted {labels[n]}: check it"
+    contradicted = sum(label != "neutral" for label in labels)
+    button = page.locator("#filters [data-filter=disagree]")
+    assert button.inner_text() == f"stars disagree {contradicted}"
+    button.click()
+    assert rows.count() == contradicted and page.locator("#table .stars-flag").count() == contradicted
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_250_reviews_come_in_pages(page, server):
+    texts = [f"{word} product number {i}" for i, word in zip(range(250), ["mast", "bakwas", "theek"] * 84)]
+    label_pasted(page, server, texts)
+    rows = page.locator("#table tbody tr[data-row]")
+    assert rows.count() == 25 and page.locator("#table-note").inner_text() == "Reviews 1–25 of 250."
+    assert page.evaluate("document.documentElement.scrollHeight") < 5000  # not 13,400 px
+    assert page.locator("#page-of").inner_text() == "Page 1 of 10" and page.locator("#page-prev").is_disabled()
+    page.click("#table th button[data-sort=row]")
+    first_page = [rows.nth(i).get_attribute("data-row") for i in range(rows.count())]
+    page.click("#page-next")
+    assert page.locator("#page-of").inner_text() == "Page 2 of 10"
+    assert [rows.nth(i).get_attribute("data-row") for i in range(rows.count())] == [str(i) for i in range(25, 50)]
+    assert first_page == [str(i) for i in range(25)]
+    for _ in range(8):
+        page.click("#page-next")
+    assert page.locator("#page-next").is_disabled() and page.locator("#table-note").inner_text() == (
+        "Reviews 226–250 of 250.")
+    page.fill("#search", "number 7")  # 7 and 70-79: a new search starts at its first page
+    assert page.locator("#page-of").inner_text() == "Page 1 of 1" or page.locator("#pager").is_hidden()
+    assert rows.count() == 11 and page.locator("#table-note").inner_text() == "11 of 250 reviews shown."
+
+
+def test_excel_in_gives_excel_back_with_your_corrections_kept_for_training(page, server, tmp_path, labels_db):
+    from openpyxl import load_workbook
+
+    from samiksha.labelstore import LabelStore
+
+    source = tmp_path / "reviews.xlsx"
+    REVIEWS.to_excel(source, index=False)
+    label_file(page, server, source)
+    assert page.locator("#download").inner_text() == "Download predictions (Excel)"
+    assert "shop.labels.sqlite" in page.locator("#labels-help").inner_text()
+    row = page.locator("#table tbody tr[data-row='2']")
+    text, prediction = REVIEWS["review"][2], row.get_attribute("data-label")
+    yours = next(label for label in ("negative", "neutral", "positive") if label != prediction)
+    with page.expect_response("**/v1/labels") as answer:
+        row.locator("select.your-label").select_option(yours)
+    assert answer.value.ok
+    page.wait_for_selector("#status.ok")
+    assert page.locator("#status").inner_text().startswith(f"Saved your label “{yours}” for review #3 in "
+                                                           "shop.labels.sqlite")
+    assert row.locator(".your .saved").inner_text() == "✓ saved"  # said beside it, too
+    assert LabelStore(labels_db).labelled_frame().query("text == @text")["label"].tolist() == [yours]
+
+    wait_for_aspects(page)
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == "reviews.predictions.xlsx"
+    download.value.save_as(tmp_path / "back.xlsx")
+    sheet = load_workbook(tmp_path / "back.xlsx").active
+    table = [[cell.value for cell in line] for line in sheet.iter_rows()]
+    header = table[0]
+    assert header[:5] == ["order_id", "review", "label", "score", "prob_negative"]
+    assert header[-2:] == ["your_label", "aspects"]
+    assert [line[1] for line in table[1:]] == REVIEWS["review"].tolist()
+    assert [line[header.index("your_label")] for line in table[1:]] == [None, None, yours] + [None] * 5
+
+    row.locator("select.your-label").select_option("")  # taken back
+    page.locator("#status", has_text="unlabelled").wait_for()
+    assert text not in LabelStore(labels_db).labelled_frame()["text"].tolist()
 
 
 def take_screenshot(model_dir: str, target: str, phone: str | None = None) -> None:

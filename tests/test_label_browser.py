@@ -86,6 +86,8 @@ def test_label_with_the_keyboard_undo_refresh_download_and_train(tmp_path, tiny_
         assert "macro-F1" in page.inner_text("#model-score") and "pool.model" in page.inner_text("#model-score")
         assert (tmp_path / "pool.model" / "metrics.json").exists()
         page.locator("#guess", has_text="Model's guess").wait_for()
+        assert re.fullmatch(r"Model's guess: \w+ \(\d+%\) · hard to call for the model in pool.model: \w+ \d+% or "
+                            r"\w+ \d+%", page.inner_text("#guess")), page.inner_text("#guess")
 
         page.click("#audit")
         page.locator("#suspects li").first.wait_for()
@@ -113,6 +115,9 @@ def test_backspace_undoes_this_tabs_label_only(tmp_path):
             tab.goto(url)
             tab.locator("#goal-text", has_text="0 of 5 labels").wait_for()
         first = one.inner_text("#review")
+        why = one.inner_text("#guess")  # the reason in plain words, not "cover: ... (group 25 of 50)"
+        assert re.fullmatch(r"Why this one: (a typical review: (1 other in the pool reads|\d+ others in the pool "
+                            r"read) much like it|unlike any other review in the pool)", why), why
         one.keyboard.press("1")
         one.locator("#goal-text", has_text=re.compile("^1 of 5 labels")).wait_for()
         two.reload()

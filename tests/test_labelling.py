@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from samiksha.data import load_labelled
 from samiksha.errors import DataError
 from samiksha.labelstore import LabelStore
 from samiksha.suggest import read_pool, row_id
+
+PLAIN_COVER = r"a typical review: \d+ others? in the pool reads? much like it|unlike any other review in the pool"
 
 
 @pytest.fixture(autouse=True)
@@ -281,7 +284,7 @@ def test_page_api_labels_undoes_skips_and_exports(tmp_path, page):
     state = page.get("/label/api/state").json()
     assert state["labelled"] == 0 and state["total"] == 20 and state["labels"] == ["negative", "neutral", "positive"]
     first = state["next"][0]
-    assert first["reason"].startswith("cover") and first["guess"] is None
+    assert re.fullmatch(PLAIN_COVER, first["reason"]) and first["guess"] is None
     state = page.post("/label/api/label", json={"row_id": first["row_id"], "label": "positive"}).json()
     assert state["labelled"] == 1 and state["counts"]["positive"] == 1
     assert first["row_id"] not in [r["row_id"] for r in state["next"]]
@@ -333,6 +336,24 @@ def test_page_api_bad_requests_get_one_clear_message(page):
     assert refused.status_code == 400 and "two different labels" in refused.json()["error"]
 
 
+def test_the_session_raises_domain_errors_and_the_web_layer_gives_their_status(page, monkeypatch):
+    from samiksha.errors import SamikshaError
+    from samiksha.labelpage import AlreadyTraining, UnknownReview
+
+    session = page.app.state.session
+    with pytest.raises(UnknownReview, match="no review with id 'nope'"):
+        session.label("nope", "positive")
+    with pytest.raises(SamikshaError, match="unknown label"):
+        session.label(session.ids[0], "great")
+    monkeypatch.setattr(session.training, "state", "running")
+    with pytest.raises(AlreadyTraining):
+        session.start_training()
+    for rid, label in zip(session.ids, ["negative", "positive"]):
+        session.label(rid, label)
+    busy = page.post("/label/api/train")
+    assert busy.status_code == 409 and busy.json() == {"error": "a training run is already going"}
+
+
 def test_quick_model_takes_over_once_every_class_has_five_labels(page, monkeypatch):
     from samiksha import labelpage
 
@@ -343,7 +364,7 @@ def test_quick_model_takes_over_once_every_class_has_five_labels(page, monkeypat
     monkeypatch.setattr(labelpage, "RERANK_EVERY", 1)
     state = page.get("/label/api/state").json()
     assert page.app.state.session.ranking.labelled_at == 15
-    assert state["next"][0]["reason"].startswith("unsure (a quick model on your 15 labels)")
+    assert state["next"][0]["reason"].startswith("hard to call for a quick model trained on your 15 labels: ")
     assert state["next"][0]["guess"] in ("negative", "neutral", "positive")
     suspects = page.get("/label/api/audit").json()
     assert len(suspects) == 15 and {"row_id", "label", "suggested", "confidence"} <= set(suspects[0])
@@ -414,3 +435,23 @@ def test_shutdown_stops_a_training_run(tmp_path, pool_csv, monkeypatch):
     session.close(timeout=30)  # what the app's shutdown (and so SIGTERM) does
     assert not session.trainer.is_alive()
     assert session.training.state == "failed" and "shutting down" in session.training.message
+
+
+def test_a_store_without_a_pool_keeps_texts_and_an_older_database_gains_them(tmp_path, pool_csv):
+    db = tmp_path / "pool.labels.sqlite"
+    pool = read_pool(pool_csv)
+    LabelStore(db, pool).set(pool.ids[0], "positive", "page")  # a database written before texts were kept
+    with sqlite3.connect(db) as con:
+        con.execute("DROP TABLE texts")
+    store = LabelStore(db)  # the serve page's: no pool
+    rid = store.add("ekdum bekar, paisa barbaad", "negative", "serve")
+    store.add("wrong one", "neutral", "serve")
+    store.add("wrong one", None, "serve")  # taken back
+    assert store.labelled_frame().to_dict("list") == {"text": ["ekdum bekar, paisa barbaad"], "label": ["negative"]}
+    page = LabelStore(db, pool)  # the pool's page: its rows with every column, then the texts sent from elsewhere
+    frame = page.labelled_frame()
+    assert frame["text"].tolist() == [pool.texts[0], "ekdum bekar, paisa barbaad"]
+    assert frame["label"].tolist() == ["positive", "negative"] and list(frame.columns) == list(pool.frame.columns) + [
+        "label"]
+    assert page.labels()[rid] == "negative" and [e.action for e in page.history(row_id("wrong one"))] == [
+        "label", "clear"]

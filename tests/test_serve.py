@@ -270,7 +270,9 @@ def test_openapi_docs_work_offline(client):
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "cdn" not in docs.text and "/swagger-ui/swagger-ui-bundle.js" in docs.text
-    assert client.get("/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    bundle = client.get("/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and 'PACKAGE_VERSION:"5.' in bundle.text  # Swagger UI 5 renders OpenAPI 3.1
+    assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page loads from a CDN
     assert client.get("/swagger-ui/swagger-ui.css").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/predict", "/v1/predict/file", "/v1/model", "/health"} <= set(paths)
@@ -354,6 +356,22 @@ def test_serve_command(trained_tiny, tmp_path, monkeypatch):
     assert bad.exit_code == 1 and "no such model folder" in bad.output
 
 
+def test_serve_keeps_corrections_beside_the_model_unless_told_otherwise(trained_tiny, tmp_path, monkeypatch):
+    from samiksha.cli import app as cli
+
+    started = {}
+    monkeypatch.setattr(web, "run_server", lambda application, host, port, **kw: started.update(app=application))
+    for args, store in (([], trained_tiny.with_name("tiny-model.labels.sqlite")),
+                        (["--labels-db", str(tmp_path / "mine.sqlite")], tmp_path / "mine.sqlite"),
+                        (["--no-labels"], None)):
+        result = CliRunner().invoke(cli, ["serve", str(trained_tiny), "--threads", "1", *args])
+        assert result.exit_code == 0, result.output
+        kept = started["app"].state.label_store
+        assert (kept.path if kept else None) == store
+        with TestClient(started["app"]) as client:
+            assert client.get("/v1/model").json()["label_store"] == (store.name if store else None)
+
+
 @pytest.mark.parametrize("how", [["--api-key", ""], ["--api-key", " "], "env"])
 def test_an_empty_api_key_is_refused_not_ignored(trained_tiny, monkeypatch, how):
     from samiksha.cli import app as cli
@@ -365,6 +383,68 @@ def test_an_empty_api_key_is_refused_not_ignored(trained_tiny, monkeypatch, how)
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "error: the API key is empty (--api-key or SAMIKSHA_API_KEY): give a key, or none to serve without one"]
+
+
+def test_the_json_table_names_the_files_product_date_and_stars_columns(client):
+    export = pd.DataFrame({"Product Name": ["Phone X", "Cable"], "review": ["mast product", "bakwas"],
+                           "Review Date": ["2024-01-02", "2024-01-03"], " Rating ": [5, 1], "id": [1, 2]})
+    table = upload(client, "r.csv", _as_bytes(export, ".csv"), {"format": "json"}).json()
+    assert "context" in table, table
+    assert table["context"] == {"product": "Product Name", "date": "Review Date", "stars": " Rating "}
+    plain = upload(client, "r.csv", _as_bytes(SOURCE, ".csv"), {"format": "json"}).json()
+    assert plain["context"] == {"product": None, "date": None, "stars": None}
+
+
+@pytest.mark.parametrize("output", ["xlsx", "csv", "parquet"])
+def test_a_table_goes_back_in_the_uploads_own_format(client, tmp_path, output):
+    body = {"name": "my reviews", "columns": ["review", "label", "your_label", "n"],
+            "rows": [["=cmd|' /C calc'!A0", "negative", None, 1], ["ठीक है", "neutral", "positive", 2.5]]}
+    response = client.post("/v1/table", params={"format": output}, json=body)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == f'attachment; filename="my_reviews.{output}"'
+    back = _read(response.content, f".{output}", tmp_path)
+    assert list(back.columns) == body["columns"] and back["review"].tolist() == ["=cmd|' /C calc'!A0", "ठीक है"]
+    if output == "xlsx":  # a formula-looking cell stays text
+        from openpyxl import load_workbook
+
+        (tmp_path / "t.xlsx").write_bytes(response.content)
+        assert load_workbook(tmp_path / "t.xlsx").active["A2"].data_type == "s"
+    assert_error(client.post("/v1/table", json={**body, "rows": [["a"]]}), 400, "rows[0] has 1 cells for 4 columns")
+
+
+def test_corrections_go_to_the_label_store_the_label_page_trains_from(trained_tiny, tmp_path):
+    from samiksha.data import load_labelled
+    from samiksha.labelstore import LabelStore
+    from samiksha.suggest import read_pool
+
+    db = tmp_path / "shop.labels.sqlite"
+    pool = tmp_path / "shop.csv"
+    pd.DataFrame({"text": ["mast product", "theek hai"]}).to_csv(pool, index=False)
+    LabelStore(db, read_pool(pool)).set(read_pool(pool).ids[0], "positive", "label-page")  # labelled on the page
+    with TestClient(create_app(trained_tiny, labels_db=db)) as client:
+        assert client.get("/v1/model").json()["label_store"] == "shop.labels.sqlite"  # a name, no folders
+        saved = client.post("/v1/labels", json={"text": "ekdum bekar, paisa barbaad", "label": "negative",
+                                                "session": "tab-1"})
+        assert saved.status_code == 200, saved.text
+        assert saved.json() == {"row_id": saved.json()["row_id"], "label": "negative", "labelled": 2,
+                                "store": "shop.labels.sqlite"}
+        client.post("/v1/labels", json={"text": "theek hai", "label": "neutral"})  # a review of the pool too
+        client.post("/v1/labels", json={"text": "wrong one", "label": "positive"})
+        client.post("/v1/labels", json={"text": "wrong one", "label": None})  # taken back
+        assert_error(client.post("/v1/labels", json={"text": "x", "label": "great"}), 400, "unknown label 'great'")
+        export = client.get("/v1/labels", params={"format": "csv"})
+        assert export.headers["content-disposition"] == 'attachment; filename="shop.labels.csv"'
+    (tmp_path / "got.csv").write_bytes(export.content)
+    got = load_labelled(tmp_path / "got.csv")  # a `samiksha train` input: the reviews whose text it was sent
+    assert sorted(zip(got.texts, got.labels)) == [("ekdum bekar, paisa barbaad", "negative"), ("theek hai", "neutral")]
+    page = LabelStore(db, read_pool(pool)).labelled_frame()  # the label page's export (and training) has them too
+    assert sorted(zip(page["text"], page["label"])) == [("ekdum bekar, paisa barbaad", "negative"),
+                                                        ("mast product", "positive"), ("theek hai", "neutral")]
+
+
+def test_a_server_without_a_label_store_says_how_to_get_one(client):
+    assert client.get("/v1/model").json()["label_store"] is None
+    assert_error(client.post("/v1/labels", json={"text": "x", "label": "negative"}), 404, "--labels-db")
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))
@@ -445,3 +525,4 @@ def test_a_parquet_bomb_is_refused_before_it_is_decoded(client, tmp_path):
     assert_error(response, 413, "more than 2,000 rows")
     # decoding it all takes over 60 MB of Python objects (one string per cell of 'order'); refused, it takes ~1 MB
     assert peak < 16 * 1024 * 1024, f"peak {peak:,} bytes"
+

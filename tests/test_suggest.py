@@ -8,7 +8,10 @@ import pytest
 from conftest import make_reviews
 
 from samiksha.errors import DataError
-from samiksha.suggest import cover, least_certain, near_key, needs_cover, row_id, suggest
+from samiksha.suggest import (cover, cover_reason, guess_and_reason, least_certain, least_certain_first, near_key,
+                              needs_cover, row_id, suggest)
+
+PLAIN_COVER = r"a typical review: \d+ others? in the pool reads? much like it|unlike any other review in the pool"
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +39,31 @@ def test_least_certain_takes_the_most_uncertain_first_and_skips_near_duplicates(
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     proba = np.array([[0.5, 0.5, 0], [0.9, 0.1, 0], [0.6, 0.4, 0], [1, 0, 0], [0.5, 0.5, 0]])
     assert least_certain(proba, vectors, 3) == [0, 2, 1]  # row 4 ties row 0 but is its near-duplicate
+
+
+def test_least_certain_first_ranks_every_row_with_near_duplicates_after_the_picks():
+    vectors = np.eye(4)
+    vectors = np.vstack([vectors, vectors[0] * 0.99 + vectors[1] * 0.01])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    proba = np.array([[0.5, 0.5, 0], [0.9, 0.1, 0], [0.6, 0.4, 0], [1, 0, 0], [0.5, 0.5, 0]])
+    embedded: list[list[int]] = []
+
+    def embed_rows(rows):
+        embedded.append(list(rows))
+        return vectors[rows]
+
+    assert least_certain_first(proba, embed_rows, 2) == [0, 2, 4, 1, 3]  # row 4, a near-duplicate, after the picks
+    assert sorted(embedded[0]) == [0, 1, 2, 3, 4]  # only the 10 n least certain are embedded (here: all 5)
+    assert least_certain_first(proba, embed_rows, 1)[:1] == [0] and len(embedded[1]) == 5
+
+
+def test_reasons_are_plain_words():
+    assert cover_reason(29) == "a typical review: 28 others in the pool read much like it"
+    assert cover_reason(2) == "a typical review: 1 other in the pool reads much like it"
+    assert cover_reason(1) == "unlike any other review in the pool"
+    _, _, reason = guess_and_reason(np.array([0.41, 0.38, 0.21]), ["negative", "neutral", "positive"],
+                                    "a quick model trained on your 12 labels")
+    assert reason == "hard to call for a quick model trained on your 12 labels: negative 41% or neutral 38%"
 
 
 def test_needs_cover_until_every_class_has_five():
@@ -66,7 +94,7 @@ def test_cold_start_never_returns_a_labelled_or_duplicate_row(tmp_path):
     assert not set(picked["text"]) & set(frame["text"].iloc[:5])
     assert len({near_key(t) for t in picked["text"]}) == len(picked)
     assert sum(near_key(t) == "good product" for t in picked["text"]) == 1
-    assert picked["reason"].str.startswith("cover").all() and (picked["guess"] == "").all()
+    assert picked["reason"].str.fullmatch(PLAIN_COVER).all() and (picked["guess"] == "").all()
     assert list(picked["row_id"]) == [row_id(t) for t in picked["text"]]
 
 
@@ -76,7 +104,8 @@ def test_with_enough_labels_a_quick_model_picks_the_least_certain(tmp_path):
     make_reviews(6, seed=9).to_csv(labelled, index=False)
     picked = suggest(pool, n=5, labelled=labelled, encoder="minilm")
     assert len(picked) == 5
-    assert picked["reason"].str.startswith("unsure (a quick model on your 18 labels)").all()
+    assert picked["reason"].str.fullmatch(r"hard to call for a quick model trained on your 18 labels: "
+                                          r"(negative|neutral|positive) \d+% or (negative|neutral|positive) \d+%").all()
     assert set(picked["guess"]) <= {"negative", "neutral", "positive"}
     scores = picked["guess_score"].to_numpy(dtype=float)
     assert ((scores > 0) & (scores <= 1)).all()

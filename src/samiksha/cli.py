@@ -618,8 +618,15 @@ def serve(
         help="PyTorch threads for the model (default: one per CPU; fastest on a quiet 2-core machine).")] = None,
     trust_pickle: TrustPickle = False,
     allow_host: AllowHost = None,
+    labels_db: Annotated[Optional[Path], typer.Option(help="Where the page's corrections are kept for the next "
+                                                      "training (default: MODEL_DIR's name + .labels.sqlite beside it; "
+                                                      "for POOL.model, trained by `samiksha label POOL`, that is the "
+                                                      "page's own POOL.labels.sqlite).")] = None,
+    no_labels: Annotated[bool, typer.Option("--no-labels", help="Keep no corrections (the page cannot send any).")
+                         ] = False,
 ) -> None:
-    """Serve a model: a JSON API (docs at /docs) and a web page at / to label reviews in a browser."""
+    """Serve a model: a JSON API (docs at /docs) and a web page at / to predict reviews in a browser."""
+    from .labelstore import default_db
     from .serve import create_app
     from .web import allowed_hosts, run_server
 
@@ -630,11 +637,14 @@ def serve(
     application = create_app(model_dir, api_key=api_key, max_texts=max_texts, max_text_chars=max_text_chars,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_rows=max_rows, backend=backend,
                              max_batch=max_batch, threads=threads or os.cpu_count() or 1, aspect_file=aspect_file,
-                             only_file_aspects=only_file, trust_pickle=trust_pickle)
+                             only_file_aspects=only_file, trust_pickle=trust_pickle,
+                             labels_db=None if no_labels else labels_db or default_db(model_dir))
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach it can use it")
+    store = application.state.label_store
+    kept = f" (corrections kept in {store.path})" if store is not None else ""
     run_server(application, host, port, allow_hosts=allow_host or (), stop=application.state.batcher.stop,
-               ready=lambda url: err.print(f"serving {model_dir} on {url} (API docs: /docs); Ctrl-C stops",
+               ready=lambda url: err.print(f"serving {model_dir} on {url} (API docs: /docs){kept}; Ctrl-C stops",
                                            soft_wrap=True))
 
 

@@ -20,20 +20,18 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from .data import LabelledData, TooManyRows, count_rows, file_format, read_bounded
 from .errors import SamikshaError
 from .labels import SENTIMENT
 from .labelstore import Event, LabelStore, default_db
 from .modelfolder import ModelFolder
-from .serve import MEDIA_TYPES, Metrics, read_metrics
-from .suggest import candidates, guess_and_reason, least_certain, needs_cover, pick_next, read_pool, uncertainty
-from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment
+from .serve import MEDIA_TYPES
+from .suggest import candidates, guess_and_reason, least_certain_first, needs_cover, pick_next, read_pool
+from .web import BodyLimit, Cancelled, Metrics, add_error_handlers, add_pages, attachment, read_metrics
 
 log = logging.getLogger("samiksha")
 
@@ -43,6 +41,14 @@ GUARDED = 200  # the first reviews of a ranking get the near-duplicate guard; th
 AUDIT_SHOWN = 20
 MAX_POOL_ROWS = 100_000  # every review of the pool is embedded and ranked, and stays in memory
 MAX_BODY = 4096  # bytes of a JSON request body (a row id and a label)
+
+
+class UnknownReview(SamikshaError):
+    """A row id that is not a review of the pool (the page answers 404)."""
+
+
+class AlreadyTraining(SamikshaError):
+    """A second training run asked for while one runs (the page answers 409)."""
 
 
 class Review(BaseModel):
@@ -184,11 +190,7 @@ class Session:
         vectors, proba, picks = self._vectors(), None, []
         if left and self.classifier is not None:
             proba = self.classifier.predict_proba([self.text[self.ids[i]] for i in left])
-            by_doubt = np.argsort(-uncertainty(proba), kind="stable")
-            head = by_doubt[:GUARDED]
-            first = head[least_certain(proba[head], vectors[[left[i] for i in head]], len(head))]
-            chosen = set(first.tolist())
-            picks = list(first) + [i for i in by_doubt if i not in chosen]
+            picks = least_certain_first(proba, lambda rows: vectors[[left[i] for i in rows]], GUARDED)
             source = f"the model in {self.model_dir.name}"
         elif left:
             index = {name: k for k, name in enumerate(self.names)}
@@ -200,7 +202,7 @@ class Session:
             chosen = set(picks)
             picks = list(picks) + [i for i in range(len(left)) if i not in chosen]
             ranking.reason = {self.ids[left[i]]: text for i, text in why.items()}
-            source = f"a quick model on your {len(known)} labels"
+            source = f"a quick model trained on your {len(known)} labels"
         for i in picks:
             rid = self.ids[left[i]]
             ranking.order.append(rid)
@@ -235,12 +237,12 @@ class Session:
 
     def check_row(self, row_id: str) -> None:
         if row_id not in self.text:
-            raise HTTPException(404, f"no review with id '{row_id}' in {Path(self.pool.source).name}")
+            raise UnknownReview(f"no review with id '{row_id}' in {Path(self.pool.source).name}")
 
     def label(self, row_id: str, label: str, session: str = "") -> None:
         self.check_row(row_id)
         if label not in self.names:
-            raise HTTPException(400, f"unknown label '{label}' (expected {', '.join(self.names)})")
+            raise SamikshaError(f"unknown label '{label}' (expected {', '.join(self.names)})")
         self.store.set(row_id, label, session or self.anonymous)
         self.write_labels_out()
 
@@ -278,7 +280,7 @@ class Session:
     def start_training(self) -> None:
         with self.lock:
             if self.training.state == "running":
-                raise HTTPException(409, "a training run is already going")
+                raise AlreadyTraining("a training run is already going")
             self.training = TrainingStatus("running", "starting", None, time.time())
             self.trainer = threading.Thread(target=self._train, name="samiksha-label-train", daemon=True)
             self.trainer.start()
@@ -387,7 +389,7 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
     app = FastAPI(title="Samiksha labelling", version=version("samiksha"), lifespan=lifespan, docs_url=None,
                   redoc_url=None, description=f"Label the reviews of {pool_path.name}, saved as you go.")
     app.state.session = session
-    add_error_handlers(app)
+    add_error_handlers(app, {UnknownReview: 404, AlreadyTraining: 409})
     app.add_middleware(BodyLimit, limits={}, default=MAX_BODY)
     api = APIRouter(prefix="/label/api", tags=["labelling"])
 
@@ -449,10 +451,6 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
 
     app.include_router(api)
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "label.html", headers=PAGE_HEADERS)
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_pages(app, "label.html", "Samiksha labelling API")
     return app
 

@@ -6,6 +6,9 @@ current label is its latest event, so a refresh, a second tab, a crash or a kill
 committed label nor give a review two labels, and an undo restores the label a review had before. WAL mode and
 short transactions let the page read while another request, or another server on the same file, writes.
 Exports are ordinary `samiksha train` input files.
+
+A review labelled outside the pool (a correction sent from the `serve` page, which has no pool) keeps its text in
+the ``texts`` table, so the export, and so the next training, has it too.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pandas as pd
 
 from .errors import DataError
 from .storage import refuse_overwriting_inputs, write_table
-from .suggest import Pool
+from .suggest import Pool, row_id
 
 log = logging.getLogger("samiksha")
 
@@ -43,6 +46,8 @@ SCHEMA = (
         undoes INTEGER REFERENCES events (seq)  -- an undo: the event it took back; its action is what is left
     )""",
     "CREATE INDEX IF NOT EXISTS events_by_row ON events (row_id, seq)",
+    # the text of each review labelled with `LabelStore.add` (added in place: older versions read on without it)
+    "CREATE TABLE IF NOT EXISTS texts (row_id TEXT PRIMARY KEY, text TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_by_session ON events (session, seq)",
     "CREATE UNIQUE INDEX IF NOT EXISTS events_undone ON events (undoes) WHERE undoes IS NOT NULL",
     # The current label of each review, laid out as the version-0 table was, so that an older Samiksha reads
@@ -74,9 +79,10 @@ class LabelStore:
     """The labels of one pool in SQLite (WAL mode, a new connection per call so any thread may use it).
 
     ``session`` names who makes a change (a page tab, say); `undo` takes back only that session's changes.
+    Without a ``pool`` (the `serve` page) the store holds only reviews labelled with their text (`add`).
     """
 
-    def __init__(self, path: str | Path, pool: Pool):
+    def __init__(self, path: str | Path, pool: Pool | None = None):
         self.path = Path(path)
         self.pool = pool
         try:
@@ -84,12 +90,14 @@ class LabelStore:
                 db.execute("PRAGMA journal_mode=WAL")
             with self._transaction() as db:
                 self._migrate(db)
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('pool', ?)", (pool.source,))
-                ids = [row[0] for row in db.execute("SELECT DISTINCT row_id FROM events")]
-        except sqlite3.DatabaseError as err:
+                if pool is not None:
+                    db.execute("INSERT OR IGNORE INTO meta VALUES ('pool', ?)", (pool.source,))
+                ids = [row[0] for row in db.execute("SELECT DISTINCT row_id FROM events WHERE row_id NOT IN "
+                                                    "(SELECT row_id FROM texts)")]
+        except (sqlite3.DatabaseError, OSError) as err:
             raise DataError(self.path, f"cannot be used as a label database: {err}") from None
-        known = set(pool.ids)
-        if ids and not known.intersection(ids):
+        known = set(pool.ids) if pool is not None else set()
+        if ids and pool is not None and not known.intersection(ids):
             raise DataError(self.path, f"holds {len(ids)} labels of another pool (none of them is a review in "
                                        f"{pool.source}); pass --db with a new file for this pool")
 
@@ -146,6 +154,14 @@ class LabelStore:
         with self._transaction() as db:
             self._append(db, row_id, "label", label, session)
 
+    def add(self, text: str, label: str | None, session: str = "") -> str:
+        """Label a review given by its text, kept with the label (None: take its label back); returns its id."""
+        rid = row_id(text)
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)", (rid, text))
+            self._append(db, rid, "label" if label is not None else "clear", label, session)
+        return rid
+
     def skip(self, row_id: str, session: str = "") -> None:
         """Put a review aside: it comes back only after every other review."""
         with self._transaction() as db:
@@ -190,18 +206,27 @@ class LabelStore:
         return [Event(*row) for row in rows]
 
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
-        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order."""
+        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order; then
+        those labelled by text alone (`add`), with their text in the pool's text column."""
         labels = self.labels()
-        first = self.pool.first_position
+        first = self.pool.first_position if self.pool is not None else {}
         present = [rid for rid in labels if rid in first]
-        frame = self.pool.frame.iloc[[first[rid] for rid in present]].copy()
+        text_column = self.pool.text_column if self.pool is not None else "text"
+        frame = (self.pool.frame.iloc[[first[rid] for rid in present]].copy() if self.pool is not None
+                 else pd.DataFrame({text_column: []}, dtype=object))
         frame[label_column] = [labels[rid] for rid in present]
+        with self._connect() as db:
+            texts = dict(db.execute("SELECT row_id, text FROM texts"))
+        added = [rid for rid in labels if rid not in first and rid in texts]
+        if added:
+            extra = pd.DataFrame({text_column: [texts[rid] for rid in added], label_column: [labels[rid] for rid in added]})
+            frame = pd.concat([frame, extra], ignore_index=True) if len(frame) else extra
         return frame.reset_index(drop=True)
 
     def export(self, path: str | Path) -> int:
         """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, atomically, never over the pool);
         returns the rows."""
-        refuse_overwriting_inputs([self.pool.source], [path])
+        refuse_overwriting_inputs([self.pool.source] if self.pool is not None else [], [path])
         frame = self.labelled_frame()
         write_table(frame, path)
         return len(frame)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import io
-import json
 import logging
 import re
 import tempfile
@@ -20,18 +19,17 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from swagger_ui_bundle import swagger_ui_path
 
-from .errors import SamikshaError
+from .errors import DataError, SamikshaError
+from .labelstore import LabelStore
 from .predict import Classifier
-from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment, run_watched
+from .web import (BodyLimit, Cancelled, Metrics, add_error_handlers, add_pages, attachment, public_name, read_metrics,
+                  run_watched)
 
 log = logging.getLogger("samiksha")
 
@@ -45,6 +43,11 @@ UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".json
 MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".tsv": "text/tab-separated-values; charset=utf-8",
                ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet",
                ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+CONTEXT_COLUMNS = {  # columns of an uploaded file that the page shows beside each review, by normalised name
+    "product": ("product", "product_name", "product_title", "item", "item_name", "title", "name"),
+    "date": ("date", "review_date", "reviewed_on", "reviewed_at", "created_at", "created", "time", "timestamp"),
+    "stars": ("stars", "star", "rating", "ratings", "star_rating", "review_rating", "overall"),
+}
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "excel",
            ".parquet": "parquet"}  # accepted upload suffix -> `data.read_bounded` format
 
@@ -249,6 +252,12 @@ class AspectsResponse(BaseModel):
     notices: list[str]
 
 
+class Context(BaseModel):
+    product: str | None = Field(description="The file's product column, if it has one (found by name).")
+    date: str | None = Field(description="The file's date column, if it has one.")
+    stars: str | None = Field(description="The file's star-rating column, if it has one.")
+
+
 class FileTable(BaseModel):
     file: str = Field(description="The uploaded file's name, made safe.")
     text_column: str = Field(description="The column that was labelled.")
@@ -256,33 +265,29 @@ class FileTable(BaseModel):
     columns: list[str] = Field(description="The original columns, then label, score and prob_<label>.")
     rows: list[list[str | float | None]]
     notices: list[str]
+    context: Context = Field(description="Original columns that tell about each review: product, date, stars.")
 
 
-class ClassMetrics(BaseModel):
-    precision: float
-    recall: float
-    f1: float
-    support: int
+class TableRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("reviews", max_length=200, description="The file's name without its suffix (made safe).")
+    columns: list[str] = Field(min_length=1, max_length=1000)
+    rows: list[list[str | float | int | bool | None]]
 
 
-class Interval(BaseModel):
-    level: float = Field(description="Coverage of the intervals, such as 0.95.")
-    resamples: int
-    macro_f1: list[float] = Field(description="Bootstrap interval of macro-F1: [low, high].")
-    accuracy: list[float] = Field(description="Bootstrap interval of accuracy: [low, high].")
+class LabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"text": "theek hai, kuch khaas nahi", "label": "neutral", "session": "page-1"}]})
+    text: str = Field(min_length=1, description="The review, as sent for a prediction.")
+    label: str | None = Field(description="Your label for it (one of the model's labels); null takes yours back.")
+    session: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="Who labels (a page tab).")
 
 
-class Metrics(BaseModel):
-    accuracy: float
-    macro_f1: float
-    weighted_f1: float
-    per_class: dict[str, ClassMetrics]
-    confusion_matrix: list[list[int]]
-    labels: list[str]
-    n: int = Field(description="How many labelled texts these figures were measured on.")
-    data: str = Field(description="Which data they were measured on.")
-    ci: Interval | None = Field(default=None, description="How rough the figures are (folders trained before "
-                                                          "intervals were reported have none).")
+class LabelSaved(BaseModel):
+    row_id: str = Field(description="The review's id in the label store (the same text always has the same id).")
+    label: str | None
+    labelled: int = Field(description="Reviews the label store now holds a label for.")
+    store: str = Field(description="The label store's file name.")
 
 
 class LimitsInfo(BaseModel):
@@ -303,6 +308,8 @@ class ModelInfo(BaseModel):
     train_rows: int | None = Field(description="Labelled texts it was trained on.")
     metrics: Metrics | None = Field(description="Its evaluation when trained; null when the folder has none.")
     limits: LimitsInfo
+    label_store: str | None = Field(None, description="The file (name only) where labels sent to /v1/labels are "
+                                                      "kept for the next training; null when this server keeps none.")
 
 
 class Health(BaseModel):
@@ -316,32 +323,10 @@ FILE_TYPES = {"text/csv": {}, "text/tab-separated-values": {}, "application/x-nd
               "application/vnd.apache.parquet": {}}
 
 
-def _public_name(value: object) -> str | None:
-    """A name without the folders of this server (a path in metadata shows only its last part)."""
-    if value is None:
-        return None
-    text = str(value)
-    return PurePosixPath(text.replace("\\", "/")).name if "/" in text or "\\" in text else text
-
-
-def read_metrics(model_dir: Path) -> Metrics | None:
-    """A model folder's own evaluation, or None when it has none or it is unusable."""
-    path = model_dir / "metrics.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["data"] = _public_name(raw.get("data", "")) or ""
-        return Metrics.model_validate(raw)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
-        log.warning("%s: unusable (%s); the page shows no metrics", path, str(err).splitlines()[0])
-        return None
-
-
 def model_info(model_dir: Path, classifier: Classifier, limits: Limits) -> ModelInfo:
     """What GET /v1/model answers: the model, its label order, its own evaluation and the limits."""
     meta = classifier.meta
-    return ModelInfo(name=model_dir.resolve().name, base_model=_public_name(meta.get("base_model")),
+    return ModelInfo(name=model_dir.resolve().name, base_model=public_name(meta.get("base_model")),
                      method=meta.get("method"), labels=classifier.labels, backend=classifier.backend.name,
                      max_length=classifier.max_length, train_rows=meta.get("data", {}).get("train", {}).get("rows"),
                      metrics=read_metrics(model_dir), limits=LimitsInfo(**asdict(limits)))
@@ -360,6 +345,17 @@ def predictions(texts: list[str], proba: np.ndarray, labels: list[str], max_char
                 "probabilities": {name: round(float(p), 4) for name, p in zip(labels, row, strict=True)},
                 "truncated": c} for row, c in zip(proba, cut, strict=True)]
     return {"labels": labels, "results": results, "notices": cut_notices(sum(cut), max_chars)}
+
+
+def _header_key(name: object) -> str:
+    """A column name as compared with known names: "Product Name" and "product_name" are one."""
+    return re.sub(r"[\s_-]+", "_", str(name).strip().lower())
+
+
+def context_columns(columns: list[str], text_column: str) -> dict[str, str | None]:
+    """The original columns that tell about each review (product, date, stars), found by name; None where absent."""
+    keyed = {_header_key(c): c for c in reversed(columns) if c != text_column}
+    return {role: next((keyed[n] for n in names if n in keyed), None) for role, names in CONTEXT_COLUMNS.items()}
 
 
 def safe_filename(name: str | None) -> tuple[str, str]:
@@ -419,7 +415,30 @@ def _key_check(api_key: str):
     return check
 
 
-def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None, finder) -> APIRouter:
+def write_rows(body: TableRequest, suffix: str, max_rows: int) -> bytes:
+    """A JSON table (the page's results) as a file of format ``suffix``."""
+    import pandas as pd
+
+    from .storage import write_table
+
+    if len(body.rows) > max_rows:
+        raise SamikshaError(f"{len(body.rows):,} rows; this server writes at most {max_rows:,}")
+    width = len(body.columns)
+    bad = next((i for i, row in enumerate(body.rows) if len(row) != width), None)
+    if bad is not None:
+        raise SamikshaError(f"rows[{bad}] has {len(body.rows[bad])} cells for {width} columns")
+    if len(set(body.columns)) != width:
+        raise SamikshaError("columns: every column needs its own name")
+    frame = pd.DataFrame(body.rows, columns=body.columns, dtype=object) if body.rows else pd.DataFrame(
+        columns=body.columns)
+    with tempfile.TemporaryDirectory(prefix="samiksha-serve-") as folder:
+        target = Path(folder) / f"table{suffix}"
+        write_table(frame, target)
+        return target.read_bytes()
+
+
+def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None, finder,
+         store: LabelStore | None) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["api"], dependencies=[Depends(_key_check(api_key))] if api_key else [])
 
     def checked(texts: list[str], most: int) -> list[str]:
@@ -467,8 +486,11 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
         notices = cut_notices(cut, limits.max_text_chars)
         if data is None:
             rows = await run_in_threadpool(_json_rows, frame)
+            columns = [str(c) for c in frame.columns]
+            original = columns[:len(columns) - 2 - len(batcher.labels)]  # before label, score and prob_<label>
             return JSONResponse({"file": f"{stem}{suffix}", "text_column": column, "labels": batcher.labels,
-                                 "columns": [str(c) for c in frame.columns], "rows": rows, "notices": notices})
+                                 "columns": columns, "rows": rows, "notices": notices,
+                                 "context": context_columns(original, column)})
         headers = attachment(f"{stem}.labelled{out_suffix}")
         if notices:
             headers["X-Samiksha-Notice"] = notices[0]
@@ -492,6 +514,45 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
         return JSONResponse({"aspects": finder.names, "notices": notices(body.texts),
                              "results": [{"aspects": [a.to_dict() for a in row]} for row in found]})
 
+    @api.post("/table", response_class=Response, responses={
+        **ERRORS, 200: {"content": FILE_TYPES, "description": "The table as a file."}})
+    async def table(body: TableRequest, output: Annotated[Literal["csv", "tsv", "jsonl", "xlsx", "parquet"], Query(
+            alias="format", description="The file format.")] = "csv") -> Response:
+        """Write a table as a file: the web page's results (with your labels and the aspects) go back in the
+        uploaded file's own format, Excel included."""
+        suffix = f".{output}"
+        data = await run_in_threadpool(write_rows, body, suffix, limits.max_rows)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", PurePosixPath(body.name.replace("\\", "/")).name).strip("._")
+        return Response(data, media_type=MEDIA_TYPES[suffix], headers=attachment(f"{stem[:120] or 'reviews'}{suffix}"))
+
+    def kept() -> LabelStore:
+        if store is None:
+            raise HTTPException(404, "this server keeps no labels: start it with --labels-db FILE")
+        return store
+
+    @api.post("/labels", response_model=LabelSaved, responses=ERRORS)
+    async def label(body: LabelRequest) -> LabelSaved:
+        """Your label for a review (say, a wrong prediction corrected), saved at once in the label store that
+        `samiksha label` uses, so the next training learns from it. A null label takes yours back."""
+        labels = kept()
+        if body.label is not None and body.label not in batcher.labels:
+            raise SamikshaError(f"unknown label '{body.label}' (expected {', '.join(batcher.labels)})")
+        rid = await run_in_threadpool(labels.add, body.text, body.label, body.session or "serve")
+        count = len(await run_in_threadpool(labels.labels))
+        return LabelSaved(row_id=rid, label=body.label, labelled=count, store=labels.path.name)
+
+    @api.get("/labels", response_class=Response, responses={
+        **ERRORS, 200: {"content": FILE_TYPES, "description": "Every labelled review: text and label."}})
+    async def labelled(output: Annotated[Literal["csv", "jsonl", "xlsx", "parquet"], Query(
+            alias="format", description="The file format.")] = "csv") -> Response:
+        """The label store's reviews and labels as a file: a `samiksha train` input."""
+        labels, suffix = kept(), f".{output}"
+        with tempfile.TemporaryDirectory(prefix="samiksha-serve-") as folder:
+            target = Path(folder) / f"labels{suffix}"
+            await run_in_threadpool(labels.export, target)
+            data = target.read_bytes()
+        return Response(data, media_type=MEDIA_TYPES[suffix], headers=attachment(f"{labels.path.stem}{suffix}"))
+
     @api.get("/model", response_model=ModelInfo, responses={401: {"model": ErrorBody}})
     async def model() -> ModelInfo:
         """The model: name, label order, backend, its own evaluation (macro-F1, per class) and this server's limits."""
@@ -504,14 +565,16 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
                max_text_chars: int = MAX_TEXT_CHARS, max_upload_bytes: int = MAX_UPLOAD_BYTES,
                max_rows: int = MAX_ROWS, backend: str = "auto", max_batch: int = MAX_BATCH,
                threads: int | None = None, aspect_file: str | Path | None = None,
-               only_file_aspects: bool = False, trust_pickle: bool = False) -> FastAPI:
+               only_file_aspects: bool = False, trust_pickle: bool = False,
+               labels_db: str | Path | None = None) -> FastAPI:
     """The web app for one model folder: loads the model once (raises ModelError for a bad folder).
 
     ``api_key``: required in the X-API-Key header of /v1/* (None: no key; an empty key is refused).
     ``max_rows``: rows of an uploaded file, counted as it is decoded. ``app.state.batcher.stop`` stops in-flight
     work at once (`web.run_server` calls it on SIGTERM). ``threads`` sets PyTorch's threads for this whole process
     (None leaves them as they are). ``aspect_file``: aspects for /v1/aspects added to the defaults (or instead of
-    them, with ``only_file_aspects``).
+    them, with ``only_file_aspects``). ``labels_db``: the label store (`labelstore`, SQLite) where the page's
+    corrections go (None: none are kept; one that cannot be opened is reported and left out).
     """
     from .aspects import AspectFinder, aspect_set
 
@@ -532,39 +595,35 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
     limits = Limits(max_texts, max_text_chars, max_upload_bytes, min(max_texts, MAX_EXPLAIN_TEXTS), max_rows)
     batcher = Batcher(classifier, max_text_chars, max_batch)
     finder = AspectFinder(batcher, aspect_set(aspect_file, only_file_aspects))  # its model calls share the batches
+    store = None
+    if labels_db is not None:
+        try:
+            store = LabelStore(labels_db)
+        except DataError as err:
+            log.warning("%s; the page's corrections will not be kept", err)
+    info = model_info(model_dir, classifier, limits)
+    info.label_store = store.path.name if store is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         batcher.close()
 
-    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan, docs_url=None,
+    app = FastAPI(title="Samiksha", version=version("samiksha"), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Label Indian e-commerce reviews (Hinglish, Hindi, English) as "
                               f"{', '.join(classifier.labels)}. The page at / does the same in a browser.")
-    app.state.batcher = batcher
+    app.state.batcher, app.state.label_store = batcher, store
     add_error_handlers(app)
-    app.include_router(_api(batcher, model_info(model_dir, classifier, limits), limits, api_key, finder))
+    app.include_router(_api(batcher, info, limits, api_key, finder, store))
     app.add_middleware(BodyLimit, default=FORM_OVERHEAD, limits={
         "/v1/predict": limits.json_body_bytes, "/v1/explain": limits.json_body_bytes,
-        "/v1/aspects": limits.json_body_bytes, "/v1/predict/file": max_upload_bytes + FORM_OVERHEAD})
+        "/v1/aspects": limits.json_body_bytes, "/v1/predict/file": max_upload_bytes + FORM_OVERHEAD,
+        "/v1/labels": 6 * max_text_chars + FORM_OVERHEAD, "/v1/table": 4 * max_upload_bytes + FORM_OVERHEAD})
 
     @app.get("/health", response_model=Health, tags=["health"])
     async def health() -> Health:
         """Liveness, and whether /v1/* needs an X-API-Key header."""
         return Health(status="ok", api_key_required=api_key is not None)
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        """Swagger UI from the swagger-ui-bundle package, so the docs work offline too."""
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="Samiksha API",
-                                   swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
-                                   swagger_css_url="/swagger-ui/swagger-ui.css",
-                                   swagger_favicon_url="/swagger-ui/favicon-32x32.png")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    add_pages(app, "index.html", "Samiksha API")
     return app

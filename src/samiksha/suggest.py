@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -135,11 +135,30 @@ def least_certain(proba: np.ndarray, embeddings: np.ndarray | None, n: int,
     return picked
 
 
+def least_certain_first(proba: np.ndarray, embed_rows: Callable[[np.ndarray], np.ndarray], n: int) -> list[int]:
+    """Every row, in the order to ask a model's doubts: the ``n`` least certain first, skipping near-duplicates of
+    a row already picked (looking among the ``10 n`` least certain, so only those are embedded, by
+    ``embed_rows(rows)``), then the rest by entropy. The one ranking rule of `suggest` and the label page."""
+    by_doubt = np.argsort(-uncertainty(proba), kind="stable")
+    head = by_doubt[:10 * n]
+    first = head[least_certain(proba[head], embed_rows(head), n)].tolist()
+    chosen = set(first)
+    return first + [int(i) for i in by_doubt if i not in chosen]
+
+
 def guess_and_reason(proba: np.ndarray, names: Sequence[str], source: str) -> tuple[str, float, str]:
     """The most likely label of one row, its probability, and why the row counts as uncertain."""
     top = np.argsort(proba)[::-1]
     return (names[top[0]], float(proba[top[0]]),
-            f"unsure ({source}): {names[top[0]]} {proba[top[0]]:.2f} vs {names[top[1]]} {proba[top[1]]:.2f}")
+            f"hard to call for {source}: {names[top[0]]} {proba[top[0]]:.0%} or {names[top[1]]} {proba[top[1]]:.0%}")
+
+
+def cover_reason(size: int) -> str:
+    """Why a review that stands for ``size`` similar ones (itself included) is asked early, in plain words."""
+    if size <= 1:
+        return "unlike any other review in the pool"
+    others = "1 other in the pool reads" if size == 2 else f"{size - 1} others in the pool read"
+    return f"a typical review: {others} much like it"
 
 
 def _labels_so_far(labelled: str | Path | None, text_column: str | None) -> tuple[list[str], list[str]]:
@@ -170,11 +189,10 @@ def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[
 
     if needs_cover(known_y, n_labels):
         picks = cover(vectors, n, seed)
-        reasons = {row: f"cover: typical of a group of {size} similar reviews (group {cluster + 1} of {len(picks)})"
-                   for row, cluster, size in picks}
+        reasons = {row: cover_reason(size) for row, _, size in picks}
         return [row for row, _, _ in picks], None, reasons
     proba = quick_proba(known_vectors, known_y, vectors, n_labels, seed, balanced=True)
-    return least_certain(proba, vectors, n), proba, {}
+    return least_certain_first(proba, lambda rows: vectors[rows], n)[:n], proba, {}
 
 
 def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None, model_dir: str | Path | None = None,
@@ -204,8 +222,7 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
 
         classifier = Classifier.load(model_dir, trust_pickle=trust_pickle)
         names, proba = classifier.labels, classifier.predict_proba(texts_left)
-        short = np.argsort(-uncertainty(proba), kind="stable")[: 10 * n]
-        picked = short[least_certain(proba[short], embed([texts_left[i] for i in short], encoder), n)].tolist()
+        picked = least_certain_first(proba, lambda rows: embed([texts_left[i] for i in rows], encoder), n)[:n]
         source = f"the model in {model_dir}"
     else:
         names = _names(known_labels)
@@ -218,7 +235,7 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
         known_vectors = embed(known_texts, encoder) if known_texts else np.zeros((0, 1))
         pool_vectors = embed(texts, encoder)[rows]  # the whole pool, so the cache holds however the labels grow
         picked, proba, reasons = pick_next(pool_vectors, known_vectors, known_y, len(names), n, seed)
-        source = f"a quick model on your {len(known_texts)} labels"
+        source = f"a quick model trained on your {len(known_texts)} labels"
     if proba is not None:
         for i in picked:
             guess[i], score[i], reasons[i] = guess_and_reason(proba[i], names, source)

@@ -1,5 +1,6 @@
-"""What `samiksha serve` and `samiksha label` share: host checking, body limits, JSON errors, downloads and the
-uvicorn launch (bind first, then announce; SIGTERM stops in-flight work and shuts down within seconds)."""
+"""What `samiksha serve` and `samiksha label` share: host checking, body limits, JSON errors (domain errors become
+HTTP statuses here and only here), the page, static files and offline /docs, the model's own evaluation, downloads
+and the uvicorn launch (bind first, then announce; SIGTERM stops in-flight work and shuts down within seconds)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 from urllib.parse import quote
 
+import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -25,10 +30,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp
 
 from .errors import SamikshaError
+from .modelfolder import ModelFolder
 
 log = logging.getLogger("samiksha")
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5 (renders OpenAPI 3.1), from PyPI
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                                            "base-uri 'none'; frame-ancestors 'none'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
@@ -37,6 +44,52 @@ ANY_ADDRESS = ("0.0.0.0", "::", "")
 GRACEFUL_SECONDS = 3  # after SIGTERM, how long open requests get to finish before they are cancelled
 POLL_SECONDS = 0.25  # how often a long request checks whether its client is still there
 T = TypeVar("T")
+
+
+class ClassMetrics(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Interval(BaseModel):
+    level: float = Field(description="Coverage of the intervals, such as 0.95.")
+    resamples: int
+    macro_f1: list[float] = Field(description="Bootstrap interval of macro-F1: [low, high].")
+    accuracy: list[float] = Field(description="Bootstrap interval of accuracy: [low, high].")
+
+
+class Metrics(BaseModel):
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]
+    labels: list[str]
+    n: int = Field(description="How many labelled texts these figures were measured on.")
+    data: str = Field(description="Which data they were measured on.")
+    ci: Interval | None = Field(default=None, description="How rough the figures are (folders trained before "
+                                                          "intervals were reported have none).")
+
+
+def public_name(value: object) -> str | None:
+    """A name without the folders of this server (a path in metadata shows only its last part)."""
+    if value is None:
+        return None
+    text = str(value)
+    return PurePosixPath(text.replace("\\", "/")).name if "/" in text or "\\" in text else text
+
+
+def read_metrics(model_dir: Path) -> Metrics | None:
+    """A model folder's own evaluation, or None when it has none or it is unusable."""
+    folder = ModelFolder(model_dir)
+    try:
+        raw = folder.read_metrics()
+        return None if raw is None else Metrics.model_validate({**raw, "data": public_name(raw.get("data", "")) or ""})
+    except (SamikshaError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
+        log.warning("%s: unusable (%s); the page shows no metrics", folder.metrics_file, str(err).splitlines()[0])
+        return None
 
 
 class Cancelled(Exception):
@@ -95,6 +148,26 @@ def attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(name, safe='')}"}
 
 
+def add_pages(app: FastAPI, page: str, docs_title: str) -> None:
+    """The parts every app shares: its page ``page`` (from static/) at ``/`` with `PAGE_HEADERS`, the static files,
+    and the API docs at ``/docs`` (Swagger UI 5, which renders OpenAPI 3.1, from the fastapi-offline package: offline
+    too). Make the app with ``docs_url=None, redoc_url=None``: FastAPI's own pages load from a CDN."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / page, headers=PAGE_HEADERS)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=docs_title,
+                                   swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/swagger-ui/favicon.png")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+
+
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     """The one error shape of both apps: ``{"error": "one line"}``."""
     return JSONResponse({"error": message}, status_code=status, headers=headers)
@@ -127,9 +200,10 @@ class BodyLimit:
         return await self.app(scope, limited_receive, send)
 
 
-def add_error_handlers(app: FastAPI) -> None:
-    """Every error as one JSON line: HTTP errors, bad bodies (400/422), user errors (400), stopped work (503) and
-    anything unexpected (500, details only in the server log)."""
+def add_error_handlers(app: FastAPI, statuses: dict[type[SamikshaError], int] | None = None) -> None:
+    """Every error as one JSON line: HTTP errors, bad bodies (400/422), user errors (400, or the status ``statuses``
+    gives their class), stopped work (503) and anything unexpected (500, details only in the server log).
+    Domain code raises `SamikshaError`s; only this layer turns them into HTTP statuses."""
 
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
@@ -142,7 +216,8 @@ def add_error_handlers(app: FastAPI) -> None:
         return error(422, f"{where}: {first.get('msg', 'invalid')}")
 
     async def user_error(request: Request, exc: SamikshaError) -> JSONResponse:
-        return error(400, str(exc))
+        return error(next((status for kind, status in (statuses or {}).items() if isinstance(exc, kind)), 400),
+                     str(exc))
 
     async def cancelled(request: Request, exc: Cancelled) -> JSONResponse:
         return error(503, str(exc) or "the work was stopped", {"Connection": "close"})

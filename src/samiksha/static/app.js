@@ -1,9 +1,10 @@
-// Samiksha's page: label pasted or uploaded reviews through this server's API and show the results.
+// Samiksha's page: predict the sentiment of pasted or uploaded reviews through this server's API and show the
+// results. Words: a "prediction" is the model's; a "label" is a person's (a correction sent to the label store).
 // Plain JavaScript, no libraries, nothing loaded from elsewhere.
 "use strict";
 
 (() => {
-  const MAX_SHOWN = 500;        // table rows drawn at once; the search and filters reach the rest
+  const PAGE_SIZE = 25;         // table rows on one page; the pager, search and filters reach the rest
   const MAX_NEGATIVES = 10;
   const KNOWN = ["negative", "neutral", "positive"];
   const SIGNS = { negative: "−", neutral: "~", positive: "+" };   // aspect chips: text, not colour alone
@@ -13,7 +14,10 @@
   const $ = (selector) => document.querySelector(selector);
   const state = {
     info: null, labels: [], columns: [], rows: [], textIndex: 0, labelIndex: 0, scoreIndex: 0,
-    name: "reviews", filter: "all", query: "", sort: { key: "label", dir: 1 },
+    name: "reviews", suffix: "", filter: "all", query: "", sort: { key: "label", dir: 1 }, page: 0,
+    // context: indices of the upload's product, date and stars columns (-1: none); yours: row -> your label
+    context: { product: -1, date: -1, stars: -1 }, yours: new Map(),
+    session: `page-${Math.random().toString(36).slice(2, 12)}`,   // this tab, in the label store's history
     // aspects: names from /v1/aspects; aspect: the aspect filter ({ aspect, sentiment } with sentiment null for
     // "mentioned at all") or null; aspectsReady: every row's aspects are known (item.aspects; null until then).
     aspectNames: [], aspect: null, aspectsReady: false, aspectsFailed: false, aspectsDone: 0, aspectsTotal: 0,
@@ -37,6 +41,22 @@
       throw error;
     }
     return body;
+  }
+
+  async function apiFile(path, options = {}) {
+    // Like `api`, for an answer that is a file: its bytes and the name the server gave it.
+    const headers = Object.assign({}, options.headers);
+    const key = $("#api-key").value.trim();
+    if (key) headers["X-API-Key"] = key;
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (_) { body = null; }
+      throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+    }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "reviews";
+    return { blob: await response.blob(), name };
   }
 
   function setStatus(message, kind = "") {
@@ -99,6 +119,10 @@
       state.info = await api("/v1/model");
       state.labels = state.info.labels;
       showModel(state.info);
+      $("#labels-help").textContent = state.info.label_store
+        ? `Is a prediction wrong? Choose your label beside it: it is saved in ${state.info.label_store} next to ` +
+          "the model, which `samiksha label` and its training use, so the next model learns from it."
+        : "";
     } catch (error) {
       $("#model-line").textContent = error.status === 401
         ? "Enter the API key to use this server." : `Model unavailable: ${error.message}`;
@@ -113,7 +137,7 @@
     const m = info.metrics;
     if (!m) {
       box.replaceChildren(el("p", { text: "This model folder has no evaluation (metrics.json), so its accuracy " +
-        "is unknown. Check a sample of its labels yourself." }));
+        "is unknown. Check a sample of its predictions yourself." }));
       return;
     }
     const wrong = Math.round((1 - m.accuracy) * 10);
@@ -122,7 +146,7 @@
       el("div", { class: "figure" }, el("strong", { text: percent(m.accuracy) }), el("span", { text: "accuracy" })),
       el("div", { class: "figure" }, el("strong", { text: format(m.n) }), el("span", { text: "test reviews" })));
     const perClass = el("table", { class: "per-class" },
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "label" }), el("th", { scope: "col", text: "F1" }),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "sentiment" }), el("th", { scope: "col", text: "F1" }),
         el("th", { scope: "col", class: "pr", text: "precision" }),
         el("th", { scope: "col", class: "pr", text: "recall" }),
         el("th", { scope: "col", class: "num", text: "reviews" }))));
@@ -143,9 +167,9 @@
     const notes = [
       el("p", { class: "small", text:
         `Measured on ${format(m.n)} labelled reviews the model did not train on (${m.data})${trained}. ` +
-        `About ${wrong} in 10 of its labels were wrong there: check the reviews that matter yourself.` }),
+        `About ${wrong} in 10 of its predictions were wrong there: check the reviews that matter yourself.` }),
       el("p", { class: "muted small",
-        text: "Macro-F1 averages the F1 of each label, so a weak label is not hidden by the others." }),
+        text: "Macro-F1 averages the F1 of each sentiment, so a weak one is not hidden by the others." }),
     ];
     if (m.ci) {
       const [low, high] = m.ci.macro_f1;
@@ -160,9 +184,9 @@
     box.replaceChildren(figures, perClass, ...notes);
   }
 
-  // --- labelling ------------------------------------------------------------
+  // --- predicting -----------------------------------------------------------
 
-  async function labelPasted(event) {
+  async function predictPasted(event) {
     event.preventDefault();
     const texts = $("#texts").value.split(/\r?\n/).map((t) => t.trim()).filter(Boolean);
     if (!texts.length) { setStatus("Paste at least one review, one per line.", "error"); return; }
@@ -172,7 +196,7 @@
       const rows = [];
       const notices = [];
       for (let start = 0; start < texts.length; start += size) {
-        setStatus(`Labelling ${format(texts.length)} reviews…`);
+        setStatus(`Predicting ${format(texts.length)} reviews…`);
         const chunk = texts.slice(start, start + size);
         const body = await api("/v1/predict", {
           method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ texts: chunk }),
@@ -184,7 +208,8 @@
         notices.push(...body.notices);
       }
       const columns = ["text", "label", "score", ...state.labels.map((l) => `prob_${l}`)];
-      showResults({ name: "reviews", columns, rows, textColumn: "text", notices, source: "pasted text" });
+      showResults({ name: "reviews", suffix: "", columns, rows, textColumn: "text", notices, source: "pasted text",
+        context: {} });
     } catch (error) {
       setStatus(error.message, "error");
     } finally {
@@ -192,7 +217,7 @@
     }
   }
 
-  async function labelFile(event) {
+  async function predictFile(event) {
     event.preventDefault();
     const file = $("#file").files[0];
     if (!file) { setStatus("Choose a file first.", "error"); return; }
@@ -207,12 +232,13 @@
     const column = $("#text-column").value.trim();
     if (column) form.append("text_column", column);
     setBusy(true);
-    setStatus(`Labelling ${file.name}…`);
+    setStatus(`Predicting ${file.name}…`);
     try {
       const table = await api("/v1/predict/file?format=json", { method: "POST", body: form });
       state.labels = table.labels;
-      showResults({ name: table.file.replace(/\.[^.]+$/, ""), columns: table.columns, rows: table.rows,
-        textColumn: table.text_column, notices: table.notices, source: `${table.file}, column ${table.text_column}` });
+      showResults({ name: table.file.replace(/\.[^.]+$/, ""), suffix: (table.file.match(/\.[^.]+$/) || [""])[0],
+        columns: table.columns, rows: table.rows, textColumn: table.text_column, notices: table.notices,
+        source: `${table.file}, column ${table.text_column}`, context: table.context });
     } catch (error) {
       setStatus(error.message, "error");
     } finally {
@@ -220,9 +246,14 @@
     }
   }
 
-  function showResults({ name, columns, rows, textColumn, notices, source }) {
+  function showResults({ name, suffix, columns, rows, textColumn, notices, source, context }) {
     // The server adds label, score and one prob_ column per label at the end (prefixed if the file had them).
     state.name = name;
+    state.suffix = suffix;
+    state.context = Object.fromEntries(["product", "date", "stars"].map((role) =>
+      [role, context[role] ? columns.indexOf(context[role]) : -1]));
+    state.yours = new Map();
+    state.page = 0;
     state.columns = columns;
     state.rows = rows.map((values, row) => ({ row, values }));
     state.textIndex = columns.indexOf(textColumn);
@@ -238,7 +269,8 @@
     state.open = null;
     state.explained = new Map();
     $("#search").value = "";
-    setStatus(`Labelled ${format(rows.length)} reviews (${source}).`, "ok");
+    setStatus(`Predicted ${format(rows.length)} reviews (${source}).`, "ok");
+    $("#download").textContent = `Download predictions (${downloadFormat().name})`;
     $("#notices").replaceChildren(...notices.map((n) => el("li", { text: n })));
     ["#negatives", "#summary", "#aspects", "#all"].forEach((id) => { $(id).hidden = false; });
     drawChart();
@@ -252,6 +284,21 @@
   const textOf = (item) => String(item.values[state.textIndex] ?? "");
   const labelOf = (item) => item.values[state.labelIndex];
   const scoreOf = (item) => Number(item.values[state.scoreIndex]);
+  const contextOf = (item, role) => state.context[role] < 0 ? null : item.values[state.context[role]];
+
+  function starsOf(item) {
+    // The first number of the stars cell ("4", 4.0, "4 out of 5", "★★★★ 4"), or null.
+    const match = String(contextOf(item, "stars") ?? "").match(/\d+(\.\d+)?/);
+    return match ? Number(match[0]) : null;
+  }
+
+  function starsDisagree(item) {
+    // Stars that contradict the prediction: 4-5 stars predicted negative, 1-2 stars predicted positive.
+    const stars = starsOf(item);
+    if (stars === null) return false;
+    return (stars >= 4 && stars <= 5 && labelOf(item) === "negative") ||
+      (stars >= 1 && stars <= 2 && labelOf(item) === "positive");
+  }
 
   function counts() {
     const result = Object.fromEntries(state.labels.map((l) => [l, 0]));
@@ -290,7 +337,7 @@
     $("#negative-count").textContent = format(negatives.length);
     const list = $("#negative-list");
     if (!negatives.length) {
-      list.replaceChildren(el("li", { class: "none", text: "None: no review was labelled negative." }));
+      list.replaceChildren(el("li", { class: "none", text: "None: no review was predicted negative." }));
     } else {
       list.replaceChildren(...negatives.slice(0, MAX_NEGATIVES).map((item) =>
         el("li", {}, reviewText(textOf(item)),
@@ -308,11 +355,14 @@
     for (const item of within) tally[labelOf(item)] = (tally[labelOf(item)] || 0) + 1;
     const options = [["all", `All ${format(within.length)}`],
       ...state.labels.map((l) => [l, `${l} ${format(tally[l])}`])];
+    if (state.context.stars >= 0) {
+      options.push(["disagree", `stars disagree ${format(within.filter(starsDisagree).length)}`]);
+    }
     $("#filters").replaceChildren(...options.map(([value, text]) => {
       const button = el("button", { type: "button", "data-filter": value,
         "aria-pressed": String(state.filter === value), class: `filter ${value === "all" ? "" : labelClass(value)}`,
         text });
-      button.addEventListener("click", () => { state.filter = value; drawFilters(); drawTable(); });
+      button.addEventListener("click", () => { state.filter = value; state.page = 0; drawFilters(); drawTable(); });
       return button;
     }));
   }
@@ -338,7 +388,8 @@
     const query = state.query.toLocaleLowerCase();
     return state.rows
       .filter(inAspect)
-      .filter((item) => state.filter === "all" || labelOf(item) === state.filter)
+      .filter((item) => state.filter === "all" || (state.filter === "disagree" ? starsDisagree(item)
+        : labelOf(item) === state.filter))
       .filter((item) => !query || textOf(item).toLocaleLowerCase().includes(query))
       .sort(compare);
   }
@@ -362,34 +413,92 @@
       .map((l, j) => `${l} ${percent(item.values[state.scoreIndex + 1 + j])}`).join(", ");
     const text = textOf(item);
     let review = reviewText(text);
-    if (text.trim()) {   // a button: clicked, or Enter/Space on it, shows which words led to the label
+    if (text.trim()) {   // a button: clicked, or Enter/Space on it, shows which words led to the prediction
       review = el("button", { type: "button", class: "review-toggle", "aria-expanded": String(state.open === item.row),
-        "aria-controls": `explain-${item.row}`, title: "Show which words led to this label" }, review);
+        "aria-controls": `explain-${item.row}`, title: "Show which words led to this prediction" }, review);
       review.addEventListener("click", () => toggleExplain(item));
     }
-    return el("tr", { "data-label": labelOf(item), "data-row": String(item.row) },
+    const prediction = el("td", { class: "prediction", "data-name": "Prediction" }, chip(labelOf(item)));
+    if (starsDisagree(item)) {
+      const stars = `${starsOf(item)} star${starsOf(item) === 1 ? "" : "s"}`;
+      prediction.append(el("span", { class: "stars-flag", title: `${stars}, yet predicted ${labelOf(item)}: check it` },
+        `⚠ ${stars}`, el("span", { class: "visually-hidden", text: `, yet predicted ${labelOf(item)}` })));
+    }
+    if (state.info && state.info.label_store && text.trim()) prediction.append(yourLabel(item));
+    const row = el("tr", { "data-label": labelOf(item), "data-row": String(item.row) },
       el("td", { class: "num", "data-name": "#", text: String(item.row + 1) }),
-      el("td", { class: "text", "data-name": "Review" }, review),
-      el("td", { "data-name": "Label" }, chip(labelOf(item))),
+      el("td", { class: "text", "data-name": "Review" }, review, ...contextLine(item)),
+      prediction,
       el("td", { class: "score", "data-name": "Confidence", title: probabilities },
         el("span", { class: "track" }, meter), el("span", { text: percent(score) })),
       el("td", { class: "aspects", "data-name": "Aspects" }, ...aspectChips(item)));
+    if (starsDisagree(item)) row.classList.add("disagree");
+    return row;
+  }
+
+  function contextLine(item) {
+    // The upload's own product, date and stars for this review, as one muted line under it.
+    const parts = ["product", "date", "stars"].filter((role) => state.context[role] >= 0)
+      .map((role) => [role, contextOf(item, role)]).filter(([, value]) => value !== null && String(value).trim())
+      .map(([role, value]) => el("span", { class: `context-${role}`, "data-context": role,
+        text: role === "stars" ? `${value} ★` : String(value) }));
+    return parts.length ? [el("p", { class: "context muted small" }, ...parts)] : [];
+  }
+
+  // --- your label: a correction of the prediction, kept in the label store for the next training --------
+
+  function yourLabel(item) {
+    const select = el("select", { class: "your-label", "aria-label": `Your label for review #${item.row + 1}`,
+      title: "Correct the prediction: your label is saved for the next training" },
+    el("option", { value: "", text: "your label…" }),
+    ...state.labels.map((label) => el("option", { value: label, text: label })));
+    select.value = state.yours.get(item.row) || "";
+    const mark = el("span", { class: "saved", role: "status", text: state.yours.has(item.row) ? "✓ saved" : "" });
+    select.addEventListener("change", () => sendLabel(item, select, mark));
+    return el("span", { class: "your" }, select, mark);
+  }
+
+  async function sendLabel(item, select, mark) {
+    const label = select.value || null;
+    select.disabled = true;
+    try {
+      const saved = await api("/v1/labels", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text: textOf(item), label, session: state.session }) });
+      if (label) state.yours.set(item.row, label); else state.yours.delete(item.row);
+      mark.textContent = label ? "✓ saved" : "";
+      const what = label ? `your label “${label}” for review #${item.row + 1}` : `review #${item.row + 1} unlabelled`;
+      setStatus(`Saved ${what} in ${saved.store} (${format(saved.labelled)} labels kept for the next training).`,
+        "ok");
+    } catch (error) {
+      select.value = state.yours.get(item.row) || "";
+      setStatus(`Could not save your label: ${error.message}`, "error");
+    } finally {
+      select.disabled = false;
+    }
   }
 
   function drawTable() {
     const rows = visibleRows();
+    const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+    state.page = Math.min(state.page, pages - 1);
+    const first = state.page * PAGE_SIZE;
+    const shown = rows.slice(first, first + PAGE_SIZE);
     const body = document.querySelector("#table tbody");
-    body.replaceChildren(...rows.slice(0, MAX_SHOWN).flatMap((item) =>
+    body.replaceChildren(...shown.flatMap((item) =>
       state.open === item.row ? [reviewRow(item), explainRow(item)] : [reviewRow(item)]));
     document.querySelectorAll("#table th button").forEach((button) => {
       const active = button.dataset.sort === state.sort.key;
       const direction = state.sort.dir > 0 ? "ascending" : "descending";
       button.parentElement.setAttribute("aria-sort", active ? direction : "none");
     });
-    const shown = Math.min(rows.length, MAX_SHOWN);
-    $("#table-note").textContent = rows.length > MAX_SHOWN
-      ? `Showing the first ${format(shown)} of ${format(rows.length)} matching reviews; search or filter to see others.`
-      : `${format(rows.length)} of ${format(state.rows.length)} reviews shown.`;
+    const of = rows.length === state.rows.length ? "" : ` of ${format(state.rows.length)}`;
+    $("#table-note").textContent = rows.length > PAGE_SIZE
+      ? `Reviews ${format(first + 1)}–${format(first + shown.length)} of ${format(rows.length)}${of ? " matching" : ""}.`
+      : `${format(rows.length)}${of} reviews shown.`;
+    $("#pager").hidden = pages === 1;
+    $("#page-of").textContent = `Page ${format(state.page + 1)} of ${format(pages)}`;
+    $("#page-prev").disabled = state.page === 0;
+    $("#page-next").disabled = state.page === pages - 1;
     drawAspectFilter();
   }
 
@@ -431,7 +540,7 @@
 
   function explainRow(item) {
     const panel = el("div", { class: "explain-panel", role: "region", "aria-live": "polite",
-      "aria-label": `Why review #${item.row + 1} is labelled as it is` });
+      "aria-label": `Why review #${item.row + 1} got its prediction` });
     fillPanel(panel, item);
     return el("tr", { class: "explain", id: `explain-${item.row}` }, el("td", { colspan: "5" }, panel));
   }
@@ -439,14 +548,14 @@
   function fillPanel(panel, item) {
     const result = state.explained.get(item.row);
     if (!result || typeof result.then === "function") {
-      panel.replaceChildren(el("p", { class: "muted", text: "Finding the words that led to this label…" }));
+      panel.replaceChildren(el("p", { class: "muted", text: "Finding the words that led to this prediction…" }));
       return;
     }
     const label = result.label;
     const weights = result.words.map(([, weight]) => Math.abs(weight));
     const top = Math.max(0, ...weights);
     panel.replaceChildren(
-      el("p", { class: "explain-head" }, el("span", { text: "Labelled " }), chip(label),
+      el("p", { class: "explain-head" }, el("span", { text: "Predicted " }), chip(label),
         el("span", { class: "muted", text: ` · ${percent(result.score)} sure` })),
       highlighted(textOf(item), result.words, top, label),
       el("p", { class: "legend small" },
@@ -456,9 +565,9 @@
           el("span", { text: " speaks against it" })),
         el("span", { class: "legend-item muted", text: "Stronger shading: a stronger effect." })),
       el("p", { class: "muted small", text: top > 0
-        ? "Each word was left out in turn: the more the label's probability fell, the more the word supports it; " +
+        ? "Each word was left out in turn: the more the prediction's probability fell, the more the word supports it; " +
           "if it rose, the word speaks against it. Words with little effect are left plain."
-        : "Leaving out any one word did not change the label's probability." }));
+        : "Leaving out any one word did not change the prediction's probability." }));
   }
 
   function highlighted(text, words, top, label) {
@@ -527,6 +636,7 @@
 
   function setAspectFilter(filter) {
     state.aspect = filter;
+    state.page = 0;
     drawFilters();
     drawTable();
     drawAspects();
@@ -618,6 +728,7 @@
 
   function sortBy(key) {
     state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "score" ? -1 : 1) };
+    state.page = 0;
     drawTable();
   }
 
@@ -632,21 +743,51 @@
     return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   }
 
-  function download() {
-    // The aspects go in as one column, "delivery:negative;quality:positive", once every row's are known.
-    const name = state.columns.includes("aspects") ? "predicted_aspects" : "aspects";
+  function downloadFormat() {
+    // Excel in gives Excel back (as do TSV, JSONL and Parquet, written by the server); pasted text and CSV give CSV.
+    const formats = { ".xlsx": ["xlsx", "Excel"], ".tsv": ["tsv", "TSV"], ".jsonl": ["jsonl", "JSONL"],
+      ".ndjson": ["jsonl", "JSONL"], ".parquet": ["parquet", "Parquet"] };
+    const [suffix, name] = formats[state.suffix] || ["csv", "CSV"];
+    return { suffix, name };
+  }
+
+  function downloadTable() {
+    // Every original column, the prediction (label, score, prob_), then your labels and the aspects when known.
+    // The aspects go in as one column of JSON, [{"aspect": "delivery", "sentiment": "negative"}, ...].
+    const free = (name) => { while (state.columns.includes(name)) name = `predicted_${name}`; return name; };
     const withAspects = state.aspectsReady;
+    const withYours = state.yours.size > 0;
     const aspectCell = (item) => JSON.stringify((item.aspects || []).map(({ aspect, sentiment }) => ({ aspect, sentiment })));
-    const header = withAspects ? [...state.columns, name] : state.columns;
-    const rows = state.rows.map((item) => withAspects ? [...item.values, aspectCell(item)] : item.values);
+    const header = [...state.columns, ...(withYours ? [free("your_label")] : []), ...(withAspects ? [free("aspects")] : [])];
+    const rows = state.rows.map((item) => [...item.values, ...(withYours ? [state.yours.get(item.row) ?? null] : []),
+      ...(withAspects ? [aspectCell(item)] : [])]);
     if (!withAspects) {
       setStatus(state.aspectsFailed ? "Downloaded without aspects: they could not be found."
         : "Downloaded without aspects: they are still being found; download again when they are shown.");
     }
-    const lines = [header, ...rows].map((row) => row.map(csvCell).join(","));
-    // The byte-order mark makes Excel read the file as UTF-8 (Hindi stays Hindi).
-    const blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-    const link = el("a", { href: URL.createObjectURL(blob), download: `${state.name}.labelled.csv` });
+    return { header, rows };
+  }
+
+  async function download() {
+    const { header, rows } = downloadTable();
+    const { suffix } = downloadFormat();
+    let blob, name;
+    if (suffix === "csv") {
+      const lines = [header, ...rows].map((row) => row.map(csvCell).join(","));
+      // The byte-order mark makes Excel read the file as UTF-8 (Hindi stays Hindi).
+      blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+      name = `${state.name}.predictions.csv`;
+    } else {
+      try {
+        ({ blob, name } = await apiFile(`/v1/table?format=${suffix}`, { method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ name: `${state.name}.predictions`, columns: header, rows }) }));
+      } catch (error) {
+        setStatus(`Could not write the file: ${error.message}`, "error");
+        return;
+      }
+    }
+    const link = el("a", { href: URL.createObjectURL(blob), download: name });
     document.body.append(link);
     link.click();
     link.remove();
@@ -656,18 +797,30 @@
   // --- wiring -----------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("#paste-form").addEventListener("submit", labelPasted);
-    $("#file-form").addEventListener("submit", labelFile);
+    $("#paste-form").addEventListener("submit", predictPasted);
+    $("#file-form").addEventListener("submit", predictFile);
     $("#download").addEventListener("click", download);
     $("#negative-more").addEventListener("click", () => {
       state.filter = "negative";
+      state.page = 0;
       state.aspect = null;
       drawAspects();
       drawFilters();
       drawTable();
       $("#all").scrollIntoView({ behavior: "smooth", block: "start" });
     });
-    $("#search").addEventListener("input", (event) => { state.query = event.target.value; drawTable(); });
+    $("#search").addEventListener("input", (event) => {
+      state.query = event.target.value;
+      state.page = 0;
+      drawTable();
+    });
+    const turn = (step) => {
+      state.page += step;
+      drawTable();
+      $("#all").scrollIntoView({ block: "start" });
+    };
+    $("#page-prev").addEventListener("click", () => turn(-1));
+    $("#page-next").addEventListener("click", () => turn(1));
     $("#aspect-clear").addEventListener("click", () => setAspectFilter(null));
     $("#aspect-filter-clear").addEventListener("click", () => setAspectFilter(null));
     document.querySelectorAll("#table th button").forEach((button) => {
