@@ -1,7 +1,7 @@
 """Write docs/cli.md, the command reference, from the live Typer help (Typer's own Markdown renderer).
 
-    PYTHONPATH=src python scripts/cli_docs.py           # regenerate docs/cli.md
-    PYTHONPATH=src python scripts/cli_docs.py --check   # exit 1 if docs/cli.md differs from the live help
+    python scripts/cli_docs.py           # regenerate docs/cli.md (from this checkout's src/)
+    python scripts/cli_docs.py --check   # exit 1 if docs/cli.md differs from the live help
 
 tests/test_docs.py fails when docs/cli.md drifts from the help, so regenerate after changing a command or option.
 """
@@ -15,9 +15,11 @@ import typer
 from typer.cli import get_docs_for_click
 from typer.main import get_command
 
-CLI_MD = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+ROOT = Path(__file__).resolve().parents[1]
+CLI_MD = ROOT / "docs" / "cli.md"
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's samiksha, whatever is installed
 HEADER = ("<!-- Generated from the live help by scripts/cli_docs.py: do not edit by hand. "
-          "Regenerate: PYTHONPATH=src python scripts/cli_docs.py -->\n\n")
+          "Regenerate: python scripts/cli_docs.py -->\n\n")
 
 
 def render() -> str:
@@ -35,7 +37,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         if CLI_MD.exists() and CLI_MD.read_text(encoding="utf-8") == text:
             return 0
-        print(f"{CLI_MD} is out of date: run `PYTHONPATH=src python scripts/cli_docs.py`", file=sys.stderr)
+        print(f"{CLI_MD} is out of date: run `python scripts/cli_docs.py`", file=sys.stderr)
         return 1
     CLI_MD.write_text(text, encoding="utf-8")
     print(f"wrote {CLI_MD}")

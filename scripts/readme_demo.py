@@ -1,7 +1,7 @@
 """Put a real `samiksha demo` output into README.md, between its demo-output markers.
 
-    PYTHONPATH=src python scripts/readme_demo.py               # run the demo (minutes on a CPU) in a temporary folder
-    PYTHONPATH=src python scripts/readme_demo.py --from FILE   # use a demo's saved stdout instead
+    python scripts/readme_demo.py               # run this checkout's demo (minutes on a CPU) in a temporary folder
+    python scripts/readme_demo.py --from FILE   # use a demo's saved stdout instead
 
 The demo's stdout (its tables) is kept from "demo test set" on, 100 columns wide; its log lines and progress bars
 go to stderr and are left out. Rerun it whenever the demo data or the default recipe changes.
@@ -15,13 +15,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 START, END = "<!-- demo output: from scripts/readme_demo.py -->", "<!-- end of demo output -->"
 
 
 def demo_output() -> str:
     """The stdout of `samiksha demo` run in a fresh temporary folder."""
-    env = {**os.environ, "COLUMNS": "100", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "COLUMNS": "100", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory() as folder:
         run = subprocess.run([sys.executable, "-m", "samiksha", "demo"], cwd=folder, env=env, capture_output=True,
                              text=True, check=True)

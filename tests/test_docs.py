@@ -85,7 +85,7 @@ def test_cli_md_is_the_live_help():
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_docs.py"), "--check"], capture_output=True,
                          text=True, cwd=ROOT)
     assert run.returncode == 0, ("docs/cli.md differs from the live help. Regenerate it with one command: "
-                                 "PYTHONPATH=src python scripts/cli_docs.py")
+                                 f"python scripts/cli_docs.py\n{run.stderr[-2000:]}")
 
 
 def test_the_readme_is_a_door():
