@@ -12,21 +12,9 @@ from .errors import SamikshaError
 
 PRESETS = ("default", "lesson")
 METHODS = ("auto", "stack", "finetune", "setfit", "tfidf", "ensemble")
-# `auto` picks by the smallest class's number of labelled training examples (TrainConfig.method_for): SetFit
-# below SETFIT_BELOW, else fine-tuning (stacked with TF-IDF unless --no-stack). Basis: the learning curve in docs/curves (benchmarks/learning_curve.py on a
-# GPU, MiniLM, 3 seeds, macro-F1 finetune / setfit / tfidf). SentiMix Hinglish tweets (3,000 dev texts): 8 per class
-# 0.327 / 0.416 / 0.404, 16: 0.368 / 0.447 / 0.480, 32: 0.471 / 0.473 / 0.494, 64: 0.508 / 0.505 / 0.514,
-# 256: 0.546 / 0.530 / 0.543, all: 0.619 / 0.579 / 0.613. Flipkart reviews (1,211 held out): 8: 0.418 / 0.479 /
-# 0.423, 16: 0.482 / 0.564 / 0.469, 32: 0.548 / 0.551 / 0.489 (fine-tuning's std 0.117 vs SetFit's 0.030),
-# 64: 0.628 / 0.587 / 0.519, 256: 0.631 / 0.612 / 0.581, all: 0.684 / 0.626 / 0.627. SetFit up to 32 per class
-# and fine-tuning from 64 is the single threshold with the smallest gaps to the best method on both; TF-IDF, best on
-# tweets at 16-64 per class (up to 3.3 points), is far behind on product reviews (9.5 points at 16), so auto
-# never picks it.
+# `auto`: SetFit below SETFIT_BELOW examples in the smallest class, else fine-tuning (why: docs/decisions.md)
 SETFIT_BELOW = 64
-# Fine-tuning freezes the token embeddings when they hold more than this share of the parameters (a large
-# multilingual vocabulary: 81% of multilingual-e5-small). Measured there (benchmarks/hindi.py): 1.6x the training
-# examples/s on 2 CPU cores (21.6 vs 13.7, 320 IITP texts, 2 runs each); macro-F1 within a point on a GPU
-# (IITP Hindi 0.744 frozen vs 0.747, SentiMix 0.611 vs 0.617, one seed).
+# freeze the token embeddings when they are more than this share of the parameters (why: docs/decisions.md)
 FREEZE_EMBEDDINGS_ABOVE = 2 / 3
 FINE_TUNING = ("finetune", "stack")  # the methods that fine-tune a transformer
 SMALL_DATA = 1000  # below this many training texts, a shorter schedule of smaller steps (TrainConfig.sized_for)
@@ -130,10 +118,8 @@ class TrainConfig:
     def sized_for(self, n_train: int) -> TrainConfig:
         """This config with epochs, batch size and learning rate made concrete for ``n_train`` texts, where unset.
 
-        Fine-tuning below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4, more and smaller steps in a third of the passes.
-        On 600 SentiMix tweets (two samples) and 600 Flipkart reviews the stack scored as well as or better than
-        with up to 8 epochs of 16 at 1e-4 (early stopping) in 40-70% of the time. From 1,000: batches of 16 at
-        1e-4, 5 epochs below 5,000 texts, else 3.
+        Fine-tuning below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4; from 1,000: batches of 16 at 1e-4, 5 epochs
+        below 5,000 texts, else 3 (the measurements: docs/decisions.md).
         """
         small = self._small_data(n_train)
         return replace(self, epochs=self.epochs_for(n_train),

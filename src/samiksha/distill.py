@@ -29,15 +29,12 @@ from .predict import Classifier
 from .train import TrainResult, train_parts, writing
 
 log = logging.getLogger("samiksha")
-# Chosen by benchmarks/student.py (README): 2 of MiniLM's 6 layers, stacked with the teacher's TF-IDF, kept the
-# teacher's macro-F1 (SentiMix 0.602 vs 0.605, Flipkart 0.689 vs 0.688, int8) at 10.9x and 10.6x the per-text
-# pipeline; 3 layers were no more accurate at 7.7x, 1 layer lost 1 and 2.8 points. The temperature and the share of
-# true labels are the usual ones (not tuned); the cap keeps a 2-core run in minutes.
+# the student's layers, epochs, temperature and caps: chosen by benchmarks/student.py (docs/decisions.md)
 DEFAULT_LAYERS = 2
 TEMPERATURE = 2.0
 HARD_WEIGHT = 0.5
 MAX_UNLABELLED = 20_000
-DISTIL_EPOCHS = 2  # the students' best epoch on the evaluation rows was the first of 3 (SentiMix, 3 and 2 layers)
+DISTIL_EPOCHS = 2
 
 
 def _teacher_training_data(teacher_dir: Path, meta: dict, schema: LabelSchema, train_data: str | Path | None,

@@ -51,9 +51,7 @@ def squeeze_elongation(text: str) -> str:
 
 STEPS = {"unicode": normalise_indic, "placeholders": placeholders, "elongation": squeeze_elongation,
          "emoji": emoji_to_words}
-# Measured (benchmarks/accuracy.py's data, README): the other steps did not make the default stack better (their
-# signal reaches it through TF-IDF's character n-grams, which read emoji, links and elongations as they are), so
-# they are there to choose (`--clean`), not on by default.
+# the other steps are there to choose (`--clean`), not on by default (why: docs/decisions.md)
 DEFAULT_STEPS = ("unicode",)
 
 

@@ -2,10 +2,8 @@
 
 The two make different mistakes: the transformer reads meaning, character n-grams catch spellings, emoji and
 code-mixed words it has no tokens for. The blend is the mean of their log-probabilities (the geometric mean of their
-probabilities). Fitted meta-learners (a logistic regression on the evaluation rows, a tuned blend weight) and a
-third part (a frozen multilingual encoder with a linear head) were measured against it on held-out data and did not
-beat it (see the README): a few hundred evaluation rows are too few to fit a blend without overfitting. The
-evaluation rows still pick the transformer's best epoch, so the report cross-fits that choice (`crossfit`).
+probabilities), with no weights fitted: what was measured against it is in docs/decisions.md. The evaluation rows
+still pick the transformer's best epoch, so the report cross-fits that choice (`crossfit`).
 
 The folder is the transformer's own (a plain `pipeline()` loads it and gives the transformer's labels), plus
 `tfidf.json` and `tfidf.safetensors` (the TF-IDF model, no pickle) and `stack.json` (the parts and the blend's weights).
