@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from .data import LabelledData, TooManyRows, count_rows, file_format, read_bounded
+from .data import LabelledData, count_rows, file_format, read_bounded
 from .errors import SamikshaError
+from .formats import TooManyRows
 from .labels import SENTIMENT
 from .labelstore import Event, LabelStore, default_db
 from .modelfolder import ModelFolder

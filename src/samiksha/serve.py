@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from swagger_ui_bundle import swagger_ui_path
 
+from . import formats
 from .errors import SamikshaError
 from .predict import Classifier
 from .web import PAGE_HEADERS, STATIC, BodyLimit, Cancelled, add_error_handlers, attachment, run_watched
@@ -40,13 +41,11 @@ MAX_ROWS = 100_000  # rows of an uploaded file, counted as it is decoded (a smal
 SHUTTING_DOWN = "the server is shutting down"
 MAX_EXPLAIN_TEXTS = 100  # an explanation costs one model call per word of the text (at most 24, plus one)
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around an uploaded file
-UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".jsonl", ".xlsx": ".xlsx",
-           ".parquet": ".parquet"}  # accepted upload suffix -> suffix of the labelled file
-MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".tsv": "text/tab-separated-values; charset=utf-8",
-               ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet",
-               ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "excel",
-           ".parquet": "parquet"}  # accepted upload suffix -> `data.read_bounded` format
+MEDIA_TYPES = {suffix: fmt.media_type for suffix, fmt in formats.written().items()}  # of the files written
+OUTPUTS = tuple(suffix.lstrip(".") for suffix in MEDIA_TYPES)  # the ?format= of a labelled file
+READERS = {suffix: fmt for fmt in formats.FORMATS.values() for suffix in fmt.uploads}  # upload suffix -> its format
+UPLOADS = {suffix: fmt.suffixes[0] if fmt.suffixes[0] in MEDIA_TYPES else ".csv"
+           for suffix, fmt in READERS.items()}  # accepted upload suffix -> suffix of the labelled file
 
 
 @dataclass(frozen=True)
@@ -311,9 +310,7 @@ class Health(BaseModel):
 
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 503)}
-FILE_TYPES = {"text/csv": {}, "text/tab-separated-values": {}, "application/x-ndjson": {},
-              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-              "application/vnd.apache.parquet": {}}
+FILE_TYPES = {media_type.split(";")[0]: {} for media_type in MEDIA_TYPES.values()}
 
 
 def _public_name(value: object) -> str | None:
@@ -376,12 +373,13 @@ def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_colu
 
     At most ``max_rows`` rows are decoded (413 beyond); labelling stops with `Cancelled` once ``cancel`` is set.
     """
-    from .data import TEXT_COLUMNS, TooManyRows, find_column, read_bounded
+    from .data import TEXT_COLUMNS, find_column, read_bounded
+    from .formats import TooManyRows
     from .predict import label_frame
     from .storage import write_table
 
     try:
-        frame = read_bounded(io.BytesIO(raw), READERS[suffix], max_rows, name)
+        frame = read_bounded(io.BytesIO(raw), READERS[suffix].name, max_rows, name)
     except TooManyRows as err:
         raise HTTPException(413, f"{err}; this server labels at most {max_rows:,} rows per file") from None
     try:
@@ -446,9 +444,9 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
                                        "otherwise), or with format=json the table as JSON."}})
     async def predict_file(
         request: Request,
-        file: Annotated[UploadFile, File(description="CSV, TSV, JSONL, Excel (.xlsx) or Parquet, UTF-8.")],
+        file: Annotated[UploadFile, File(description=f"A table of reviews: {', '.join(UPLOADS)} (text in UTF-8).")],
         text_column: Annotated[str | None, Form(description="Column to label (default: found by name).")] = None,
-        output: Annotated[Literal["same", "csv", "tsv", "jsonl", "xlsx", "parquet", "json"], Query(
+        output: Annotated[Literal[("same", *OUTPUTS, "json")], Query(
             alias="format", description="Format of the answer: the upload's own (same), another file format, "
                                         "or json (the table as JSON, used by the web page).")] = "same",
     ) -> Response:
