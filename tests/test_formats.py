@@ -1,9 +1,10 @@
-"""The table of file formats: a new format is one entry; .txt is one review per line."""
+"""The table of file formats (a new format is one entry; .txt is one review per line) and the column names of real
+exports (Flipkart's "Review Text", Amazon's "review_body"/"star_rating"), found by every command."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from samiksha import formats
 from samiksha.cli import app
-from samiksha.data import count_rows, iter_table, load_labelled, read_table
+from samiksha.data import TEXT_COLUMNS, count_rows, find_column, iter_table, load_labelled, read_table
 from samiksha.errors import DataError
 from samiksha.storage import write_table
 
@@ -139,3 +140,67 @@ def test_serve_labels_an_uploaded_txt(tfidf_model):
     assert response.status_code == 200, response.text
     assert response.headers["content-disposition"].endswith('r.labelled.csv"')
     assert pd.read_csv(io.BytesIO(response.content))["text"].tolist() == TXT_TEXTS
+
+
+# --- column names of real exports --------------------------------------------------------------------------------
+
+def _export(headers: Iterable[str], n: int = 8) -> pd.DataFrame:
+    """A store's export: product, review text and 1-5 stars under the store's own headers."""
+    product, text, stars = headers
+    reviews = make_reviews(n)
+    rating = reviews["label"].map({"negative": 1, "neutral": 3, "positive": 5})
+    return pd.DataFrame({product: ["Redmi 9"] * len(reviews), text: reviews["text"], stars: rating})
+
+
+@pytest.mark.parametrize("headers", [("Product Name", "Review Text", "Rating"),  # Flipkart
+                                     ("product_title", "review_body", "star_rating"),  # Amazon
+                                     ("Product", "Summary", "Ratings"), ("product", "REVIEW_TEXT", "Star Rating"),
+                                     ("item", "reviewText", "Stars")])
+def test_train_finds_the_columns_of_real_exports(tmp_path, headers):
+    _export(headers).to_csv(tmp_path / "export.csv", index=False)
+    data = load_labelled(tmp_path / "export.csv")
+    assert (data.text_column, data.label_column, data.label_kind) == (headers[1], headers[2], "stars")
+    result = invoke("train", tmp_path / "export.csv", "-o", tmp_path / "m", "--method", "tfidf")
+    assert result.exit_code == 0, result.output
+
+
+def test_two_possible_text_columns_are_listed_not_guessed(tmp_path, tfidf_model):
+    frame = _export(("Product Name", "Summary", "Rating")).assign(Review="Wonderful")
+    frame.to_csv(tmp_path / "flipkart.csv", index=False)
+    with pytest.raises(DataError, match=r"2 columns could be the text: 'Summary', 'Review'; name one with "
+                                        "--text-column"):
+        load_labelled(tmp_path / "flipkart.csv")
+    line = one_error(invoke("predict", tfidf_model, "--input", tmp_path / "flipkart.csv", "-o", tmp_path / "p.csv"))
+    assert "'Summary', 'Review'" in line and "--text-column" in line
+    result = invoke("predict", tfidf_model, "--input", tmp_path / "flipkart.csv", "-o", tmp_path / "p.csv",
+                    "--text-column", "summary")  # named loosely
+    assert result.exit_code == 0, result.output
+    # Samiksha's own name wins: a label export keeps the store's other text columns beside `text`.
+    assert find_column(frame.rename(columns={"Summary": "text"}), None, TEXT_COLUMNS, "text", "x") == "text"
+
+
+def test_predict_suggest_aspects_and_label_find_review_text(tmp_path, tfidf_model):
+    from samiksha.labelpage import create_label_app
+
+    pool = tmp_path / "flipkart.csv"
+    _export(("Product Name", "Review Text", "Rating"), 3).to_csv(pool, index=False)
+    out = tmp_path / "out.csv"
+    for args in (("predict", tfidf_model, "--input", pool), ("aspects", tfidf_model, "--input", pool),
+                 ("suggest", pool, "-n", 2, "--model", tfidf_model)):
+        result = invoke(*args, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert "Review Text" in pd.read_csv(out).columns
+    with TestClient(create_label_app(pool, encoder="minilm")) as page:
+        assert page.app.state.session.pool.text_column == "Review Text"
+
+
+def test_serve_upload_finds_review_text(tfidf_model):
+    from samiksha.serve import create_app
+
+    buffer = io.BytesIO()
+    _export(("Product Name", "Review Text", "Rating"), 2).to_excel(buffer, index=False)
+    with TestClient(create_app(tfidf_model)) as client:
+        response = client.post("/v1/predict/file", files={"file": ("flipkart.xlsx", buffer.getvalue())},
+                               params={"format": "json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["text_column"] == "Review Text"

@@ -16,13 +16,19 @@ import pandas as pd
 from . import formats
 from .errors import DataError
 from .formats import FORMATS, SEPARATORS, as_strings, first_line
-from .labels import LabelSchema, choose_kind, describe_kind, parse_label
+from .labels import LabelSchema, choose_kind, column_key, describe_kind, parse_label
 from .scripts import script_mix
 
 log = logging.getLogger("samiksha")
 
-TEXT_COLUMNS = ("text", "review", "review_text", "reviews", "comment", "content", "sentence", "body")
-LABEL_COLUMNS = ("label", "labels", "sentiment", "rating", "ratings", "stars", "star_rating", "class")
+# Known column names, matched by `labels.column_key` (case, spaces, underscores and hyphens ignored). Each entry is
+# tried in turn: a name, or a group of names that are equally likely, so that two columns of one group are refused
+# as ambiguous. "text" (Samiksha's own name, written by every export) goes first; then what real exports call the
+# review (Flipkart's "Review Text", Amazon's "review_body", "Summary", ...).
+TEXT_COLUMNS = ("text", ("review", "review_text", "reviews", "review_body", "review_content", "comment", "comments",
+                         "content", "summary", "sentence", "body"))
+LABEL_COLUMNS = ("label", "labels", "sentiment", "rating", "ratings", "rate", "stars", "star", "star_rating",
+                 "review_rating", "class", "overall")
 MIN_PER_CLASS = 10
 SMALL_DATA = 100
 
@@ -110,25 +116,34 @@ def count_rows(path: str | Path) -> int | None:
     return formats.for_path(path).rows(path)
 
 
-def find_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple[str, ...], role: str,
+def find_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple[str | tuple[str, ...], ...], role: str,
                 path: object) -> str:
-    """The column named ``wanted``, or the first known name for ``role`` (case-insensitive)."""
+    """The column named ``wanted`` (exactly, else by `column_key`), or the one column of the first entry of
+    ``candidates`` (a name or a group of names) that the frame has; two columns of one entry are refused."""
     columns = list(frame.columns)
     if wanted is not None:
         if wanted in columns:
             return wanted
-        lowered = {c.lower(): c for c in columns}
-        if wanted.lower() in lowered:
-            return lowered[wanted.lower()]
-        raise DataError(path, f"has no {role} column '{wanted}' (columns: {', '.join(columns)})")
-    lowered = {c.strip().lower(): c for c in columns}
-    for name in candidates:
-        if name in lowered:
-            return lowered[name]
+        same = [c for c in columns if column_key(c) == column_key(wanted)]
+        if len(same) == 1:
+            return same[0]
+        if not same:
+            raise DataError(path, f"has no {role} column '{wanted}' (columns: {', '.join(columns)})")
+        raise DataError(path, f"has several columns named like '{wanted}' ({', '.join(same)}); name one exactly "
+                              f"with --{role}-column")
+    names = [name for entry in candidates for name in ((entry,) if isinstance(entry, str) else entry)]
+    for entry in candidates:
+        keys = {column_key(name) for name in ((entry,) if isinstance(entry, str) else entry)}
+        found = [c for c in columns if column_key(c) in keys]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"'{c}'" for c in found)
+            raise DataError(path, f"{len(found)} columns could be the {role}: {listed}; name one with --{role}-column")
     odd = next((name for sep, name in SEPARATORS.items() if sep != "," and any(sep in c for c in columns)), None)
     hint = f"; the header looks {odd}-separated: save the file with commas between columns" if odd else ""
     raise DataError(path, f"no {role} column found among {', '.join(columns)}; "
-                          f"name it with --{role}-column (looked for {', '.join(candidates)}){hint}")
+                          f"name it with --{role}-column (looked for {', '.join(names)}){hint}")
 
 
 @dataclass
