@@ -190,12 +190,16 @@ class LabelStore:
         return [Event(*row) for row in rows]
 
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
-        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order."""
+        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order. The
+        review's column is named ``text`` (what `samiksha train` looks for first, whatever the pool called it); a
+        pool's other column of that name becomes ``text_original``."""
         labels = self.labels()
         first = self.pool.first_position
         present = [rid for rid in labels if rid in first]
         frame = self.pool.frame.iloc[[first[rid] for rid in present]].copy()
         frame[label_column] = [labels[rid] for rid in present]
+        if self.pool.text_column != "text":
+            frame = frame.rename(columns={"text": "text_original"}).rename(columns={self.pool.text_column: "text"})
         return frame.reset_index(drop=True)
 
     def export(self, path: str | Path) -> int:
