@@ -455,6 +455,9 @@ def test_train_now_works_on_a_pool_opened_with_a_text_column(tmp_path, flipkart_
     monkeypatch.undo()
     result = invoke("train", tmp_path / "labels.csv", "-o", tmp_path / "again", "--method", "tfidf")  # as is
     assert result.exit_code == 0, result.output
+    result = invoke("suggest", flipkart_pool, "--text-column", "Review Text", "--labelled", tmp_path / "labels.csv",
+                    "--model", tmp_path / "again", "-n", 2, "-o", tmp_path / "next.csv")  # the pool's column
+    assert "every review in the pool is labelled already" in result.output, result.output
 
 
 def test_train_now_that_cannot_start_answers_with_the_reason(flipkart_pool):

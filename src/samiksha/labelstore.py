@@ -190,16 +190,12 @@ class LabelStore:
         return [Event(*row) for row in rows]
 
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
-        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order. The
-        review's column is named ``text`` (what `samiksha train` looks for first, whatever the pool called it); a
-        pool's other column of that name becomes ``text_original``."""
+        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order."""
         labels = self.labels()
         first = self.pool.first_position
         present = [rid for rid in labels if rid in first]
         frame = self.pool.frame.iloc[[first[rid] for rid in present]].copy()
         frame[label_column] = [labels[rid] for rid in present]
-        if self.pool.text_column != "text":
-            frame = frame.rename(columns={"text": "text_original"}).rename(columns={self.pool.text_column: "text"})
         return frame.reset_index(drop=True)
 
     def export(self, path: str | Path) -> int:
@@ -207,5 +203,13 @@ class LabelStore:
         returns the rows."""
         refuse_overwriting_inputs([self.pool.source], [path])
         frame = self.labelled_frame()
-        write_table(frame, path)
+        write_table(train_input(frame, self.pool.text_column), path)
         return len(frame)
+
+
+def train_input(frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+    """Labelled reviews as `samiksha train` reads them as is: the review's column named ``text``, whatever the pool
+    called it ('Review Text'), every other column kept (another column named ``text`` becomes ``text_original``)."""
+    if text_column == "text":
+        return frame
+    return frame.rename(columns={"text": "text_original"}).rename(columns={text_column: "text"})
