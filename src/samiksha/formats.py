@@ -117,9 +117,9 @@ class Format:
         """Rows of a file without loading it (at least its rows), or None when unknown."""
         return None
 
-    def writer(self, path: Path) -> TableFile | None:
-        """A writer of this format into the new file ``path``; None when the format is read only."""
-        return None
+    def writer(self, path: Path) -> TableFile:
+        """A writer of this format into the new file ``path`` (a format that does not override it is read only)."""
+        raise NotImplementedError(f"{self.name} files cannot be written")
 
 
 FORMATS: dict[str, Format] = {}
