@@ -428,7 +428,7 @@ def test_shutdown_stops_a_training_run(tmp_path, pool_csv, monkeypatch):
             steps.append(callbacks[0].on_step_end(None, state, None))
 
     monkeypatch.setattr(importlib.import_module("samiksha.train"), "train", fake_train)
-    for label, rid in zip(("negative", "positive"), session.ids):
+    for label, rid in zip(("negative", "positive") * 4, session.ids):  # enough to hold some out
         session.store.set(rid, label)
     session.start_training()
     assert started.wait(30)
@@ -455,3 +455,61 @@ def test_a_store_without_a_pool_keeps_texts_and_an_older_database_gains_them(tmp
         "label"]
     assert page.labels()[rid] == "negative" and [e.action for e in page.history(row_id("wrong one"))] == [
         "label", "clear"]
+
+
+@pytest.fixture
+def flipkart_pool(tmp_path):
+    """A Flipkart-style export: its review under "Review Text", beside "Product Name" and "Rating"."""
+    reviews = make_reviews(4, seed=5)
+    path = tmp_path / "flipkart.csv"
+    pd.DataFrame({"Product Name": "Redmi 9", "Review Text": reviews["text"], "Rating": 4,
+                  "truth": reviews["label"]}).to_csv(path, index=False)
+    return path
+
+
+def test_train_now_works_on_a_pool_opened_with_a_text_column(tmp_path, flipkart_pool, monkeypatch):
+    import dataclasses
+    import importlib
+
+    from test_cli import invoke
+
+    from samiksha.labelpage import create_label_app
+
+    train_module = importlib.import_module("samiksha.train")
+    real_train = train_module.train
+    monkeypatch.setattr(train_module, "train", lambda data, output, config, callbacks: real_train(
+        data, output, config=dataclasses.replace(config, method="tfidf"), callbacks=callbacks))  # seconds, not minutes
+    app = create_label_app(flipkart_pool, encoder="minilm", text_column="Review Text", output=tmp_path / "model")
+    session = app.state.session
+    truth = pd.read_csv(flipkart_pool).set_index("Review Text")["truth"]
+    with TestClient(app) as page:
+        for rid in session.ids:
+            page.post("/label/api/label", json={"row_id": rid, "label": truth[session.text[rid]]})
+        started = page.post("/label/api/train")
+        assert started.status_code == 202, started.text
+        session.trainer.join(120)
+        training = page.get("/label/api/state").json()["training"]
+        assert training["state"] == "done", training
+        export = page.get("/label/api/export", params={"format": "csv"})
+    (tmp_path / "labels.csv").write_bytes(export.content)
+    assert list(pd.read_csv(tmp_path / "labels.csv").columns) == ["Product Name", "text", "Rating", "truth", "label"]
+    monkeypatch.undo()
+    result = invoke("train", tmp_path / "labels.csv", "-o", tmp_path / "again", "--method", "tfidf")  # as is
+    assert result.exit_code == 0, result.output
+    result = invoke("suggest", flipkart_pool, "--text-column", "Review Text", "--labelled", tmp_path / "labels.csv",
+                    "--model", tmp_path / "again", "-n", 2, "-o", tmp_path / "next.csv")  # the pool's column
+    assert "every review in the pool is labelled already" in result.output, result.output
+
+
+def test_train_now_that_cannot_start_answers_with_the_reason(flipkart_pool):
+    from samiksha.labelpage import create_label_app
+
+    app = create_label_app(flipkart_pool, encoder="minilm", text_column="Review Text")
+    session = app.state.session
+    with TestClient(app) as page:
+        for label, rid in zip(("negative", "positive"), session.ids):
+            page.post("/label/api/label", json={"row_id": rid, "label": label})
+        refused = page.post("/label/api/train")  # two labels: none left to hold out for evaluation
+        assert refused.status_code == 400 and "fewer than 2 distinct texts" in refused.json()["error"]
+        assert page.get("/label/api/state").json()["training"]["state"] == "idle"  # no "training in the background"
+    assert session.trainer is None

@@ -237,7 +237,7 @@ def distill(
     model_dir: Annotated[Path, typer.Argument(help="The teacher: a model folder written by `samiksha train`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the student to.")],
     unlabelled: Annotated[Optional[list[str]], typer.Option(
-        help="Unlabelled reviews for the teacher to label (CSV, TSV, JSONL, Parquet, Excel; repeat for more "
+        help="Unlabelled reviews for the teacher to label (CSV, TSV, JSONL, Parquet, Excel, .txt; repeat for more "
              "files). Evaluation rows are left out.")] = None,
     train: Annotated[Optional[str], typer.Option(
         "--train", help="The teacher's labelled training data (default: the file its folder records).")] = None,
@@ -651,7 +651,8 @@ def serve(
 @app.command()
 @friendly_errors
 def suggest(
-    pool: Annotated[str, typer.Argument(help="Unlabelled reviews: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
+    pool: Annotated[str, typer.Argument(help="Unlabelled reviews: CSV, TSV, JSONL, Parquet, Excel, a datasets folder "
+                                              "or .txt (one review per line).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Where to write the picked rows (format by suffix).")],
     n: Annotated[int, typer.Option("-n", help="How many reviews to pick.")] = 50,
     labelled: Annotated[Optional[str], typer.Option(help="Reviews labelled so far (skipped; they also train a "
@@ -719,7 +720,8 @@ def audit(
 @app.command()
 @friendly_errors
 def label(
-    pool: Annotated[str, typer.Argument(help="Reviews to label: CSV, TSV, JSONL, Parquet, Excel or a datasets folder.")],
+    pool: Annotated[str, typer.Argument(help="Reviews to label: CSV, TSV, JSONL, Parquet, Excel, a datasets folder "
+                                              "or .txt (one review per line).")],
     db: Annotated[Optional[Path], typer.Option(help="The labels database (default: POOL's name + .labels.sqlite, "
                                                "beside it).")] = None,
     labels_out: Annotated[Optional[str], typer.Option(help="Keep this file (CSV/JSONL/Parquet) up to date with every "

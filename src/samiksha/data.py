@@ -1,301 +1,109 @@
-"""Reading labelled reviews (CSV, TSV, JSONL, Parquet, Excel, `datasets` folders), validation and splits."""
+"""Reading tables of reviews (in any format of `formats.FORMATS`), finding their columns, validation and splits."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import logging
-import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
+from . import formats
 from .errors import DataError
-from .labels import LabelSchema, choose_kind, describe_kind, normalise_raw, parse_label
+from .formats import FORMATS, SEPARATORS, as_strings, first_line
+from .labels import LabelSchema, choose_kind, column_key, describe_kind, parse_label
 from .scripts import script_mix
 
 log = logging.getLogger("samiksha")
 
-TEXT_COLUMNS = ("text", "review", "review_text", "reviews", "comment", "content", "sentence", "body")
-LABEL_COLUMNS = ("label", "labels", "sentiment", "rating", "ratings", "stars", "star_rating", "class")
-SEPARATORS = {",": "comma", ";": ";", "\t": "tab", "|": "|"}
-SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
+# Known column names, matched by `labels.column_key` (case, spaces, underscores and hyphens ignored). Each entry is
+# tried in turn: a name, or a group of names that are equally likely, so that two columns of one group are refused
+# as ambiguous. "text" (Samiksha's own name, written by every export) goes first; then what real exports call the
+# review (Flipkart's "Review Text", Amazon's "review_body", "Summary", ...).
+TEXT_COLUMNS = ("text", ("review", "review_text", "reviews", "review_body", "review_content", "comment", "comments",
+                         "content", "summary", "sentence", "body"))
+LABEL_COLUMNS = ("label", "labels", "sentiment", "rating", "ratings", "rate", "stars", "star", "star_rating",
+                 "review_rating", "class", "overall")
 MIN_PER_CLASS = 10
 SMALL_DATA = 100
 
 
 def file_format(path: Path) -> str:
-    """The reader for a path: by suffix, or 'hf' for a `save_to_disk` folder."""
-    if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-            return "hf"
-        raise DataError(path, "is a folder but not a dataset saved with datasets.save_to_disk")
-    fmt = SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(path, f"unsupported file type '{path.suffix}' (use one of {', '.join(sorted(SUFFIXES))})")
-    return fmt
+    """The name of the reader for a path (`formats.FORMATS`): by suffix, or 'hf' for a `save_to_disk` folder."""
+    return formats.for_path(path).name
 
 
 def first_row_number(fmt: str) -> int:
     """The row number users see for the first data row: spreadsheet rows count the header, JSONL lines do not."""
-    return 1 if fmt in ("jsonl", "parquet", "hf") else 2
+    return 2 if FORMATS[fmt].header else 1
 
 
-def _utf8_error(path: object, raw: bytes, err: UnicodeDecodeError) -> DataError:
-    line = raw[: err.start].count(b"\n") + 1
-    return DataError(path, f"is not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}); save it as UTF-8",
-                     row=None)
+def _unreadable(path: object, fmt: str, err: Exception) -> DataError:
+    """A reader's unexpected exception as one line (readers raise many types; the user needs one line)."""
+    return DataError(path, f"cannot be read as {fmt}: {first_line(err)}")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a table of any supported format with every cell as a string ('-' reads CSV from stdin)."""
     if str(path) == "-":
-        raw = sys.stdin.buffer.read()
-        return _read_text_table("<stdin>", raw, "csv")
+        return as_strings(FORMATS["csv"].decode(sys.stdin.buffer.read(), "<stdin>"))
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or folder")
-    fmt = file_format(path)
+    fmt = formats.for_path(path)
     try:
-        if fmt in ("csv", "tsv", "jsonl"):
-            return _read_text_table(path, path.read_bytes(), fmt)
-        if fmt == "parquet":
-            frame = pd.read_parquet(path)
-        elif fmt == "excel":
-            frame = pd.read_excel(path, dtype=object)
-        else:
-            import datasets
-
-            loaded = datasets.load_from_disk(str(path))
-            if isinstance(loaded, datasets.DatasetDict):
-                split = "train" if "train" in loaded else next(iter(loaded))
-                log.info("%s: using the '%s' split of %s", path, split, list(loaded))
-                loaded = loaded[split]
-            frame = loaded.to_pandas()
+        frame = fmt.read(path)
     except DataError:
         raise
-    except Exception as err:  # readers raise many types; the user needs one line
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(path, f"cannot be read as {fmt}: {first}") from None
-    return _as_strings(frame)
-
-
-def separator(path: object, head: str, fmt: str) -> str:
-    """The separator of a CSV or TSV file from its first lines: the one its suffix names, unless the header lacks
-    it and csv.Sniffer finds another one (;, tab, comma or |) that the header has."""
-    expected = "\t" if fmt == "tsv" else ","
-    header = head.split("\n", 1)[0]
-    if expected in header:
-        return expected
-    try:
-        found = csv.Sniffer().sniff(head, delimiters="".join(SEPARATORS)).delimiter
-    except csv.Error:
-        return expected
-    if found == expected or found not in header:
-        return expected
-    log.info("%s: reading it as %s-separated (its header has no %s)", path, SEPARATORS[found], SEPARATORS[expected])
-    return found
-
-
-def _csv_problem(path: object, lines: Iterable[str], sep: str, fmt: str) -> DataError | None:
-    """Where a CSV/TSV that the parser refused really goes wrong, read again with Python's csv module: the row whose
-    quote never closes, or the first row with more fields than the header (and the quoted field before it that
-    swallowed line ends, the usual cause). Rows are counted as a spreadsheet does (the header is row 1)."""
-    reader = csv.reader(lines, delimiter=sep)
-    start, width, spanning = 1, None, None
-    for number, record in enumerate(reader, 1):
-        end = reader.line_num
-        if width is None:
-            width = len(record)
-        if end > start and any("\n" in field for field in record):
-            spanning = (number, start, end)
-        if len(record) > width:
-            where = f"line {start} has " if start != number else ""
-            message = f"cannot be read as {fmt}: {where}{len(record)} fields where the header has {width}"
-            if spanning is not None:
-                message += (f"; a quoted field opened on line {spanning[1]} runs to line {spanning[2]}: "
-                            "check the quotes there")
-            else:
-                message += (f"; a text with a {SEPARATORS[sep] if sep != ',' else 'comma'} in it must be in double "
-                            "quotes")
-            return DataError(path, message, row=number)
-        start = end + 1
-    if spanning is not None and spanning[2] == start - 1:
-        number, first, _ = spanning
-        return DataError(path, f"cannot be read as {fmt}: the quote opened on line {first} never closes (it runs to "
-                               "the end of the file); check the quotes in this row", row=number)
-    return None
-
-
-def _jsonl_chunks(lines: Iterable[str], chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
-    """Frames of up to ``chunk_rows`` JSON objects, one per non-blank line (Python's json: each value kept as
-    written, no type guessing); a line that is not a JSON object is refused by its number."""
-    records: list[dict] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as err:
-            raise DataError(path, f"cannot be read as jsonl: line {number} is not JSON ({err})", row=number) from None
-        if not isinstance(value, dict):
-            raise DataError(path, f"cannot be read as jsonl: line {number} is a JSON {type(value).__name__}, not an "
-                                  "object; JSONL holds one {\"text\": ...} object per line", row=number)
-        records.append(value)
-        if len(records) == chunk_rows:
-            yield _as_strings(pd.DataFrame.from_records(records))
-            records = []
-    if records:
-        yield _as_strings(pd.DataFrame.from_records(records))
-
-
-def _parse_error(path: object, fmt: str, err: Exception, lines: Iterable[str] | None = None,
-                 sep: str = ",") -> DataError:
-    """A CSV/TSV reader's error as one line: where the file really goes wrong when ``lines`` can be read again,
-    else the reader's own message."""
-    if lines is not None:
-        found = _csv_problem(path, lines, sep, fmt)
-        if found is not None:
-            return found
-    message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-    match = re.search(r"line (\d+)", message)
-    return DataError(path, f"cannot be read as {fmt}: {message}", row=int(match.group(1)) if match else None)
-
-
-def _read_text_table(path: object, raw: bytes, fmt: str) -> pd.DataFrame:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise _utf8_error(path, raw, err) from None
-    if not text.strip():
-        raise DataError(path, "is empty")
-    if fmt == "jsonl":
-        chunks = list(_jsonl_chunks(io.StringIO(text), sys.maxsize, path))
-        return chunks[0] if chunks else pd.DataFrame()
-    sep = separator(path, text[:65536], fmt)
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
     except Exception as err:
-        raise _parse_error(path, fmt, err, io.StringIO(text, newline=""), sep) from None
-    return _as_strings(frame)
+        raise _unreadable(path, fmt.name, err) from None
+    return as_strings(frame)
 
 
 def iter_table(path: str | Path, chunk_rows: int = 10_000) -> Iterator[pd.DataFrame]:
-    """Read a table in chunks of string cells, in constant memory for CSV, TSV, JSONL and Parquet."""
+    """Read a table in chunks of string cells, in constant memory for the formats that stream (CSV, TSV, JSONL,
+    text lines, Parquet)."""
     if str(path) == "-":
         yield from read_chunks(sys.stdin.buffer, "csv", chunk_rows, path)
         return
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or folder")
-    fmt = file_format(path)
-    if fmt in ("excel", "hf"):  # not streamable: read whole, hand out in slices
+    fmt = formats.for_path(path)
+    if not fmt.streams:  # read whole, hand out in slices
         frame = read_table(path)
         for start in range(0, len(frame), chunk_rows):
             yield frame.iloc[start:start + chunk_rows]
         return
     with open(path, "rb") as stream:
-        yield from read_chunks(stream, fmt, chunk_rows, path)
+        yield from read_chunks(stream, fmt.name, chunk_rows, path)
 
 
 def read_chunks(stream: BinaryIO, fmt: str, chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
-    """Chunks of string cells from an open binary stream of CSV, TSV or JSONL (or a seekable one of Parquet)."""
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(stream).iter_batches(batch_size=chunk_rows):
-            yield _as_strings(batch.to_pandas())
-        return
-    sep = "" if fmt == "jsonl" else separator(path, _peek_text(stream), fmt)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    """Chunks of string cells from an open binary stream in the format named ``fmt`` (Parquet: a seekable one)."""
     try:
-        if fmt == "jsonl":
-            yield from _jsonl_chunks(text, chunk_rows, path)
-            return
-        for chunk in pd.read_csv(text, sep=sep, dtype=str, keep_default_na=False, chunksize=chunk_rows):
-            yield _as_strings(chunk)
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(path, "is empty") from None
-    except (ValueError, pd.errors.ParserError) as err:
-        if isinstance(path, Path) and path.is_file():  # read it again to say where it goes wrong
-            with open(path, encoding="utf-8-sig", errors="replace", newline="") as again:
-                raise _parse_error(path, fmt, err, again, sep) from None
-        raise _parse_error(path, fmt, err) from None
-    finally:
-        text.detach()  # the caller owns the stream
-
-
-def _peek_text(stream: BinaryIO, size: int = 65536) -> str:
-    """The first bytes of a buffered stream as text, without consuming them ('' when it cannot peek)."""
-    try:
-        head = stream.peek(size)[:size]
-    except (AttributeError, OSError, ValueError):
-        return ""
-    return head.decode("utf-8-sig", errors="ignore")
-
-
-XLSX_MAX_UNZIPPED = 200 * 1024 * 1024  # bytes an .xlsx may unzip to (its parts' declared sizes, which zipfile keeps to)
-
-
-class TooManyRows(DataError):
-    """A table with more rows than the caller accepts."""
+        for chunk in FORMATS[fmt].chunks(stream, path, chunk_rows):
+            yield as_strings(chunk)
+    except DataError:
+        raise
+    except Exception as err:
+        raise _unreadable(path, fmt, err) from None
 
 
 def read_bounded(stream: BinaryIO, fmt: str, max_rows: int, path: object, chunk_rows: int = 10_000) -> pd.DataFrame:
     """A whole table of string cells from a seekable binary stream, decoding at most about ``max_rows`` + one chunk
     before refusing with `TooManyRows`: a small compressed file cannot unpack into millions of rows in memory."""
-    too_many = TooManyRows(path, f"has more than {max_rows:,} rows")
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            rows = pq.ParquetFile(stream).metadata.num_rows
-        except Exception as err:  # pyarrow raises several types for a broken file
-            raise DataError(path, f"cannot be read as parquet: {str(err).splitlines()[0] if str(err) else err!r}"
-                            ) from None
-        if rows > max_rows:
-            raise too_many
-        stream.seek(0)
-    if fmt == "excel":
-        import zipfile
-
-        try:
-            unzipped = sum(part.file_size for part in zipfile.ZipFile(stream).infolist())
-        except (zipfile.BadZipFile, OSError, ValueError):
-            raise DataError(path, "cannot be read as excel: not an .xlsx file") from None
-        if unzipped > XLSX_MAX_UNZIPPED:
-            raise DataError(path, f"unzips to {unzipped:,} bytes; at most {XLSX_MAX_UNZIPPED:,} are read")
-        stream.seek(0)
-        try:
-            frame = pd.read_excel(stream, dtype=object, nrows=max_rows + 1)
-        except Exception as err:
-            raise DataError(path, f"cannot be read as excel: {str(err).splitlines()[0] if str(err) else err!r}"
-                            ) from None
-        if len(frame) > max_rows:
-            raise too_many
-        return _as_strings(frame)
-    if fmt in ("csv", "tsv", "jsonl") and not stream.read(4096).strip():
-        raise DataError(path, "is empty")
-    stream.seek(0)
-    chunks, rows = [], 0
-    for chunk in read_chunks(stream, fmt, min(chunk_rows, max_rows + 1), path):
-        rows += len(chunk)
-        if rows > max_rows:
-            raise too_many
-        chunks.append(chunk)
-    if not chunks:
-        raise DataError(path, "is empty")
-    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    try:
+        return FORMATS[fmt].read_bounded(stream, path, max_rows, chunk_rows)
+    except DataError:
+        raise
+    except Exception as err:
+        raise _unreadable(path, fmt, err) from None
 
 
 def count_rows(path: str | Path) -> int | None:
@@ -305,44 +113,37 @@ def count_rows(path: str | Path) -> int | None:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or folder")
-    fmt = file_format(path)
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    if fmt not in ("csv", "tsv", "jsonl"):
-        return None
-    lines = 0
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            lines += block.count(b"\n")
-    return max(lines - (fmt != "jsonl"), 0)
+    return formats.for_path(path).rows(path)
 
 
-def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    frame.columns = [str(c) for c in frame.columns]
-    return frame.astype(object).map(normalise_raw) if len(frame) else frame.astype(object)
-
-
-def find_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple[str, ...], role: str,
+def find_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple[str | tuple[str, ...], ...], role: str,
                 path: object) -> str:
-    """The column named ``wanted``, or the first known name for ``role`` (case-insensitive)."""
+    """The column named ``wanted`` (exactly, else by `column_key`), or the one column of the first entry of
+    ``candidates`` (a name or a group of names) that the frame has; two columns of one entry are refused."""
     columns = list(frame.columns)
     if wanted is not None:
         if wanted in columns:
             return wanted
-        lowered = {c.lower(): c for c in columns}
-        if wanted.lower() in lowered:
-            return lowered[wanted.lower()]
-        raise DataError(path, f"has no {role} column '{wanted}' (columns: {', '.join(columns)})")
-    lowered = {c.strip().lower(): c for c in columns}
-    for name in candidates:
-        if name in lowered:
-            return lowered[name]
+        same = [c for c in columns if column_key(c) == column_key(wanted)]
+        if len(same) == 1:
+            return same[0]
+        if not same:
+            raise DataError(path, f"has no {role} column '{wanted}' (columns: {', '.join(columns)})")
+        raise DataError(path, f"has several columns named like '{wanted}' ({', '.join(same)}); name one exactly "
+                              f"with --{role}-column")
+    names = [name for entry in candidates for name in ((entry,) if isinstance(entry, str) else entry)]
+    for entry in candidates:
+        keys = {column_key(name) for name in ((entry,) if isinstance(entry, str) else entry)}
+        found = [c for c in columns if column_key(c) in keys]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"'{c}'" for c in found)
+            raise DataError(path, f"{len(found)} columns could be the {role}: {listed}; name one with --{role}-column")
     odd = next((name for sep, name in SEPARATORS.items() if sep != "," and any(sep in c for c in columns)), None)
     hint = f"; the header looks {odd}-separated: save the file with commas between columns" if odd else ""
     raise DataError(path, f"no {role} column found among {', '.join(columns)}; "
-                          f"name it with --{role}-column (looked for {', '.join(candidates)}){hint}")
+                          f"name it with --{role}-column (looked for {', '.join(names)}){hint}")
 
 
 @dataclass
@@ -394,9 +195,13 @@ def load_labelled(path: str | Path, text_column: str | None = None, label_column
     """Read a labelled file; with ``schema``, every label must be one of its names. ``label_scheme`` (auto, stars
     or ids) says how numbers read; by guess, the mapping used is logged, as a warning when both readings fit."""
     frame = read_table(path)
+    fmt = "csv" if str(path) == "-" else file_format(Path(path))
+    if not FORMATS[fmt].labelled:
+        tables = ", ".join(s for s, f in formats.written().items() if f.labelled)
+        raise DataError(path, f"is read as {FORMATS[fmt].description}, so it has no labels; where labels are needed, "
+                              f"give a table with a text and a label column ({tables})")
     if frame.empty:
         raise DataError(path, "has no data rows")
-    fmt = "csv" if str(path) == "-" else file_format(Path(path))
     text_col = find_column(frame, text_column, TEXT_COLUMNS, "text", path)
     label_col = find_column(frame, label_column, LABEL_COLUMNS, "label", path)
     if text_column is None or label_column is None:

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, FastAPI
@@ -24,14 +24,18 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .data import LabelledData, TooManyRows, count_rows, file_format, read_bounded
-from .errors import SamikshaError
+from .data import LabelledData, count_rows, file_format, read_bounded
+from .errors import DataError, SamikshaError
+from .formats import TooManyRows
 from .labels import SENTIMENT
 from .labelstore import Event, LabelStore, default_db
 from .modelfolder import ModelFolder
 from .serve import MEDIA_TYPES
 from .suggest import candidates, guess_and_reason, least_certain_first, needs_cover, pick_next, read_pool
 from .web import BodyLimit, Cancelled, Metrics, add_error_handlers, add_pages, attachment, read_metrics
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 log = logging.getLogger("samiksha")
 
@@ -278,11 +282,31 @@ class Session:
                 for row, r in zip(ranking["row"], ranking.itertuples())]
 
     def start_training(self) -> None:
+        """Train on the labels so far in a background thread, once they are known to make a training set: a
+        problem with them (one class, too few to hold some out) is raised here, as the answer, not as a failed run."""
+        import shutil
+        import tempfile
+
+        from .config import TrainConfig
+        from .train import prepare_data
+
         with self.lock:
             if self.training.state == "running":
                 raise AlreadyTraining("a training run is already going")
-            self.training = TrainingStatus("running", "starting", None, time.time())
-            self.trainer = threading.Thread(target=self._train, name="samiksha-label-train", daemon=True)
+            config = TrainConfig(model=self.base_model, seed=self.seed)
+            folder = Path(tempfile.mkdtemp(prefix="samiksha-label-"))
+            try:
+                data = folder / "labels.csv"
+                rows = self.store.export(data)  # the review under `text`: what `train` reads as is
+                prepare_data(data, None, config)
+            except BaseException as err:
+                shutil.rmtree(folder, ignore_errors=True)
+                if isinstance(err, DataError):  # said without the temporary file's name
+                    raise SamikshaError(f"cannot train on these labels yet: {str(err).split(': ', 1)[-1]}") from None
+                raise
+            self.training = TrainingStatus("running", f"training on {rows} labels", None, time.time())
+            self.trainer = threading.Thread(target=self._train, args=(folder, data, rows, config),
+                                            name="samiksha-label-train", daemon=True)
             self.trainer.start()
 
     def stop(self) -> None:
@@ -296,22 +320,20 @@ class Session:
             self.trainer.join(timeout)
         self.write_labels_out()
 
-    def _train(self) -> None:
-        import tempfile
+    def _train(self, folder: Path, data: Path, rows: int, config: TrainConfig) -> None:
+        """Train on the exported labels ``data`` (in the temporary ``folder``, removed after), then re-rank."""
+        import shutil
 
-        from .config import TrainConfig
         from .train import train
 
         status = self.training
         handler = _StatusLog(status)
         logging.getLogger("samiksha").addHandler(handler)
         try:
-            with tempfile.TemporaryDirectory(prefix="samiksha-label-") as tmp:
-                data = Path(tmp) / "labels.csv"
-                rows = self.store.export(data)
-                status.message = f"training on {rows} labels"
-                train(data, self.output, config=TrainConfig(model=self.base_model, seed=self.seed),
-                      callbacks=[_progress_callback(status, self.stopping)])
+            try:
+                train(data, self.output, config=config, callbacks=[_progress_callback(status, self.stopping)])
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
             status.message, status.progress = "ranking the pool with the new model", None
             self._use_model(self.output)
             self.rerank()

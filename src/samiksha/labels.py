@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -17,11 +18,17 @@ _SENTIMENT_ALIASES = {
 }
 # "-1"/"0"/"+1" only count as sentiment in a column that also uses words; bare 0/1/2 are indices.
 _NUMERIC_ALIASES = {"-1", "0", "+1"}
-STAR_COLUMNS = {"rating", "ratings", "stars", "star", "star_rating", "score"}
+STAR_COLUMNS = {"rating", "ratings", "rate", "stars", "star", "star_rating", "review_rating", "score", "overall"}
 
 KINDS = ("sentiment", "index", "stars", "custom")
 # --label-scheme: how a column of numbers reads (auto: by the column's name and values)
 LABEL_SCHEMES = {"auto": None, "stars": "stars", "ids": "index"}
+
+
+def column_key(name: str) -> str:
+    """A column name as matched against known names: case, spaces, underscores and hyphens ignored
+    ('Review Text', 'review_text' and 'reviewText' are one name)."""
+    return re.sub(r"[\s_-]+", "", name.casefold())
 
 
 def _as_int(value: str) -> int | None:
@@ -69,7 +76,7 @@ def infer_kind(values: Iterable[str], column: str | None = None) -> str:
         return "custom"
     numbers = {_as_int(v) for v in distinct}
     if None not in numbers:
-        if column is not None and column.strip().lower() in STAR_COLUMNS:
+        if column is not None and column_key(column) in {column_key(name) for name in STAR_COLUMNS}:
             return "stars"
         if numbers <= {0, 1, 2}:
             return "index"

@@ -228,5 +228,13 @@ class LabelStore:
         returns the rows."""
         refuse_overwriting_inputs([self.pool.source] if self.pool is not None else [], [path])
         frame = self.labelled_frame()
-        write_table(frame, path)
+        write_table(train_input(frame, self.pool.text_column if self.pool is not None else "text"), path)
         return len(frame)
+
+
+def train_input(frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+    """Labelled reviews as `samiksha train` reads them as is: the review's column named ``text``, whatever the pool
+    called it ('Review Text'), every other column kept (another column named ``text`` becomes ``text_original``)."""
+    if text_column == "text":
+        return frame
+    return frame.rename(columns={"text": "text_original"}).rename(columns={text_column: "text"})

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import formats
 from .backends import usable_cores
-from .data import SUFFIXES, TEXT_COLUMNS, find_column, read_chunks
+from .data import TEXT_COLUMNS, find_column, read_chunks
 from .errors import DataError, SamikshaError
 
 try:
@@ -29,14 +30,18 @@ except ImportError:  # the extra is not installed; label_files says what to inst
 
 SOURCE_FILE, SOURCE_ROW = "source_file", "source_row"
 OUTPUT_FORMATS = ("parquet", "csv")
-STREAMED = ("csv", "tsv", "jsonl", "parquet")
 MISSING_EXTRA = "--engine ray needs Ray Data: pip install 'samiksha[ray]'"
 
 
-def _format(path: str) -> str | None:
-    """The reader for a file name, when Ray can stream it (CSV, TSV, JSONL, Parquet)."""
-    fmt = SUFFIXES.get(os.path.splitext(path)[1].lower())
-    return fmt if fmt in STREAMED else None
+def _format(path: str) -> formats.Format | None:
+    """The reader for a file name, when it streams (CSV, TSV, JSONL, text lines, Parquet: `formats.FORMATS`)."""
+    fmt = formats.by_suffix(os.path.splitext(path)[1])
+    return fmt if fmt is not None and fmt.streams else None
+
+
+def _streamed() -> str:
+    """The suffixes Ray can label, for messages."""
+    return ", ".join(s for f in formats.FORMATS.values() if f.streams and not f.folder for s in f.suffixes)
 
 
 def input_paths(pattern: str) -> list[str]:
@@ -60,7 +65,7 @@ def input_paths(pattern: str) -> list[str]:
                 paths = sorted(f.path for f in found if f.type == pyarrow.fs.FileType.File and _format(f.path)
                                and not f.base_name.startswith((".", "_")))  # hidden and _SUCCESS-style files
                 if not paths:
-                    raise DataError(pattern, f"has no {', '.join(STREAMED).upper()} file")
+                    raise DataError(pattern, f"has no file to label (looked for {_streamed()})")
             elif info.type == pyarrow.fs.FileType.File:
                 paths = [where]
             else:
@@ -72,26 +77,27 @@ def input_paths(pattern: str) -> list[str]:
             paths = [f"{scheme}://{path}" for path in paths]
     for path in paths:
         if _format(path) is None:
-            raise DataError(path, f"cannot be labelled with --engine ray (use {', '.join(STREAMED).upper()})")
+            raise DataError(path, f"cannot be labelled with --engine ray (use {_streamed()})")
     return [path if "://" in path else str(Path(path).resolve()) for path in paths]
 
 
 class ReviewFiles(FileBasedDatasource):
-    """CSV/TSV/JSONL/Parquet files read with `samiksha predict`'s own reader (the same strings, quoted newlines
-    included), each row tagged with its file and 0-based row within that file, so the output joins back."""
+    """Files of a streaming format (CSV, TSV, JSONL, text lines, Parquet) read with `samiksha predict`'s own reader
+    (the same strings, quoted newlines included), each row tagged with its file and 0-based row within that file, so
+    the output joins back."""
 
     def __init__(self, paths: list[str], chunk_rows: int):
         super().__init__(paths)
         self.chunk_rows = chunk_rows
 
     def _open_input_source(self, filesystem, path: str, **open_args):
-        if _format(path) == "parquet":  # Parquet needs random access, not a stream
+        if _format(path).random_access:  # Parquet needs random access, not a stream
             return filesystem.open_input_file(path)
         return super()._open_input_source(filesystem, path, **open_args)
 
     def _read_stream(self, f, path: str):
         start = 0
-        for chunk in read_chunks(f, _format(path), self.chunk_rows, path):
+        for chunk in read_chunks(f, _format(path).name, self.chunk_rows, path):
             for name in (SOURCE_FILE, SOURCE_ROW):
                 if name in chunk.columns:
                     raise DataError(path, f"already has a '{name}' column, which --engine ray adds; rename it",
@@ -126,9 +132,10 @@ def _peek_text_column(path: str, text_column: str | None) -> str:
     import pyarrow.fs
 
     filesystem, where = pyarrow.fs.FileSystem.from_uri(path if "://" in path else str(Path(path).resolve()))
-    opened = filesystem.open_input_file(where) if _format(path) == "parquet" else filesystem.open_input_stream(where)
+    fmt = _format(path)
+    opened = filesystem.open_input_file(where) if fmt.random_access else filesystem.open_input_stream(where)
     with opened as stream:
-        first = next(read_chunks(stream, _format(path), 5, path), None)
+        first = next(read_chunks(stream, fmt.name, 5, path), None)
     if first is None:
         raise DataError(path, "is empty")
     return find_column(first, text_column, TEXT_COLUMNS, "text", path)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from . import formats
 from .errors import DataError, SamikshaError
 from .labelstore import LabelStore
 from .predict import Classifier
@@ -38,18 +39,16 @@ MAX_ROWS = 100_000  # rows of an uploaded file, counted as it is decoded (a smal
 SHUTTING_DOWN = "the server is shutting down"
 MAX_EXPLAIN_TEXTS = 100  # an explanation costs one model call per word of the text (at most 24, plus one)
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around an uploaded file
-UPLOADS = {".csv": ".csv", ".tsv": ".tsv", ".jsonl": ".jsonl", ".ndjson": ".jsonl", ".xlsx": ".xlsx",
-           ".parquet": ".parquet"}  # accepted upload suffix -> suffix of the labelled file
-MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".tsv": "text/tab-separated-values; charset=utf-8",
-               ".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet",
-               ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MEDIA_TYPES = {suffix: fmt.media_type for suffix, fmt in formats.written().items()}  # of the files written
+OUTPUTS = tuple(suffix.lstrip(".") for suffix in MEDIA_TYPES)  # the ?format= of a labelled file
+READERS = {suffix: fmt for fmt in formats.FORMATS.values() for suffix in fmt.uploads}  # upload suffix -> its format
+UPLOADS = {suffix: fmt.suffixes[0] if fmt.suffixes[0] in MEDIA_TYPES else ".csv"
+           for suffix, fmt in READERS.items()}  # accepted upload suffix -> suffix of the labelled file
 CONTEXT_COLUMNS = {  # columns of an uploaded file that the page shows beside each review, by normalised name
     "product": ("product", "product_name", "product_title", "item", "item_name", "title", "name"),
     "date": ("date", "review_date", "reviewed_on", "reviewed_at", "created_at", "created", "time", "timestamp"),
     "stars": ("stars", "star", "rating", "ratings", "star_rating", "review_rating", "overall"),
 }
-READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "excel",
-           ".parquet": "parquet"}  # accepted upload suffix -> `data.read_bounded` format
 
 
 @dataclass(frozen=True)
@@ -318,9 +317,7 @@ class Health(BaseModel):
 
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 415, 422, 503)}
-FILE_TYPES = {"text/csv": {}, "text/tab-separated-values": {}, "application/x-ndjson": {},
-              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-              "application/vnd.apache.parquet": {}}
+FILE_TYPES = {media_type.split(";")[0]: {} for media_type in MEDIA_TYPES.values()}
 
 
 def model_info(model_dir: Path, classifier: Classifier, limits: Limits) -> ModelInfo:
@@ -372,12 +369,13 @@ def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_colu
 
     At most ``max_rows`` rows are decoded (413 beyond); labelling stops with `Cancelled` once ``cancel`` is set.
     """
-    from .data import TEXT_COLUMNS, TooManyRows, find_column, read_bounded
+    from .data import TEXT_COLUMNS, find_column, read_bounded
+    from .formats import TooManyRows
     from .predict import label_frame
     from .storage import write_table
 
     try:
-        frame = read_bounded(io.BytesIO(raw), READERS[suffix], max_rows, name)
+        frame = read_bounded(io.BytesIO(raw), READERS[suffix].name, max_rows, name)
     except TooManyRows as err:
         raise HTTPException(413, f"{err}; this server labels at most {max_rows:,} rows per file") from None
     try:
@@ -465,9 +463,9 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
                                        "otherwise), or with format=json the table as JSON."}})
     async def predict_file(
         request: Request,
-        file: Annotated[UploadFile, File(description="CSV, TSV, JSONL, Excel (.xlsx) or Parquet, UTF-8.")],
+        file: Annotated[UploadFile, File(description=f"A table of reviews: {', '.join(UPLOADS)} (text in UTF-8).")],
         text_column: Annotated[str | None, Form(description="Column to label (default: found by name).")] = None,
-        output: Annotated[Literal["same", "csv", "tsv", "jsonl", "xlsx", "parquet", "json"], Query(
+        output: Annotated[Literal[("same", *OUTPUTS, "json")], Query(
             alias="format", description="Format of the answer: the upload's own (same), another file format, "
                                         "or json (the table as JSON, used by the web page).")] = "same",
     ) -> Response:
@@ -516,7 +514,7 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
 
     @api.post("/table", response_class=Response, responses={
         **ERRORS, 200: {"content": FILE_TYPES, "description": "The table as a file."}})
-    async def table(body: TableRequest, output: Annotated[Literal["csv", "tsv", "jsonl", "xlsx", "parquet"], Query(
+    async def table(body: TableRequest, output: Annotated[Literal[OUTPUTS], Query(
             alias="format", description="The file format.")] = "csv") -> Response:
         """Write a table as a file: the web page's results (with your labels and the aspects) go back in the
         uploaded file's own format, Excel included."""

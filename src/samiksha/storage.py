@@ -8,9 +8,9 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from . import formats
 from .errors import SamikshaError
 
 
@@ -102,49 +102,37 @@ def refuse_overwriting_inputs(inputs: Iterable[object], outputs: Iterable[object
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write CSV, TSV, JSONL, Parquet or Excel by suffix, atomically."""
+    """Write a table in the format its suffix names (`formats.written`), atomically."""
     with TableWriter(path) as writer:
         writer.write(frame)
-
-
-# What a spreadsheet may read as the start of a formula (OWASP's list for CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _xlsx_value(value: object) -> object:
-    """A cell value openpyxl can store: numpy scalars as Python ones, missing as empty, anything else as text."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (str, int, float, bool, pd.Timestamp)):
-        return value
-    return str(value)
 
 
 class TableWriter:
     """Writes a table chunk by chunk to a temporary file and renames it into place on success.
 
-    CSV, TSV, JSONL, Parquet and XLSX stream in constant memory (XLSX through openpyxl's write-only mode).
-    ``path`` None or '-' writes CSV to stdout. Every format keeps each text exactly (CSV here is for machines and
-    `samiksha train`: lossless, no OWASP prefix); in XLSX a text that starts with = + - @ is a text cell with
-    Excel's quote prefix, never a live formula.
+    Each format of `formats.written` (CSV, TSV, JSONL, Parquet, XLSX) streams in constant memory. ``path`` None or
+    '-' writes CSV to stdout. Every format keeps each text exactly (CSV here is for machines and `samiksha train`:
+    lossless, no OWASP prefix); in XLSX a text that starts with = + - @ is a text cell with Excel's quote prefix,
+    never a live formula.
     """
-
-    FORMATS = (".csv", ".tsv", ".jsonl", ".parquet", ".xlsx")
 
     def __init__(self, path: str | Path | None):
         self.stdout = path is None or str(path) == "-"
         self.path = None if self.stdout else Path(path)
         self.suffix = ".csv" if self.stdout else self.path.suffix.lower()
-        if self.suffix not in self.FORMATS:
-            raise SamikshaError(f"{path}: cannot write '{self.suffix}' files (use {', '.join(self.FORMATS)})")
+        writable = formats.written()
+        if self.suffix not in writable:
+            raise SamikshaError(f"{path}: cannot write '{self.suffix}' files (use {', '.join(writable)})")
         self.tmp: Path | None = None
+        self.file: formats.TableFile | None = None
         self.rows = 0
-        self._parquet = None
-        self._workbook = None
         if self.path is not None:
             self.tmp = temp_beside(self.path)
+            try:
+                self.file = writable[self.suffix].writer(self.tmp)
+            except BaseException:
+                self.tmp.unlink(missing_ok=True)
+                raise
 
     def write(self, frame: pd.DataFrame) -> None:
         first = self.rows == 0
@@ -153,56 +141,12 @@ class TableWriter:
             import sys
 
             frame.to_csv(sys.stdout, index=False, header=first)
-        elif self.suffix in (".csv", ".tsv"):
-            frame.to_csv(self.tmp, index=False, header=first, mode="w" if first else "a",
-                         sep="\t" if self.suffix == ".tsv" else ",")
-        elif self.suffix == ".jsonl":
-            with open(self.tmp, "w" if first else "a", encoding="utf-8") as handle:
-                frame.to_json(handle, orient="records", lines=True, force_ascii=False)
-        elif self.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            if self._parquet is None:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
-            else:
-                table = pa.Table.from_pandas(frame, schema=self._parquet.schema, preserve_index=False)
-            self._parquet.write_table(table)
         else:
-            self._write_xlsx(frame)
-
-    def _write_xlsx(self, frame: pd.DataFrame) -> None:
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
-
-        if self._workbook is None:
-            self._workbook = Workbook(write_only=True)
-        new = not self._workbook.worksheets
-        sheet = self._workbook.worksheets[0] if not new else self._workbook.create_sheet("Sheet1")
-
-        def cell(value: object) -> object:
-            value = _xlsx_value(value)
-            if not isinstance(value, str) or not value.startswith(FORMULA_START):
-                return value
-            text = WriteOnlyCell(sheet, value=value)
-            text.data_type = "s"  # openpyxl takes a leading '=' for a formula: store the text as text
-            text.quotePrefix = True  # and Excel keeps it text when the cell is edited
-            return text
-
-        if new:
-            sheet.append([cell(str(c)) for c in frame.columns])
-        for row in frame.itertuples(index=False, name=None):
-            sheet.append([cell(v) for v in row])
+            self.file.write(frame)
 
     def close(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        if self.suffix == ".xlsx" and self.tmp is not None:
-            if self._workbook is None:
-                self._write_xlsx(pd.DataFrame())
-            self._workbook.save(self.tmp)
-        if self.tmp is not None:
+        if self.file is not None:
+            self.file.finish()
             os.replace(self.tmp, self.path)
 
     def __enter__(self) -> TableWriter:
@@ -211,8 +155,6 @@ class TableWriter:
     def __exit__(self, kind, error, trace) -> None:
         if kind is None:
             self.close()
-        else:
-            if self._parquet is not None:
-                self._parquet.close()
-            if self.tmp is not None:
-                self.tmp.unlink(missing_ok=True)
+        elif self.file is not None:
+            self.file.abort()
+            self.tmp.unlink(missing_ok=True)

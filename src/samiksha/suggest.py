@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import TEXT_COLUMNS, find_column, load_labelled, normalise_text, read_table
+from .data import TEXT_COLUMNS, find_column, iter_table, load_labelled, normalise_text, read_table
 from .errors import DataError
-from .labels import SENTIMENT
+from .labels import SENTIMENT, column_key
 
 log = logging.getLogger("samiksha")
 
@@ -162,8 +162,14 @@ def cover_reason(size: int) -> str:
 
 
 def _labels_so_far(labelled: str | Path | None, text_column: str | None) -> tuple[list[str], list[str]]:
+    """Texts and labels of the file of labels so far. ``text_column`` (the pool's) names its text column when it has
+    one; else it is found by name, as in a label export, which calls the pool's text column ``text``."""
     if labelled is None:
         return [], []
+    if text_column is not None and str(labelled) != "-":
+        header = next(iter_table(labelled, chunk_rows=1), pd.DataFrame()).columns
+        if not any(column_key(c) == column_key(text_column) for c in header):
+            text_column = None
     data = load_labelled(labelled, text_column=text_column)
     return data.texts, data.labels
 
