@@ -9,7 +9,7 @@ import pytest
 from conftest import make_reviews
 
 from samiksha.adapt import MaskedPositions, adapt, adaptation_texts, masked_lm
-from samiksha.errors import SamikshaError
+from samiksha.errors import ModelError, SamikshaError
 from samiksha.modelfolder import ModelFolder
 
 
@@ -62,6 +62,7 @@ def test_adapted_encoder_trains_with_train_model(tmp_path, tiny_bert, reviews_cs
     from safetensors import safe_open
 
     from samiksha import TrainConfig, train
+    from samiksha.predict import Classifier
 
     pool, evaluation, _ = unlabelled
     out = tmp_path / "adapted"
@@ -76,6 +77,8 @@ def test_adapted_encoder_trains_with_train_model(tmp_path, tiny_bert, reviews_cs
     assert (out / "tokenizer.json").exists() and not ModelFolder(out).checkpoints.exists()
     card = (out / "README.md").read_text(encoding="utf-8")
     assert str(pool) in card and "2 epoch(s)" in card and "3 text(s) that also appear in" in card
+    with pytest.raises(ModelError, match="not a classifier; train one on it"):
+        Classifier.load(out)
     trained = train(reviews_csv, tmp_path / "model", config=TrainConfig(model=str(out), epochs=1, batch_size=8,
                                                                         seed=1, report_seeds=1))
     assert trained.meta["method"] == "stack" and trained.meta["base_model"] == str(out)
