@@ -284,7 +284,7 @@ def adapt(
     exclude: Annotated[Optional[list[str]], typer.Option(
         help="Evaluation or test data whose texts are left out (repeat for more files): an encoder that read them "
              "would score optimistically on them.")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Epochs over the texts (default: 3).")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs over the texts (default: 1).")] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per optimizer step.")] = 32,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
     max_length: Annotated[int, typer.Option(help="Truncate texts to this many tokens.")] = 128,
