@@ -157,7 +157,7 @@ def masked_lm(resolved, settings: dict):
     decoder, embeddings = model.get_output_embeddings(), model.get_input_embeddings()
     if decoder is None or decoder.weight is not embeddings.weight:
         raise ModelError(f"{resolved.name}: its masked-language-model decoder is not tied to the input embeddings")
-    new = sorted(k for k in info["missing_keys"])
+    new = sorted(info["missing_keys"])
     if new:
         log.info("%s: no masked-language-model head in its weights (%s); a new one is trained, its decoder tied to "
                  "the input embeddings", resolved.name, ", ".join(new))
@@ -317,10 +317,11 @@ def _train(texts: list[str], report: dict, resolved, settings: dict, folder: Mod
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     start_epoch = float(resumed_state.get("epoch") or 0)
     epochs_run = float(trainer.state.epoch or 0)
-    return model, {"texts": len(texts), "epochs_run": epochs_run, "steps": int(trainer.state.global_step),
-            "wall_seconds": wall, "texts_per_second": (epochs_run - start_epoch) * len(texts) / wall if wall else None,
-            "resumed": resume_point is not None, "new_head_weights": new_head, "embeddings_frozen": frozen,
-            "loss_history": losses, "device": "cuda" if cuda else f"cpu ({torch.get_num_threads()} threads)"}
+    figures = {"texts": len(texts), "epochs_run": epochs_run, "steps": int(trainer.state.global_step),
+               "wall_seconds": wall, "texts_per_second": (epochs_run - start_epoch) * len(texts) / wall,
+               "resumed": resume_point is not None, "new_head_weights": new_head, "embeddings_frozen": frozen,
+               "loss_history": losses, "device": "cuda" if cuda else f"cpu ({torch.get_num_threads()} threads)"}
+    return model, figures
 
 
 def _save_encoder(model, resolved, staging: Path) -> None:
