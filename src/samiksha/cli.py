@@ -275,6 +275,47 @@ def distill(
 
 @app.command()
 @friendly_errors
+def adapt(
+    files: Annotated[list[str], typer.Argument(help="Unlabelled reviews: CSV, TSV, JSONL, Parquet, Excel or a "
+                                                    "datasets folder (labels, if any, are not used).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the adapted encoder to.")],
+    model: Annotated[Optional[str], typer.Option(help="The encoder to adapt: minilm (embedded default), "
+                                                      "multilingual (the embedded e5), a local folder, or a Hub name.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option(
+        help="Evaluation or test data whose texts are left out (repeat for more files): an encoder that read them "
+             "would score optimistically on them.")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs over the texts (default: 1).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per optimizer step.")] = 32,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    max_length: Annotated[int, typer.Option(help="Truncate texts to this many tokens.")] = 128,
+    text_column: TextColumn = None,
+    seed: Annotated[int, typer.Option(help="Seed for masking, order and the new head.")] = 42,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
+    offline: Offline = False,
+    max_steps: Annotated[int, typer.Option(hidden=True)] = -1,
+) -> None:
+    """Adapt an encoder to your reviews' words (masked-language-model pretraining on unlabelled text); then
+    `samiksha train DATA --model OUTPUT`."""
+    from .adapt import adapt as run_adapt
+    from .storage import refuse_overwriting_inputs
+
+    _setup(offline)
+    refuse_overwriting_inputs([*files, *(exclude or []), model if model and Path(model).exists() else None],
+                              replaced=[output])
+    result = run_adapt(files, output, model=model, exclude=exclude or [], epochs=epochs, batch_size=batch_size,
+                       learning_rate=learning_rate, max_length=max_length, seed=seed, text_column=text_column,
+                       resume=resume, offline=offline, max_steps=max_steps)
+    adapted = result.meta["adapted"]
+    losses = adapted["loss_history"]
+    out.print(f"adapted {adapted['base_model']} on {adapted['texts']} texts for {adapted['epochs_run']:g} epoch(s) "
+              f"in {adapted['wall_seconds'] / 60:.1f} min" + (f"; masked-word loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+                                                                 if losses else ""), highlight=False)
+    out.print(f"encoder written to [bold]{output}[/]; train on it with: samiksha train DATA --model {output} "
+              "--output MODEL")
+
+
+@app.command()
+@friendly_errors
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
     data: Annotated[str, typer.Argument(help="Labelled reviews to score the model on.")],

@@ -87,6 +87,9 @@ class Classifier:
         folder = ModelFolder(path)
         folder.require()  # finishes a publish that a killed run left half done
         meta = folder.read_meta()
+        if "adapted" in meta and "method" not in meta:
+            raise ModelError(f"{path}: is an encoder adapted by `samiksha adapt`, not a classifier; train one on it "
+                             f"with `samiksha train DATA --model {path} --output MODEL`")
         runner = methods.get(meta.get("method") or "finetune").load(path, meta, backend, device, trust_pickle)
         labels = meta.get("labels") or _config_labels(path)
         _check_outputs(path, runner, labels)

@@ -473,7 +473,11 @@ def input_prefix(config: TrainConfig) -> str:
     """What goes before every text the transformer reads: as set, or by model (``query: `` for the e5 model)."""
     if config.input_prefix is not None:
         return config.input_prefix
+    from ..adapt import adapted_from
+
     name = EMBEDDED[config.model][0] if config.model in EMBEDDED else (config.model or "")
+    if name:  # an encoder written by `samiksha adapt` reads its input as its original did
+        name = adapted_from(name) or name
     return "query: " if E5_NAME.search(Path(name).name) else ""
 
 
