@@ -126,6 +126,7 @@ COMMANDS = {
     "aspects": (lambda d, m, o: ["aspects", m, "--input", d, "-o", o / "out.csv"], "unlabelled", True),
     "export": (lambda d, m, o: ["export", m, "-o", o / "x", "--eval", d], "labelled", True),
     "demo": (lambda d, m, o: ["demo", "-o", d], "unlabelled", False),  # an existing file or folder as output
+    "adapt": (lambda d, m, o: ["adapt", d, "-o", o / "enc"], "unlabelled", False),
     "report": (lambda d, m, o: ["report", d, "--model", m, "-o", o / "r.html", "--no-png"], "unlabelled", True),
     "serve": (lambda d, m, o: ["serve", m], None, True),
     "suggest": (lambda d, m, o: ["suggest", d, "-o", o / "s.csv", "-n", "2", "--model", m], "unlabelled", True),
