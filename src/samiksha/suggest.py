@@ -142,9 +142,15 @@ def guess_and_reason(proba: np.ndarray, names: Sequence[str], source: str) -> tu
             f"unsure ({source}): {names[top[0]]} {proba[top[0]]:.2f} vs {names[top[1]]} {proba[top[1]]:.2f}")
 
 
-def _labels_so_far(labelled: str | Path | None, text_column: str | None) -> tuple[list[str], list[str]]:
+def _labels_so_far(labelled: str | Path | None, text_column: str | None,
+                   pool_text_column: str | None = None) -> tuple[list[str], list[str]]:
+    """The labelled file's texts and labels: its text column is ``text_column``, else the pool's when the file has
+    one of that name (a file of picked rows, labelled), else found by name."""
     if labelled is None:
         return [], []
+    if text_column is None and pool_text_column is not None:
+        columns = {str(c).strip().casefold() for c in read_table(labelled).columns}
+        text_column = pool_text_column if pool_text_column.strip().casefold() in columns else None
     data = load_labelled(labelled, text_column=text_column)
     return data.texts, data.labels
 
@@ -165,8 +171,9 @@ def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[
               seed: int = 0) -> tuple[list[int], np.ndarray | None, dict[int, str]]:
     """The next ``n`` rows of ``vectors`` to label, given embeddings and label ids of the rows labelled so far:
     cover the pool while some label is rare, else a quick model's least certain rows. Returns the picks, the quick
-    model's probabilities for every row (None when covering) and why each covering pick was made."""
-    from .embeddings import quick_proba
+    model's probabilities for every row (None when covering, or when the quick model is no better than chance on
+    held-out folds, so its guesses mean nothing yet) and why each pick was made where that is not its guess."""
+    from .embeddings import quick_proba, quick_skill
 
     if needs_cover(known_y, n_labels):
         picks = cover(vectors, n, seed)
@@ -174,21 +181,29 @@ def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[
                    for row, cluster, size in picks}
         return [row for row, _, _ in picks], None, reasons
     proba = quick_proba(known_vectors, known_y, vectors, n_labels, seed, balanced=True)
-    return least_certain(proba, vectors, n), proba, {}
+    picks = least_certain(proba, vectors, n)
+    judged = quick_skill(known_vectors, known_y, n_labels, seed)
+    if judged.better_than_chance:
+        return picks, proba, {}
+    log.info("guesses hidden: the quick model is no better than chance yet (%s)", judged.describe())
+    why = f"unsure; no guess yet: a quick model is no better than chance on your labels so far ({judged.describe()})"
+    return picks, None, {row: why for row in picks}
 
 
 def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None, model_dir: str | Path | None = None,
-            text_column: str | None = None, encoder: str | None = None, seed: int = 0,
-            trust_pickle: bool = False) -> pd.DataFrame:
+            text_column: str | None = None, labelled_text_column: str | None = None, encoder: str | None = None,
+            seed: int = 0, trust_pickle: bool = False) -> pd.DataFrame:
     """The ``n`` reviews of ``pool`` worth labelling next, with every original column plus ``row_id``, ``guess``
-    (the current model's label, empty before there is one), ``guess_score`` and ``reason``."""
+    (the current model's label, empty before there is one), ``guess_score`` and ``reason``. ``text_column`` names
+    the pool's text column, ``labelled_text_column`` the labelled file's (default: the pool's if it has one of that
+    name, else found by name)."""
     from .embeddings import embed
 
     if n < 1:
         raise DataError(pool, f"asked for {n} suggestions; ask for at least 1")
     data = read_pool(pool, text_column)
     texts = data.texts
-    known_texts, known_labels = _labels_so_far(labelled, text_column)
+    known_texts, known_labels = _labels_so_far(labelled, labelled_text_column, text_column)
     exclude = {row_id(t) for t in known_texts}
     rows = candidates(texts, exclude)
     if not rows:

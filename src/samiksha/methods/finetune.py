@@ -425,8 +425,8 @@ def fine_tune(job: FitJob) -> FineTuned:
         distillation=distillation)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_make_progress_class())
-    log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
-             resolved.name, len(job.train), len(job.evaluation), f"{epochs:g}", config.preset)
+    log.info("training %s on %d texts, evaluating on %d, %g epoch%s (%s preset)",
+             resolved.name, len(job.train), len(job.evaluation), epochs, "" if epochs == 1 else "s", config.preset)
     if resuming:
         log.info("resuming from %s, the last complete checkpoint (epoch %g, step %d)", resume_point,
                  resumed_state.get("epoch") or 0, resumed_state["global_step"])
