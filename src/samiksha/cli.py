@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -506,27 +507,16 @@ def aspects(
         err.print(f"found the aspects of {rows} reviews -> {output}")
 
 
-class _progress:
-    """A progress bar on stderr with an ETA, for files long enough to need one."""
+@contextlib.contextmanager
+def _progress(total: int | None):
+    """A progress bar with an ETA (`progress.progress_bar`), for files long enough to need one."""
+    if total is not None and total < 500:
+        yield None
+        return
+    from .progress import progress_bar
 
-    def __init__(self, total: int | None):
-        self.total = total
-        self.bar = None
-
-    def __enter__(self):
-        if self.total is not None and self.total < 500:
-            return None
-        from rich.progress import BarColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("labelling", BarColumn(), "{task.completed}/{task.total}", TimeRemainingColumn(),
-                            console=err, transient=True)
-        self.bar.start()
-        task = self.bar.add_task("labelling", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
+    with progress_bar(total, "labelling") as advance:
+        yield advance
 
 
 @app.command()

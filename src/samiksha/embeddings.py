@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .models import quiet_transformers, resolve_model
+from .progress import progress_bar
 from .storage import atomic_write
 
 log = logging.getLogger("samiksha")
@@ -71,8 +72,15 @@ def embed(texts: Sequence[str], name: str | None = None, cache: bool = True) -> 
             log.warning("%s: unreadable embedding cache; embedding again", path)
     if len(texts) > 1000:
         log.info("embedding %d texts with %s (cached for the next call)", len(texts), model_name)
-    vectors = _load(source, local_only).encode([prefix + t for t in texts], batch_size=BATCH, convert_to_numpy=True,
-                           normalize_embeddings=True, show_progress_bar=False).astype(np.float32)
+    parts = []
+    with progress_bar(len(texts), f"embedding {len(texts)} reviews") as advance:  # the model's loading included
+        model = _load(source, local_only)
+        for start in range(0, max(len(texts), 1), 4 * BATCH):
+            chunk = [prefix + t for t in texts[start:start + 4 * BATCH]]
+            parts.append(model.encode(chunk, batch_size=BATCH, convert_to_numpy=True, normalize_embeddings=True,
+                                      show_progress_bar=False).astype(np.float32))
+            advance(len(chunk))
+    vectors = np.concatenate(parts)
     if cache:
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
