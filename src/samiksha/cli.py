@@ -389,7 +389,8 @@ def predict(
                            trust_pickle=trust_pickle)
         err.print(f"labelled {rows if rows is not None else 'all'} rows on Ray Data -> {output}")
         return
-    classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
+    with err.status(f"loading {model_dir}"):  # seconds when PyTorch starts: a spinner on a terminal, else nothing
+        classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
     if texts:
         proba = classifier.predict_proba(texts)
         table = Table()
@@ -440,7 +441,8 @@ def explain(
     _reviews_or_file(texts, input, "explain")
     if output is not None and input is None:
         raise SamikshaError("--output needs --input FILE")
-    classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
+    with err.status(f"loading {model_dir}"):
+        classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
     if output is not None:
         from .explain import explain_file
 
