@@ -101,3 +101,16 @@ def test_minilm_named_for_devanagari_data_warns_once(caplog):
         resolve_config(TrainConfig(model="minilm", method="finetune"), data)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and re.search(r"40% .*Devanagari.*--model multilingual", warned[0])
+
+
+def test_training_logs_name_the_users_folder_not_temporary_ones(tmp_path, tiny_bert, caplog):
+    from samiksha import TrainConfig, train
+
+    data = tmp_path / "reviews.csv"
+    make_reviews(8).to_csv(data, index=False)
+    with caplog.at_level(logging.INFO, logger="samiksha"):
+        train(data, tmp_path / "shop", config=TrainConfig(model=str(tiny_bert), method="finetune", epochs=1,
+                                                          batch_size=8, seed=5, report_seeds=2))
+    said = [r.getMessage() for r in caplog.records]
+    assert not [line for line in said if "seeds-" in line or "seed6" in line], said
+    assert any("seed 6 (2 of 2)" in line for line in said) and any(" 1 epoch (" in line for line in said)
