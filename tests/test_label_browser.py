@@ -87,12 +87,9 @@ def test_label_with_the_keyboard_undo_refresh_download_and_train(tmp_path, tiny_
         assert (tmp_path / "pool.model" / "metrics.json").exists()
         page.locator("#guess", has_text="Model's guess").wait_for()
 
-        page.click("#audit")
-        page.locator("#suspects li").first.wait_for()
-        first = page.locator("#suspects li button").first.inner_text()
-        page.locator("#suspects li button").first.click()
-        page.locator("#status", has_text="label it again").wait_for()
-        assert review.inner_text() == first.split(" — ")[0]
+        page.click("#audit")  # 4 labels of each: too few to tell a wrong label from noise, and it says so
+        page.locator("#status", has_text="an audit needs at least 8 of each label").wait_for()
+        assert page.locator("#suspects li").count() == 0
 
         page.set_viewport_size(PHONE)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
