@@ -167,18 +167,17 @@ def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: L
     runs = []
     # beside the output, named alike by every torchrun rank (their checkpoints must be shared)
     work = folder.seeds_work(os.environ.get("MASTER_PORT") or os.getpid())
-    logger = logging.getLogger("samiksha")
-    level = logger.level
+    level = log.level
     try:
         for seed in range(config.seed + 1, config.seed + n):
             log.info("seed %d (%d of %d) for the spread of macro-F1; its model is not kept", seed,
                      seed - config.seed + 1, n)
-            logger.setLevel(max(level, logging.WARNING))  # its steps repeat the first run's, in a temporary folder
+            log.setLevel(max(level, logging.WARNING))  # its steps repeat the first run's, in a temporary folder
             try:
                 result = train_parts(train_part, eval_part, schema, work / f"seed{seed}",
                                      replace(config, seed=seed, report_seeds=1))
             finally:
-                logger.setLevel(level)
+                log.setLevel(level)
             if result.metrics:  # rank 0's
                 runs.append({"seed": seed, "macro_f1": result.metrics["macro_f1"],
                              "accuracy": result.metrics["accuracy"]})
