@@ -66,7 +66,7 @@ def main() -> None:
     table = pd.DataFrame(lines).groupby(["data", "arm"])[["top15", "top25", "flagged", "flagged_planted",
                                                            "oof_macro_f1", "chance"]].mean().round(2)
     print(f"\nmeans over {args.seeds} seeds; {args.flips} planted flips in {args.rows} rows")
-    print(table.to_markdown())
+    print(table.to_string())
 
 
 if __name__ == "__main__":
