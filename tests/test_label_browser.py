@@ -95,7 +95,8 @@ def test_label_with_the_keyboard_undo_refresh_download_and_train(tmp_path, tiny_
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert page.locator("#choices button").first.bounding_box()["height"] >= 44  # a finger-sized target
         page.set_viewport_size(DESKTOP)
-        assert errors == [] and elsewhere == []
+        refused = [e for e in errors if "status of 400" in e]  # the audit's answer above, shown on the page
+        assert len(refused) <= 1 and [e for e in errors if e not in refused] == [] and elsewhere == []
 
 
 def test_backspace_undoes_this_tabs_label_only(tmp_path):
