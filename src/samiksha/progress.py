@@ -1,5 +1,6 @@
-"""Progress bars: one Rich bar on stderr for every step that takes more than a moment (labelling a file,
-embedding a pool, SetFit's contrastive training), and nothing raw (no log dictionaries) on the terminal."""
+"""Progress bars: one Rich bar for every step that takes more than a moment (labelling a file, embedding a pool,
+fine-tuning, SetFit's contrastive training), and nothing raw (no log dictionaries) on the terminal. The labelling
+page reports its training to the browser instead (`labelpage`)."""
 
 from __future__ import annotations
 
