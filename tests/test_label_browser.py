@@ -89,18 +89,16 @@ def test_label_with_the_keyboard_undo_refresh_download_and_train(tmp_path, tiny_
         assert re.fullmatch(r"Model's guess: \w+ \(\d+%\) · hard to call for the model in pool.model: \w+ \d+% or "
                             r"\w+ \d+%", page.inner_text("#guess")), page.inner_text("#guess")
 
-        page.click("#audit")
-        page.locator("#suspects li").first.wait_for()
-        first = page.locator("#suspects li button").first.inner_text()
-        page.locator("#suspects li button").first.click()
-        page.locator("#status", has_text="label it again").wait_for()
-        assert review.inner_text() == first.split(" — ")[0]
+        page.click("#audit")  # 4 labels of each: too few to tell a wrong label from noise, and it says so
+        page.locator("#status", has_text="an audit needs at least 8 of each label").wait_for()
+        assert page.locator("#suspects li").count() == 0
 
         page.set_viewport_size(PHONE)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert page.locator("#choices button").first.bounding_box()["height"] >= 44  # a finger-sized target
         page.set_viewport_size(DESKTOP)
-        assert errors == [] and elsewhere == []
+        refused = [e for e in errors if "status of 400" in e]  # the audit's answer above, shown on the page
+        assert len(refused) <= 1 and [e for e in errors if e not in refused] == [] and elsewhere == []
 
 
 def test_backspace_undoes_this_tabs_label_only(tmp_path):

@@ -7,6 +7,7 @@ out-of-fold probability of the given label) and flags the ones its confident-lea
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from .crossfit import FOLDS, cross_fit
 from .data import LabelledData, load_labelled
 from .errors import DataError
 
+# labels of each class an audit needs: with 8, each of 5 folds' fits still sees 6 of every label and chooses its C
+# by 5-fold cross-validation
+MIN_PER_CLASS = 8
 # fit on (x, y) of the choose rows, then probabilities for the score rows: (train_x, train_y, score_x, n_labels)
 Learner = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
@@ -44,15 +48,31 @@ def rank_issues(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return quality, flagged
 
 
+def too_few_labels(labels: list[str], min_per_class: int = MIN_PER_CLASS) -> str | None:
+    """What is missing before an audit means anything (None: enough labels of every class)."""
+    counts = Counter(labels)
+    short = {name: n for name, n in sorted(counts.items()) if n < min_per_class}
+    if not short:
+        return None
+    have = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+    more = ", ".join(f"{min_per_class - n} more {name}" for name, n in short.items())
+    return (f"too few labels to check ({have}): an audit needs at least {min_per_class} of each label, so label "
+            f"{more}")
+
+
 def audit_data(data: LabelledData, *, encoder: str | None = None, folds: int = FOLDS, seed: int = 0,
-               learner: Learner | None = None) -> pd.DataFrame:
+               learner: Learner | None = None, min_per_class: int = MIN_PER_CLASS) -> pd.DataFrame:
     """Every row of ``data``, most likely mislabelled first: row (as the user counts it), text, given label,
-    suggested label, the out-of-fold confidence in it, cleanlab's quality score and whether it is flagged."""
-    from .embeddings import embed
+    suggested label, the out-of-fold confidence in it, cleanlab's quality score and whether it is flagged.
+    ``attrs["skill"]`` holds the out-of-fold model's macro-F1 against chance (`embeddings.Skill`)."""
+    from .embeddings import embed, skill
 
     names = sorted(set(data.labels))
     if len(names) < 2:
         raise DataError(data.source, "has only one label; an audit needs at least two", column=data.label_column)
+    missing = too_few_labels(data.labels, min_per_class)
+    if missing:
+        raise DataError(data.source, missing, column=data.label_column)
     index = {name: i for i, name in enumerate(names)}
     y = np.asarray([index[label] for label in data.labels])
     proba = out_of_fold_proba(embed(data.texts, encoder), y, len(names), learner, folds, seed)
@@ -64,7 +84,9 @@ def audit_data(data: LabelledData, *, encoder: str | None = None, folds: int = F
         "given_probability": proba[np.arange(len(y)), y].round(4), "quality": np.round(quality, 4),
         "flagged": flagged,
     })
-    return frame.sort_values(["quality", "row"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["quality", "row"], kind="stable").reset_index(drop=True)
+    frame.attrs["skill"] = skill(y, proba, seed)
+    return frame
 
 
 def audit(data: str | Path, *, text_column: str | None = None, label_column: str | None = None,

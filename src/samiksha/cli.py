@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Optional
 
+import rich.cells
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -20,11 +23,47 @@ from rich.text import Text
 from .errors import SamikshaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Fine-tune transformers to label Indian e-commerce reviews (Hinglish, Hindi, English) "
                        "as negative, neutral or positive.")
 out = Console()
 err = Console(stderr=True)
 COLOURS = {"negative": "red", "neutral": "yellow", "positive": "green"}
+
+
+def _flag_type(self, ctx):
+    """Typer 0.29 labels every flag `<bool>` in --help, as if it took a value: show flags bare."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type
+
+
+@functools.lru_cache(maxsize=4096)
+def _terminal_cell_size(character: str, unicode_version: str = "auto") -> int:
+    """Rich counts spacing vowel signs (Unicode category Mc, such as Devanagari ा and ी) as 0 cells, but terminals
+    give them 1 (wcwidth), so every table row holding Hindi came out too wide: count them as terminals do."""
+    return 1 if unicodedata.category(character) == "Mc" else _rich_cell_size(character, unicode_version)
+
+
+_rich_cell_size = rich.cells.get_character_cell_size
+rich.cells.get_character_cell_size = _terminal_cell_size
+rich.cells.cached_cell_len.cache_clear()
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        out.print(f"samiksha {version('samiksha')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")] = False) -> None:
+    pass
 
 
 def _setup(offline: bool = False, verbose: bool = True) -> None:
@@ -391,7 +430,8 @@ def predict(
                            trust_pickle=trust_pickle)
         err.print(f"labelled {rows if rows is not None else 'all'} rows on Ray Data -> {output}")
         return
-    classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
+    with err.status(f"loading {model_dir}"):  # seconds when PyTorch starts: a spinner on a terminal, else nothing
+        classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
     if texts:
         proba = classifier.predict_proba(texts)
         table = Table()
@@ -411,15 +451,21 @@ def predict(
 @friendly_errors
 def explain(
     model_dir: Annotated[Path, typer.Argument(help="A model folder written by `samiksha train`.")],
-    texts: Annotated[list[str], typer.Argument(help="Reviews to explain.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Reviews to explain.")] = None,
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="A file of reviews to explain, one row "
+                                                 "each.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="With --input: write the file with label, "
+                                                  "score and explanation columns added (CSV/TSV/JSONL/Parquet/XLSX "
+                                                  "by suffix; default: print them).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of --input (default: found by name).")] = None,
     method: Annotated[str, typer.Option(help="occlusion (every backend; the default, measured faster and more "
                                              "faithful) or gradients (Integrated Gradients, PyTorch only).")] = "occlusion",
     backend: Annotated[str, typer.Option(help="auto (ONNX when exported), torch or onnx.")] = "auto",
     max_occlusions: Annotated[Optional[int], typer.Option(help="Occlusion: model calls per text at most; longer "
                                                           "texts are occluded in runs of neighbouring words "
                                                           "(faster, coarser).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list: {text, label, score, words: "
-                                                         "[[word, weight], ...]} per text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=escape("Print a JSON list: {text, label, score, words: "
+                                                                "[[word, weight], ...]} per text."))] = False,
     trust_pickle: TrustPickle = False,
 ) -> None:
     """Which words drove each label: every word's contribution toward the predicted label."""
@@ -433,8 +479,23 @@ def explain(
         backend = "torch"
     if max_occlusions is not None and max_occlusions < 1:
         raise SamikshaError("--max-occlusions must be at least 1")
-    explanations = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle).explain(
-        texts, method=method, max_occlusions=max_occlusions)
+    _reviews_or_file(texts, input, "explain")
+    if output is not None and input is None:
+        raise SamikshaError("--output needs --input FILE")
+    with err.status(f"loading {model_dir}"):
+        classifier = Classifier.load(model_dir, backend=backend, trust_pickle=trust_pickle)
+    if output is not None:
+        from .explain import explain_file
+
+        rows = explain_file(classifier, input, output, text_column, method=method, max_occlusions=max_occlusions)
+        err.print(f"explained {rows} reviews -> {output}")
+        return
+    if input is not None:
+        from .data import TEXT_COLUMNS, find_column, read_table
+
+        frame = read_table(input)
+        texts = frame[find_column(frame, text_column, TEXT_COLUMNS, "text", input)].astype(str).tolist()
+    explanations = classifier.explain(texts, method=method, max_occlusions=max_occlusions)
     if as_json:
         out.print_json(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False))
         return
@@ -543,27 +604,16 @@ def _write_report(classifier, reviews: str | Path, output: Path, columns: dict |
             f"offline); labelled table: {escape(str(result.csv))}{escape(pngs)}")
 
 
-class _progress:
-    """A progress bar on stderr with an ETA, for files long enough to need one."""
+@contextlib.contextmanager
+def _progress(total: int | None):
+    """A progress bar with an ETA (`progress.progress_bar`), for files long enough to need one."""
+    if total is not None and total < 500:
+        yield None
+        return
+    from .progress import progress_bar
 
-    def __init__(self, total: int | None):
-        self.total = total
-        self.bar = None
-
-    def __enter__(self):
-        if self.total is not None and self.total < 500:
-            return None
-        from rich.progress import BarColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("labelling", BarColumn(), "{task.completed}/{task.total}", TimeRemainingColumn(),
-                            console=err, transient=True)
-        self.bar.start()
-        task = self.bar.add_task("labelling", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
+    with progress_bar(total, "labelling") as advance:
+        yield advance
 
 
 @app.command()
@@ -699,7 +749,9 @@ def suggest(
     labelled: Annotated[Optional[str], typer.Option(help="Reviews labelled so far (skipped; they also train a "
                                                      "quick model when no --model is given).")] = None,
     model: Annotated[Optional[Path], typer.Option(help="A model folder whose uncertainty picks the reviews.")] = None,
-    text_column: TextColumn = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of POOL (default: found by name).")] = None,
+    labelled_text_column: Annotated[Optional[str], typer.Option(help="Text column of --labelled (default: POOL's, "
+                                                                "if it has one of that name, else found by name).")] = None,
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
     trust_pickle: TrustPickle = False,
@@ -710,10 +762,12 @@ def suggest(
 
     _setup(offline=True)
     refuse_overwriting_inputs([pool, labelled, model], [output])
-    picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column, encoder=encoder,
-                         seed=seed, trust_pickle=trust_pickle)
+    picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column,
+                         labelled_text_column=labelled_text_column, encoder=encoder, seed=seed,
+                         trust_pickle=trust_pickle)
     write_table(picked, output)
-    table = Table(title=f"{len(picked)} reviews to label next (first 10)", title_justify="left")
+    shown = "" if len(picked) <= 10 else " (first 10)"
+    table = Table(title=f"{len(picked)} reviews to label next{shown}", title_justify="left")
     for column in ("review", "guess", "why"):
         table.add_column(column, overflow="fold")
     text_col = picked.attrs["text_column"]
@@ -754,6 +808,10 @@ def audit(
         table.add_row(str(row["row"]), _short(row["text"]), _label(row["label"]), _label(row["suggested"]),
                       f"{row['confidence']:.2f}")
     out.print(table)
+    judged = ranking.attrs["skill"]
+    if not judged.better_than_chance:
+        out.print(f"[bold yellow]warning:[/] the ranking is noise so far: a quick model is no better than chance on "
+                  f"these labels ({judged.describe()}); label more, or check the label column", highlight=False)
     if output:
         out.print(f"full ranking written to [bold]{output}[/]")
 

@@ -161,3 +161,33 @@ def explain(classifier, texts: Sequence[str], method: str = DEFAULT_METHOD, batc
     if method == "gradients":
         return gradients(classifier, texts)
     return occlusion(classifier, texts, batch_size, max_occlusions)
+
+
+def explain_frame(classifier, frame, text_column: str | None = None, source: object = "input", *,
+                  method: str = DEFAULT_METHOD, max_occlusions: int | None = None):
+    """A copy of ``frame`` with label, score, the three words that most support the label, and every word's
+    weight (a JSON list of [word, weight]) added; the user's own columns are never overwritten."""
+    import json
+
+    from .data import TEXT_COLUMNS, find_column
+
+    column = find_column(frame, text_column, TEXT_COLUMNS, "text", source)
+    found = explain(classifier, frame[column].astype(str).tolist(), method, max_occlusions=max_occlusions or
+                    MAX_OCCLUSIONS)
+    out = frame.copy()
+    added = {"label": [e.label for e in found], "score": [round(e.score, 4) for e in found],
+             "supports": [", ".join(e.top(3)) for e in found],
+             "word_weights": [json.dumps(e.to_dict()["words"], ensure_ascii=False) for e in found]}
+    prefix = "explained_" if set(added) & set(out.columns) else ""
+    for name, values in added.items():
+        out[prefix + name] = values
+    return out
+
+
+def explain_file(classifier, source, target, text_column: str | None = None, *, method: str = DEFAULT_METHOD,
+                 max_occlusions: int | None = None, chunk_rows: int = 1000) -> int:
+    """Explain every row of a file into ``target`` (every original column kept); returns the number of rows."""
+    from .predict import map_file
+
+    return map_file(source, target, lambda chunk: explain_frame(classifier, chunk, text_column, source, method=method,
+                                                                max_occlusions=max_occlusions), chunk_rows)

@@ -267,16 +267,26 @@ class Session:
                 self.store.export(self.labels_out)
 
     def suspects(self) -> list[Suspect]:
-        """The likeliest mislabelled reviews so far (`audit` on the labels collected)."""
-        from .audit import audit_data
+        """The labels cleanlab flags as likely wrong, likeliest first (`audit` on the labels collected); refused
+        with how many labels are missing while some label has too few, or while the quick model is no better
+        than chance on held-out folds (its doubts would be noise)."""
+        from .audit import audit_data, too_few_labels
 
         labels = self.store.labels()
         ids = [rid for rid in labels if rid in self.text]
         if len(set(labels[rid] for rid in ids)) < 2:
             raise SamikshaError("label at least two different labels before checking them")
+        missing = too_few_labels([labels[rid] for rid in ids])
+        if missing:
+            raise SamikshaError(missing)
         data = LabelledData([self.text[rid] for rid in ids], [labels[rid] for rid in ids], self.store.path.name,
                             "text", "label", "sentiment", list(range(len(ids))))
-        ranking = audit_data(data, encoder=self.encoder, seed=self.seed).head(AUDIT_SHOWN)
+        ranking = audit_data(data, encoder=self.encoder, seed=self.seed)
+        judged = ranking.attrs["skill"]
+        if not judged.better_than_chance:
+            raise SamikshaError(f"nothing to go on yet: a quick model is no better than chance on your labels "
+                                f"({judged.describe()}); label more and check again")
+        ranking = ranking[ranking["flagged"]].head(AUDIT_SHOWN)
         return [Suspect(row_id=ids[row], text=r.text, label=r.label, suggested=r.suggested,
                         confidence=float(r.confidence), flagged=bool(r.flagged))
                 for row, r in zip(ranking["row"], ranking.itertuples())]

@@ -161,15 +161,16 @@ def cover_reason(size: int) -> str:
     return f"a typical review: {others} much like it"
 
 
-def _labels_so_far(labelled: str | Path | None, text_column: str | None) -> tuple[list[str], list[str]]:
-    """Texts and labels of the file of labels so far. ``text_column`` (the pool's) names its text column when it has
-    one; else it is found by name, as in a label export, which calls the pool's text column ``text``."""
+def _labels_so_far(labelled: str | Path | None, text_column: str | None,
+                   pool_text_column: str | None = None) -> tuple[list[str], list[str]]:
+    """The labelled file's texts and labels: its text column is ``text_column``, else the pool's when the file has
+    one of that name (a file of picked rows, labelled), else found by name (a label export calls it ``text``)."""
     if labelled is None:
         return [], []
-    if text_column is not None and str(labelled) != "-":
+    if text_column is None and pool_text_column is not None and str(labelled) != "-":
         header = next(iter_table(labelled, chunk_rows=1), pd.DataFrame()).columns
-        if not any(column_key(c) == column_key(text_column) for c in header):
-            text_column = None
+        if any(column_key(c) == column_key(pool_text_column) for c in header):
+            text_column = pool_text_column
     data = load_labelled(labelled, text_column=text_column)
     return data.texts, data.labels
 
@@ -190,29 +191,38 @@ def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[
               seed: int = 0) -> tuple[list[int], np.ndarray | None, dict[int, str]]:
     """The next ``n`` rows of ``vectors`` to label, given embeddings and label ids of the rows labelled so far:
     cover the pool while some label is rare, else a quick model's least certain rows. Returns the picks, the quick
-    model's probabilities for every row (None when covering) and why each covering pick was made."""
-    from .embeddings import quick_proba
+    model's probabilities for every row (None when covering, or when the quick model is no better than chance on
+    held-out folds, so its guesses mean nothing yet) and why each pick was made where that is not its guess."""
+    from .embeddings import quick_proba, quick_skill
 
     if needs_cover(known_y, n_labels):
         picks = cover(vectors, n, seed)
         reasons = {row: cover_reason(size) for row, _, size in picks}
         return [row for row, _, _ in picks], None, reasons
     proba = quick_proba(known_vectors, known_y, vectors, n_labels, seed, balanced=True)
-    return least_certain_first(proba, lambda rows: vectors[rows], n)[:n], proba, {}
+    picks = least_certain_first(proba, lambda rows: vectors[rows], n)[:n]
+    judged = quick_skill(known_vectors, known_y, n_labels, seed)
+    if judged.better_than_chance:
+        return picks, proba, {}
+    log.info("guesses hidden: the quick model is no better than chance yet (%s)", judged.describe())
+    why = f"unsure; no guess yet: a quick model is no better than chance on your labels so far ({judged.describe()})"
+    return picks, None, {row: why for row in picks}
 
 
 def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None, model_dir: str | Path | None = None,
-            text_column: str | None = None, encoder: str | None = None, seed: int = 0,
-            trust_pickle: bool = False) -> pd.DataFrame:
+            text_column: str | None = None, labelled_text_column: str | None = None, encoder: str | None = None,
+            seed: int = 0, trust_pickle: bool = False) -> pd.DataFrame:
     """The ``n`` reviews of ``pool`` worth labelling next, with every original column plus ``row_id``, ``guess``
-    (the current model's label, empty before there is one), ``guess_score`` and ``reason``."""
+    (the current model's label, empty before there is one), ``guess_score`` and ``reason``. ``text_column`` names
+    the pool's text column, ``labelled_text_column`` the labelled file's (default: the pool's if it has one of that
+    name, else found by name)."""
     from .embeddings import embed
 
     if n < 1:
         raise DataError(pool, f"asked for {n} suggestions; ask for at least 1")
     data = read_pool(pool, text_column)
     texts = data.texts
-    known_texts, known_labels = _labels_so_far(labelled, text_column)
+    known_texts, known_labels = _labels_so_far(labelled, labelled_text_column, text_column)
     exclude = {row_id(t) for t in known_texts}
     rows = candidates(texts, exclude)
     if not rows:

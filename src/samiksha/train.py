@@ -21,7 +21,7 @@ from .labels import LabelSchema
 from .metrics import (confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba,
                       weakness_warning)
 from .modelfolder import ModelFolder
-from .models import default_model_for, resolve_model
+from .models import default_model_for, resolve_model, warn_unreadable_script
 from .normalise import normaliser_for
 from .seeds import format_seed_summary, seed_summary
 from .storage import write_json, write_table
@@ -94,6 +94,8 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
     """``config`` with the model, method and text clean-up made concrete for this data, and why that method."""
     if config.model is None and config.method != "tfidf":
         config = replace(config, model=default_model_for(train_part.texts))
+    elif config.method != "tfidf":
+        warn_unreadable_script(config.model, train_part.texts)
     method, reason = choose_method(config, train_part.counts())
     if config.method == "auto":
         log.info("method auto -> %s: %s", method, reason)
@@ -133,7 +135,7 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
             if main:  # a loadable model from here on: kept if the run is killed during the seed runs
                 meta = ModelFolder(staging).write_meta(_meta(fitted, schema, config, train_part, eval_part))
             seed_runs = other_seed_runs(train_part, eval_part, schema, config, folder) \
-                if config.seeds_for(len(train_part)) > 1 else []
+                if config.seeds_for(len(train_part)) > 1 and not _deterministic(config) else []
             if main:
                 metrics = _finish_folder(ModelFolder(staging), fitted, schema, config, train_part, eval_part,
                                          seed_runs, meta)
@@ -146,6 +148,16 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     return TrainResult(output, metrics, meta)
 
 
+def _deterministic(config: TrainConfig) -> bool:
+    """True for a method whose model does not depend on the seed (TF-IDF): other seeds would score the same."""
+    if not getattr(methods.get(config.method), "deterministic", False):
+        return False
+    if config.report_seeds is not None and config.report_seeds > 1:
+        log.info("%s gives the same model with every seed: trained once, not with %d seeds", config.method,
+                 config.report_seeds)
+    return True
+
+
 def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema,
                     config: TrainConfig, folder: ModelFolder) -> list[dict]:
     """Macro-F1 and accuracy of the same training with the next seeds (their models are discarded)."""
@@ -155,10 +167,17 @@ def other_seed_runs(train_part: LabelledData, eval_part: LabelledData, schema: L
     runs = []
     # beside the output, named alike by every torchrun rank (their checkpoints must be shared)
     work = folder.seeds_work(os.environ.get("MASTER_PORT") or os.getpid())
+    level = log.level
     try:
         for seed in range(config.seed + 1, config.seed + n):
-            result = train_parts(train_part, eval_part, schema, work / f"seed{seed}",
-                                 replace(config, seed=seed, report_seeds=1))
+            log.info("seed %d (%d of %d) for the spread of macro-F1; its model is not kept", seed,
+                     seed - config.seed + 1, n)
+            log.setLevel(max(level, logging.WARNING))  # its steps repeat the first run's, in a temporary folder
+            try:
+                result = train_parts(train_part, eval_part, schema, work / f"seed{seed}",
+                                     replace(config, seed=seed, report_seeds=1))
+            finally:
+                log.setLevel(level)
             if result.metrics:  # rank 0's
                 runs.append({"seed": seed, "macro_f1": result.metrics["macro_f1"],
                              "accuracy": result.metrics["accuracy"]})

@@ -27,6 +27,7 @@ from ..labels import LabelSchema
 from ..metrics import compute_metrics
 from ..modelfolder import META, ModelFolder, read_json_object
 from ..models import EMBEDDED, ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..progress import trainer_bar
 from ..storage import write_json
 from .base import Distillation, FitJob, Fitted
 
@@ -271,31 +272,6 @@ def _make_trainer_class():
     return WeightedLossTrainer
 
 
-def _make_progress_class():
-    from transformers.trainer_callback import ProgressCallback
-
-    class EpochLines(ProgressCallback):
-        """Trainer's progress bar, with one readable line per epoch in place of its raw log dictionaries."""
-
-        train_loss: float | None = None
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or self.training_bar is None or not logs:
-                return
-            if "eval_macro_f1" in logs:
-                loss = f"train loss {self.train_loss:.3f}, " if self.train_loss is not None else ""
-                self.training_bar.write(
-                    f"epoch {logs.get('epoch', state.epoch or 0):g}/{args.num_train_epochs:g}: {loss}eval loss "
-                    f"{logs.get('eval_loss', float('nan')):.3f}, macro-F1 {logs['eval_macro_f1']:.3f}, "
-                    f"accuracy {logs.get('eval_accuracy', float('nan')):.3f}")
-            elif "train_runtime" in logs:
-                self.training_bar.write(f"trained in {logs['train_runtime']:.0f} s")
-            elif "loss" in logs:
-                self.train_loss = float(logs["loss"])
-
-    return EpochLines
-
-
 def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: BatchPlan, distilling: bool = False):
     import torch
     from transformers import TrainingArguments
@@ -379,7 +355,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     model to ``job.folder``."""
     import datasets
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
-    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     config, schema = job.config, job.schema
     resolved = resolve_model(config.model, config.offline)
@@ -423,10 +399,11 @@ def fine_tune(job: FitJob) -> FineTuned:
         train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
         distillation=distillation)
+    trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(_make_progress_class())
-    log.info("training %s on %d texts, evaluating on %d, %s epochs (%s preset)",
-             resolved.name, len(job.train), len(job.evaluation), f"{epochs:g}", config.preset)
+    trainer.add_callback(trainer_bar("training", epoch_lines=True))
+    log.info("training %s on %d texts, evaluating on %d, %g epoch%s (%s preset)",
+             resolved.name, len(job.train), len(job.evaluation), epochs, "" if epochs == 1 else "s", config.preset)
     if resuming:
         log.info("resuming from %s, the last complete checkpoint (epoch %g, step %d)", resume_point,
                  resumed_state.get("epoch") or 0, resumed_state["global_step"])

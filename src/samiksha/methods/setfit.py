@@ -15,6 +15,7 @@ from ..backends import Backend, log_proba
 from ..config import TrainConfig
 from ..errors import ModelError
 from ..models import ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..progress import trainer_bar
 from ..sklearn_parts import load_logistic, save_logistic
 from .base import FitJob, Fitted
 
@@ -93,7 +94,8 @@ def fit_setfit(texts: list[str], label_ids: list[int], folder: Path, resolved: R
             output_dir=work, batch_size=config.batch_size, num_epochs=1, num_iterations=config.setfit_iterations,
             body_learning_rate=BODY_LEARNING_RATE, seed=config.seed, report_to="none", save_strategy="no",
             logging_strategy="no", logging_first_step=False, show_progress_bar=False)
-        trainer = setfit.Trainer(model=model, args=args)
+        trainer = setfit.Trainer(model=model, args=args, callbacks=[trainer_bar("SetFit: contrastive pairs")])
+        quiet_trainer(trainer.st_trainer)
         trainer.train_embeddings([texts[i] for i in keep], [label_ids[i] for i in keep])
         trainer.train_classifier(texts, label_ids)
     wall = time.perf_counter() - started
@@ -106,6 +108,18 @@ def fit_setfit(texts: list[str], label_ids: list[int], folder: Path, resolved: R
     return {"epochs_run": 1.0, "steps": math.ceil(pairs / config.batch_size), "best_checkpoint": None,
             "wall_seconds": wall, "examples_per_second": len(texts) / wall, "resumed": False, "history": [],
             "contrastive_pairs": pairs, "contrastive_texts": len(keep)}
+
+
+def quiet_trainer(trainer) -> None:
+    """No raw log dictionaries (Trainer's printer and tqdm bar; `progress.trainer_bar` draws the steps) and no
+    pin_memory warning on a machine without a GPU."""
+    import torch
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.pop_callback(PrinterCallback)
+    trainer.pop_callback(ProgressCallback)
+    if not torch.cuda.is_available():
+        trainer.args.dataloader_pin_memory = False
 
 
 class SetFitBackend:

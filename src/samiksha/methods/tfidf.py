@@ -70,6 +70,7 @@ class TfidfBackend:
 
 class Tfidf:
     name = "tfidf"
+    deterministic = True  # the same data gives the same model whatever the seed: no spread over seeds to report
 
     def fit(self, job: FitJob) -> Fitted:
         training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, job.config.seed,

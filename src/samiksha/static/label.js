@@ -194,7 +194,7 @@
         item.append(button);
         return item;
       }));
-      say(suspects.length ? "most likely mistakes first" : "nothing to show yet", "ok");
+      say(suspects.length ? "most likely mistakes first" : "no label looks wrong", "ok");
     } catch (error) { say(error.message, "error"); } finally { $("audit").disabled = false; }
   }
 
