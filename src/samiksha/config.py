@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SamikshaError
+from .normalise import DEFAULT_STEPS, Normaliser, normaliser
 
 PRESETS = ("default", "lesson")
 METHODS = ("auto", "stack", "finetune", "setfit", "tfidf", "ensemble")
@@ -95,8 +96,6 @@ class TrainConfig:
             if not ok:
                 raise SamikshaError(message)
         if self.text_steps is not None:
-            from .normalise import normaliser
-
             normaliser(self.text_steps)  # one clear line for an unknown step
 
     @classmethod
@@ -112,6 +111,12 @@ class TrainConfig:
                           normalise=False, freeze_embeddings=False, input_prefix="")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def normaliser(self) -> Normaliser:
+        """The clean-up a training run uses: none without ``normalise``, else the steps named, else the default."""
+        if not self.normalise:
+            return Normaliser(())
+        return normaliser(self.text_steps if self.text_steps is not None else DEFAULT_STEPS)
 
     def epochs_for(self, n_train: int) -> float:
         """The number of epochs to run: as set, or by data size when unset."""

@@ -33,7 +33,7 @@ def _torch_export(model_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from .models import quiet_transformers
+    from .hf_logging import quiet_transformers
 
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_dir)

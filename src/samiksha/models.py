@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,21 +89,6 @@ def resolve_model(name: str | None, offline: bool = False) -> ResolvedModel:
                              "download it once with a network, or pass a local folder") from None
         return ResolvedModel(local, name, True)
     return ResolvedModel(name, name, False)
-
-
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load/save chatter and progress bars (training keeps its own bar)."""
-    import transformers
-
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-        transformers.logging.enable_progress_bar()
 
 
 def max_positions(config: dict) -> int | None:

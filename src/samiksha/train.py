@@ -22,7 +22,6 @@ from .metrics import (confident_mistakes, format_report, parts_metrics, save_con
                       weakness_warning)
 from .modelfolder import ModelFolder
 from .models import default_model_for, resolve_model
-from .normalise import normaliser_for
 from .seeds import format_seed_summary, seed_summary
 from .storage import write_json, write_table
 
@@ -102,7 +101,7 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
         log.warning("text clean-up is off (--no-normalise or the lesson preset), so the steps %s are not used",
                     ",".join(config.text_steps))
     if not config.normalise or config.text_steps is None:  # saved concrete: prediction cleans exactly as training
-        config = replace(config, text_steps=list(normaliser_for(config).steps))
+        config = replace(config, text_steps=list(config.normaliser().steps))
     if config.method in FINE_TUNING and config.input_prefix is None:
         from .methods.finetune import input_prefix
 
@@ -120,7 +119,7 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     main = launch().main  # under torchrun only rank 0 writes; the other ranks train with it in a throwaway folder
     with writing(folder):
         config, reason = resolve_config(config, train_part)
-        clean = normaliser_for(config)
+        clean = config.normaliser()
         train_part, eval_part = train_part.mapped(clean), eval_part.mapped(clean)
         with folder.staging() if main else tempfile.TemporaryDirectory(prefix="samiksha-rank-") as staging:
             staging = Path(staging)

@@ -26,7 +26,8 @@ from ..errors import ModelError, SamikshaError
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
 from ..modelfolder import META, ModelFolder, read_json_object
-from ..models import EMBEDDED, ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..hf_logging import quiet_transformers
+from ..models import EMBEDDED, ResolvedModel, check_max_length, resolve_model
 from ..storage import write_json
 from .base import Distillation, FitJob, Fitted
 

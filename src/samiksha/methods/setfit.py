@@ -14,7 +14,8 @@ import numpy as np
 from ..backends import Backend, log_proba
 from ..config import TrainConfig
 from ..errors import ModelError
-from ..models import ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..hf_logging import quiet_transformers
+from ..models import ResolvedModel, check_max_length, resolve_model
 from ..sklearn_parts import load_logistic, save_logistic
 from .base import FitJob, Fitted
 
