@@ -91,6 +91,19 @@ def resolve_model(name: str | None, offline: bool = False) -> ResolvedModel:
     return ResolvedModel(name, name, False)
 
 
+def is_sentence_transformer(resolved: ResolvedModel) -> bool:
+    """Whether the model is a sentence-transformers folder or Hub repository (has modules.json)."""
+    path = Path(resolved.path)
+    if path.is_dir():
+        return (path / "modules.json").exists()
+    try:
+        from huggingface_hub import file_exists
+
+        return bool(file_exists(resolved.path, "modules.json"))
+    except Exception:  # no network, unknown repository: not one we can use as a SetFit body
+        return False
+
+
 def max_positions(config: dict) -> int | None:
     """How many tokens a model's position table holds, from its config.json (None: no absolute position table)."""
     size = config.get("max_position_embeddings")

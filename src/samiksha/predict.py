@@ -87,7 +87,7 @@ class Classifier:
         folder = ModelFolder(path)
         folder.require()  # finishes a publish that a killed run left half done
         meta = folder.read_meta()
-        runner = methods.get(meta.get("method") or "finetune").load(path, meta, backend, device, trust_pickle)
+        runner = methods.for_folder(meta).load(path, meta, backend, device, trust_pickle)
         labels = meta.get("labels") or _config_labels(path)
         _check_outputs(path, runner, labels)
         saved_length = meta.get("config", {}).get("max_length")
