@@ -108,7 +108,7 @@ def test_settings_are_read_as_their_types_and_unknown_ones_refused(tmp_path):
     assert tuning(config).warmup == 0.2 and config.method_settings(SetFitSettings).iterations == 2
     for bad, message in [("finetune.warmth=1", "unknown setting .*finetune.warmup"),
                          ("magic.x=1", "no method has settings 'magic'"),
-                         ("setfit.iterations=many", "'many' is not a int"), ("warmup", "expected KEY=VALUE")]:
+                         ("setfit.iterations=many", "'many' is not of type int"), ("warmup", "expected KEY=VALUE")]:
         with pytest.raises(SamikshaError, match=message):
             methods.parse_setting(bad, {})
     file = tmp_path / "settings.json"

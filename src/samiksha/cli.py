@@ -92,14 +92,13 @@ def _metrics_table(metrics: dict, title: str) -> Table:
 
 
 def _parts_table(metrics: dict) -> Table:
-    from .card import PARTS
-
+    names = registry.part_names()
     table = Table(title="each part alone and the blend, on the same rows", title_justify="left")
     for column in ("model", "macro-F1", "95% interval", "accuracy"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, part in metrics["parts"].items():
         low, high = part["ci"]["macro_f1"]
-        table.add_row(PARTS.get(name, name), f"{part['macro_f1']:.3f}", f"{low:.3f}-{high:.3f}", f"{part['accuracy']:.3f}")
+        table.add_row(names.get(name, name), f"{part['macro_f1']:.3f}", f"{low:.3f}-{high:.3f}", f"{part['accuracy']:.3f}")
     return table
 
 
@@ -184,12 +183,13 @@ def train(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
     method: Annotated[Optional[str], typer.Option(help=registry.help_text(), show_default=False)] = None,
     settings: Annotated[Optional[list[str]], typer.Option(
-        "--set", help="A setting as KEY=VALUE, repeatable: a shared one (epochs=3) or a method's "
-                      "(finetune.warmup=0.1, setfit.iterations=10); see docs for each method's.",
-        show_default=False)] = None,
+        "--set", metavar="KEY=VALUE", show_default=False,
+        help=f"A setting, repeatable: a shared one (epochs=3) or a method's, SECTION.NAME=VALUE: "
+             f"{registry.settings_help()}.")] = None,
     settings_file: Annotated[Optional[Path], typer.Option(
-        "--settings", help='Settings from a JSON file: {"epochs": 3, "finetune": {"warmup": 0.1}}; --set and the '
-                           "other options win over it.", show_default=False)] = None,
+        "--settings", metavar="FILE", show_default=False,
+        help='Settings from a JSON file: shared ones at the top, a method\'s in an object named by its section '
+             '({"epochs": 3, "SECTION": {"NAME": VALUE}}); --set and the other options win over it.')] = None,
     stack: Annotated[bool, typer.Option(
         help="With auto: stack the fine-tuned transformer with TF-IDF (--no-stack: the transformer alone).")] = True,
     report_seeds: Annotated[Optional[int], typer.Option(
@@ -725,7 +725,7 @@ def _comparison_config(model: str | None, text_column: str | None, label_column:
     """The TrainConfig that compare and curve start every method from."""
     _setup(offline)
     return registry.preset(model=model, text_column=text_column, label_column=label_column,
-                                  label_scheme=label_scheme, seed=seed, offline=offline or None)
+                           label_scheme=label_scheme, seed=seed, offline=offline or None)
 
 
 @app.command()

@@ -26,8 +26,8 @@ from ..errors import SamikshaError
 from .base import Distillation, FitJob, Fitted, Method
 
 __all__ = ["AUTO", "ENTRY_POINTS", "Distillation", "FitJob", "Fitted", "Method", "alias", "all_methods", "check",
-           "choose", "compared", "for_folder", "get", "help_text", "names", "parse_setting", "preset", "read_settings",
-           "register", "resolve", "with_settings"]
+           "choose", "compared", "for_folder", "get", "help_text", "names", "parse_setting", "part_names", "preset",
+           "read_settings", "register", "resolve", "settings_help", "with_settings"]
 
 log = logging.getLogger("samiksha")
 
@@ -96,6 +96,17 @@ def help_text() -> str:
             "Method settings: --set SECTION.NAME=VALUE.")
 
 
+def part_names() -> dict[str, str]:
+    """What each part a method's report scores is, by the part's name in metrics.json."""
+    return {name: text for m in all_methods() for name, text in m.parts.items()}
+
+
+def settings_help() -> str:
+    """Every method setting ``--set`` takes, by section, with its default."""
+    return "; ".join(f"{section}.{{{', '.join(f'{f.name}={f.default}' for f in dataclasses.fields(cls))}}}"
+                     for section, cls in _sections().items())
+
+
 def for_folder(meta: dict) -> Method:
     """The method that loads a folder with this samiksha.json (a plain Hugging Face folder has none)."""
     return get(meta.get("method") or PLAIN_FOLDER)
@@ -156,7 +167,7 @@ def _convert(value: Any, kind: Any, key: str, where: str) -> Any:
         except (TypeError, ValueError):
             continue
     kinds = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-    raise SamikshaError(f"{where} {key}: '{value}' is not a {kinds}")
+    raise SamikshaError(f"{where} {key}: '{value}' is not of type {kinds}")
 
 
 def parse_setting(pair: str, into: dict[str, Any], value: Any = _UNSET, where: str = "--set") -> None:

@@ -72,7 +72,6 @@ SAMIKSHA_USAGE = ('```python\nfrom samiksha import Classifier\nclassify = Classi
                   'or `samiksha predict PATH/TO/THIS/FOLDER "your review"`')
 
 
-
 def stored_safely(files: str, note: str = "") -> str:
     """The model card's paragraph on how a folder is stored: ``files`` is what each part's files are."""
     return (f"Stored as safetensors and JSON: {files}. No file in this folder is a pickle, so loading it runs no code "
