@@ -153,9 +153,10 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
         stacked = student_method != methods.get(meta["method"]).student(False)
         distillation = methods.Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight,
                                             layers, teacher_dir.resolve() if stacked else None, trust_pickle)
-        tuning = methods.get(student_method).settings
-        settings = {tuning.section: {**dataclasses.asdict(teacher_config.method_settings(tuning)),
-                                     "freeze_embeddings": meta.get("training", {}).get("embeddings_frozen", False)}}
+        kind = methods.get(student_method).settings  # the teacher's, with its embeddings frozen as they were
+        settings = {} if kind is None else {kind.section: {
+            **dataclasses.asdict(teacher_config.method_settings(kind)),
+            "freeze_embeddings": meta.get("training", {}).get("embeddings_frozen", False)}}
         config = replace(teacher_config, model=str(teacher_dir.resolve()), method=student_method,
                          stack=stacked, epochs=epochs or DISTIL_EPOCHS,
                          batch_size=None, learning_rate=None, report_seeds=1,
