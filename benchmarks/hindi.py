@@ -69,7 +69,7 @@ def config_for(model: str, args) -> TrainConfig:
         return TrainConfig(method="tfidf", seed=args.seed, report_seeds=1, normalise=not args.raw_text)
     return TrainConfig(method="finetune", model=model, epochs=args.epochs, seed=args.seed, report_seeds=1,
                        max_length=args.max_length, learning_rate=args.learning_rate or TrainConfig.learning_rate,
-                       freeze_embeddings=args.freeze_embeddings,
+                       settings={"finetune": {"freeze_embeddings": args.freeze_embeddings}},
                        normalise=not args.raw_text)
 
 

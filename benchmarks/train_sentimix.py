@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pandas as pd  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from samiksha import TrainConfig, evaluate, train  # noqa: E402
+from samiksha import TrainConfig, evaluate, methods, train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -69,7 +69,7 @@ def compare(title: str, train_file: Path, eval_file: Path | None, test_file: Pat
     rows = []
     for name in setups:
         overrides = {"epochs": args.epochs} if args.epochs and name == "default" else {}
-        config = TrainConfig.for_preset("lesson" if name == "lesson" else "default", seed=args.seed, **overrides)
+        config = methods.preset("lesson" if name == "lesson" else "default", seed=args.seed, **overrides)
         rows.append(run(f"{title}-{name}", config, train_file, eval_file, test_file, out))
     print(f"\n## {title}: {train_file.name} -> test {test_file.name} ({rows[0]['test_rows']} rows)")
     print(f"{'setup':<22}{'macro-F1':>9}{'accuracy':>9}{'report':>8}{'ex/s':>8}{'wall s':>8}{'ex/cpu-s':>9}"

@@ -82,7 +82,7 @@ def test_adapted_encoder_trains_with_train_model(tmp_path, tiny_bert, reviews_cs
     trained = train(reviews_csv, tmp_path / "model", config=TrainConfig(model=str(out), epochs=1, batch_size=8,
                                                                         seed=1, report_seeds=1))
     assert trained.meta["method"] == "stack" and trained.meta["base_model"] == str(out)
-    assert trained.meta["config"]["input_prefix"] == ""
+    assert trained.meta["config"]["settings"]["finetune"]["input_prefix"] == ""
 
 
 def test_adapt_resumes_after_an_interruption(tmp_path, tiny_bert, unlabelled):

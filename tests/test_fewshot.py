@@ -10,7 +10,7 @@ import pytest
 from conftest import make_reviews
 from typer.testing import CliRunner
 
-from samiksha import Classifier, TrainConfig, evaluate, train
+from samiksha import Classifier, TrainConfig, evaluate, methods, train
 from samiksha.cli import app
 from samiksha.config import SETFIT_BELOW
 from samiksha.errors import SamikshaError
@@ -35,7 +35,7 @@ def setfit_model(tmp_path_factory):
     """SetFit with the real MiniLM body on 8 examples per class, one pair iteration."""
     folder = tmp_path_factory.mktemp("setfit")
     train_file, eval_file = _files(folder)
-    config = TrainConfig(method="setfit", setfit_iterations=1, seed=7, report_seeds=1)
+    config = TrainConfig(method="setfit", settings={"setfit": {"iterations": 1}}, seed=7, report_seeds=1)
     return train(train_file, folder / "model", eval_data=eval_file, config=config), eval_file
 
 
@@ -73,7 +73,7 @@ def test_setfit_writes_the_same_kind_of_folder_and_round_trips(setfit_model, tmp
 def test_setfit_same_seed_same_predictions(setfit_model, tmp_path):
     result, eval_file = setfit_model
     train_file, _ = _files(tmp_path)
-    config = TrainConfig(method="setfit", setfit_iterations=1, seed=7, report_seeds=1)
+    config = TrainConfig(method="setfit", settings={"setfit": {"iterations": 1}}, seed=7, report_seeds=1)
     again = train(train_file, tmp_path / "again", eval_data=eval_file, config=config)
     np.testing.assert_allclose(Classifier.load(again.output_dir).predict_proba(TEXTS),
                                Classifier.load(result.output_dir).predict_proba(TEXTS), atol=1e-6)
@@ -91,18 +91,18 @@ def test_tfidf_same_seed_same_predictions(tmp_path):
     (1, "setfit"), (8, "setfit"), (SETFIT_BELOW - 1, "setfit"), (SETFIT_BELOW, "stack"), (50_000, "stack")])
 def test_auto_picks_by_the_smallest_class(per_class, expected):
     counts = {"negative": per_class, "neutral": per_class * 3, "positive": per_class * 10}
-    method, reason = TrainConfig().method_for(counts)
+    method, reason = methods.choose(TrainConfig(), counts)
     assert method == expected and str(per_class) in reason
-    alone = TrainConfig(stack=False).method_for(counts)[0]  # --no-stack: the transformer alone
+    alone = methods.choose(TrainConfig(stack=False), counts)[0]  # --no-stack: the transformer alone
     assert alone == ("setfit" if expected == "setfit" else "finetune")
 
 
 def test_auto_is_the_default_and_explicit_methods_stay():
     assert TrainConfig().method == "auto"
-    assert TrainConfig(method="tfidf").method_for({"a": 5, "b": 5}) == ("tfidf", "as requested")
-    assert TrainConfig.for_preset("lesson").method == "finetune"
+    assert methods.choose(TrainConfig(method="tfidf"), {"a": 5, "b": 5}) == ("tfidf", "as requested")
+    assert methods.preset("lesson").method == "finetune"
     with pytest.raises(SamikshaError, match="unknown method 'magic'"):
-        TrainConfig(method="magic")
+        methods.choose(TrainConfig(method="magic"), {"a": 5, "b": 5})
 
 
 def test_auto_fine_tunes_a_named_plain_transformer(tiny_bert, tmp_path, caplog):
@@ -181,7 +181,7 @@ def test_ensemble_averages_setfit_and_tfidf_probabilities(tmp_path):
     from samiksha.methods.tfidf import TfidfBackend
 
     train_file, eval_file = _files(tmp_path)
-    config = TrainConfig(method="ensemble", setfit_iterations=1, seed=7, report_seeds=1)
+    config = TrainConfig(method="ensemble", settings={"setfit": {"iterations": 1}}, seed=7, report_seeds=1)
     result = train(train_file, tmp_path / "m", eval_data=eval_file, config=config)
     out = result.output_dir
     for name in (*FOLDER_FILES, "model_head.safetensors", "tfidf.safetensors", "modules.json"):

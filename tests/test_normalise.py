@@ -6,7 +6,7 @@ import pytest
 
 from samiksha.config import TrainConfig
 from samiksha.errors import SamikshaError
-from samiksha.normalise import DEFAULT_STEPS, STEPS, normaliser, normaliser_for, saved_steps
+from samiksha.normalise import DEFAULT_STEPS, STEPS, normaliser, saved_steps
 
 ALL = normaliser(list(STEPS))
 SAMPLES = [
@@ -62,9 +62,9 @@ def test_devanagari_survives_the_clean_up():
 
 
 def test_which_steps_a_config_and_a_saved_folder_use():
-    assert normaliser_for(TrainConfig()).steps == DEFAULT_STEPS == ("unicode",)
-    assert normaliser_for(TrainConfig(normalise=False)).steps == ()
-    assert normaliser_for(TrainConfig(text_steps=["unicode"])).steps == ("unicode",)
+    assert TrainConfig().normaliser().steps == DEFAULT_STEPS == ("unicode",)
+    assert TrainConfig(normalise=False).normaliser().steps == ()
+    assert TrainConfig(text_steps=["unicode"]).normaliser().steps == ("unicode",)
     assert saved_steps({"normalise": True}) == ["unicode"]  # folders from before text_steps
     assert saved_steps({"normalise": False}) == []
     assert saved_steps({}) == []  # a plain Hugging Face folder

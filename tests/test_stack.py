@@ -155,7 +155,7 @@ def test_report_comes_from_out_of_sample_probabilities_not_the_saved_model(tmp_p
             return np.array([[10.0 if self.answers.get(t, "neutral") == n else 0.0 for n in self.labels]
                              for t in texts])
 
-    class LeakyMethod:
+    class LeakyMethod(methods.Method):
         name = "tfidf"  # stands in for a registered method
 
         def fit(self, job):

@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 from conftest import make_reviews
 
-from samiksha import Classifier, TrainConfig, evaluate, train
+from samiksha import Classifier, TrainConfig, evaluate, methods, train
 from samiksha.errors import SamikshaError
+from samiksha.methods.finetune import tuning
 from samiksha.modelfolder import ModelFolder
 
 
-def _config(model, **overrides) -> TrainConfig:
-    values = {"model": str(model), "epochs": 1, "batch_size": 8, "seed": 3}
+def _config(model, finetune: dict | None = None, **overrides) -> TrainConfig:
+    """A quick config; ``finetune``: fine-tuning's own settings."""
+    values = {"model": str(model), "epochs": 1, "batch_size": 8, "seed": 3, "settings": {"finetune": finetune or {}}}
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -123,7 +125,7 @@ def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
                 raise KeyboardInterrupt
 
     out = tmp_path / "m"
-    config = _config(tiny_bert, epochs=3, early_stopping_patience=None)
+    config = _config(tiny_bert, epochs=3, finetune={"early_stopping_patience": None})
     with pytest.raises(KeyboardInterrupt):
         train(reviews_csv, out, config=config, callbacks=[Interrupt()])
     work = ModelFolder(out).checkpoints
@@ -132,7 +134,7 @@ def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
     with pytest.raises(SamikshaError, match="pass --resume to continue"):
         train(reviews_csv, out, config=config)
     with pytest.raises(SamikshaError, match="used other data or settings"):
-        train(reviews_csv, out, config=_config(tiny_bert, epochs=3, early_stopping_patience=None, seed=4),
+        train(reviews_csv, out, config=_config(tiny_bert, epochs=3, finetune={"early_stopping_patience": None}, seed=4),
               resume=True)
     result = train(reviews_csv, out, config=config, resume=True)
     assert result.meta["training"]["resumed"] is True
@@ -155,7 +157,7 @@ def test_resume_skips_checkpoints_cut_short_by_a_kill(tmp_path, reviews_csv, tin
                 raise KeyboardInterrupt
 
     out = tmp_path / "m"
-    config = _config(tiny_bert, epochs=3, early_stopping_patience=None)
+    config = _config(tiny_bert, epochs=3, finetune={"early_stopping_patience": None})
     with pytest.raises(KeyboardInterrupt):
         train(reviews_csv, out, config=config, callbacks=[Interrupt()])
     work = ModelFolder(out).checkpoints
@@ -214,24 +216,28 @@ def test_output_folder_with_other_files_is_not_replaced(tmp_path, reviews_csv, t
 
 
 def test_lesson_preset_is_the_classic_recipe():
-    config = TrainConfig.for_preset("lesson")
-    assert (config.epochs, config.batch_size, config.max_length, config.padding, config.warmup,
-            config.weight_decay, config.class_weights, config.group_by_length, config.early_stopping_patience,
-            config.best_metric, config.learning_rate) == (5, 4, 128, "max_length", 10, 0.01, "none", False, None,
-                                                          "loss", 5e-5)
-    assert TrainConfig.for_preset("lesson", epochs=2, batch_size=None).epochs == 2
+    config = methods.preset("lesson")
+    tuned = tuning(config)
+    assert (config.method, config.epochs, config.batch_size, config.max_length, tuned.padding, tuned.warmup,
+            tuned.weight_decay, config.class_weights, tuned.group_by_length, tuned.early_stopping_patience,
+            tuned.best_metric, config.learning_rate) == ("finetune", 5, 4, 128, "max_length", 10, 0.01, "none", False,
+                                                         None, "loss", 5e-5)
+    assert methods.preset("lesson", epochs=2, batch_size=None).epochs == 2
+    overridden = methods.preset("lesson", settings={"finetune": {"warmup": 0.1}})
+    assert (tuning(overridden).warmup, tuning(overridden).padding) == (0.1, "max_length")
+    assert tuning(methods.preset("lesson")).warmup == 10  # the preset itself is unchanged
 
 
 def test_schedule_by_data_size_where_unset():
-    small, mid, large = (TrainConfig(method="stack").sized_for(n) for n in (600, 2000, 14000))
+    small, mid, large = (TrainConfig().sized_for(n, small_schedule=True) for n in (600, 2000, 14000))
     assert (small.epochs, small.batch_size, small.learning_rate) == (3, 8, 1.5e-4)
     assert (mid.epochs, mid.batch_size, mid.learning_rate) == (5, 16, 1e-4)
     assert (large.epochs, large.batch_size, large.learning_rate) == (3, 16, 1e-4)
-    mine = TrainConfig(epochs=2, batch_size=32, learning_rate=3e-5).sized_for(600)
+    mine = TrainConfig(epochs=2, batch_size=32, learning_rate=3e-5).sized_for(600, small_schedule=True)
     assert (mine.epochs, mine.batch_size, mine.learning_rate) == (2, 32, 3e-5)
-    setfit = TrainConfig(method="setfit").sized_for(600)  # the small-data schedule was measured for fine-tuning
+    setfit = TrainConfig().sized_for(600)  # the small-data schedule was measured for fine-tuning (only it asks)
     assert (setfit.batch_size, setfit.learning_rate) == (16, 1e-4)
-    lesson = TrainConfig.for_preset("lesson").sized_for(600)
+    lesson = methods.preset("lesson").sized_for(600, small_schedule=True)
     assert (lesson.epochs, lesson.batch_size, lesson.learning_rate) == (5, 4, 5e-5)
 
 
@@ -307,8 +313,8 @@ def test_text_is_normalised_in_training_and_prediction(tmp_path):
 
 
 def test_lesson_preset_keeps_the_classic_raw_text():
-    assert TrainConfig.for_preset("lesson").normalise is False
-    assert TrainConfig.for_preset("default").normalise is True
+    assert methods.preset("lesson").normalise is False
+    assert methods.preset("default").normalise is True
 
 
 def test_embeddings_frozen_when_they_are_most_of_the_model():
@@ -333,7 +339,7 @@ def test_embeddings_frozen_when_they_are_most_of_the_model():
 
 def test_training_prints_one_readable_line_per_epoch(tmp_path, reviews_csv, tiny_bert, capsys):
     train(reviews_csv, tmp_path / "m", config=TrainConfig(model=str(tiny_bert), epochs=2, batch_size=8, seed=1,
-                                                          report_seeds=1, early_stopping_patience=None))
+                                                          report_seeds=1, settings={"finetune": {"early_stopping_patience": None}}))
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("epoch ")]
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
@@ -348,7 +354,7 @@ def test_input_prefix_by_model_name(model, prefix):
     from samiksha.methods.finetune import input_prefix
 
     assert input_prefix(TrainConfig(model=model)) == prefix
-    assert input_prefix(TrainConfig(model=model, input_prefix="")) == ""
+    assert input_prefix(TrainConfig(model=model, settings={"finetune": {"input_prefix": ""}})) == ""
 
 
 def test_a_fresh_run_never_reuses_old_epoch_probabilities(tmp_path):
@@ -367,8 +373,8 @@ def test_input_prefix_is_saved_and_used_by_every_runtime(tmp_path, reviews_csv, 
     from samiksha.export import export_onnx
 
     out = tmp_path / "m"
-    result = train(reviews_csv, out, config=_config(tiny_bert, stack=False, report_seeds=1, input_prefix="review: "))
-    assert result.meta["config"]["input_prefix"] == "review: "
+    result = train(reviews_csv, out, config=_config(tiny_bert, stack=False, report_seeds=1, finetune={"input_prefix": "review: "}))
+    assert result.meta["config"]["settings"]["finetune"]["input_prefix"] == "review: "
     classifier = Classifier.load(out)
     assert classifier.backend.prefix == "review: "
     plain = TorchBackend(out)  # no prefix: fed the prefixed text by hand
@@ -380,4 +386,4 @@ def test_input_prefix_is_saved_and_used_by_every_runtime(tmp_path, reviews_csv, 
     assert onnx.backend.prefix == "review: "
     np.testing.assert_allclose(onnx.predict_proba(["mast product"]), classifier.predict_proba(["mast product"]),
                                atol=1e-4)
-    assert TrainConfig().input_prefix is None and TrainConfig.for_preset("lesson").input_prefix == ""
+    assert tuning(TrainConfig()).input_prefix is None and tuning(methods.preset("lesson")).input_prefix == ""

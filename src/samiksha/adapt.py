@@ -28,7 +28,8 @@ from pathlib import Path
 from .data import fingerprint, normalise_text
 from .errors import DataError, SamikshaError
 from .modelfolder import META, ModelFolder, read_json_object
-from .models import check_max_length, quiet_transformers, resolve_model
+from .hf_logging import quiet_transformers
+from .models import check_max_length, resolve_model
 from .normalise import DEFAULT_STEPS, normaliser
 from .storage import write_json
 

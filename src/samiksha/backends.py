@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import ModelError
-from .models import quiet_transformers
+from .hf_logging import quiet_transformers
 
 ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
 BUFFERS = re.compile(r"(^|\.)(position_ids|token_type_ids)$")  # rebuilt at load, harmless when absent or extra

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from .config import FINE_TUNING
+from . import methods
 from .metrics import interval_text
-
-PARTS = {"transformer": "the fine-tuned transformer alone", "tfidf": "the TF-IDF model alone",
-         "stack": "the stack (what Samiksha predicts with)"}
 
 
 def model_card(meta: dict, metrics: dict) -> str:
@@ -25,6 +22,7 @@ def model_card(meta: dict, metrics: dict) -> str:
     limits = (f"Small data makes single runs vary, so the training was repeated: {seeds['note']}." if seeds else
               "Scores come from one evaluation split and one seed; on small data they vary from run to run.")
     how = f"\n{metrics['how'][0].upper()}{metrics['how'][1:]}.\n" if metrics.get("how") else ""
+    method = methods.get(meta["method"])
     return f"""---
 library_name: transformers
 pipeline_tag: text-classification
@@ -46,7 +44,7 @@ Measured on {metrics['n']} texts ({metrics['data']}) after training.{how}
 | macro-F1 | {interval_text(metrics, 'macro_f1')} |
 | weighted-F1 | {metrics['weighted_f1']:.3f} |
 {spread}
-{_parts_table(metrics)}| label | precision | recall | F1 | support |
+{_parts_table(metrics, method.parts)}| label | precision | recall | F1 | support |
 |---|---|---|---|---|
 {rows}
 
@@ -65,10 +63,10 @@ to land anywhere inside them. The confusion matrix is in `confusion_matrix.png`,
 
 ## Use
 
-{_usage(meta['method'])}
+{method.usage(meta)}
 
-{_storage(meta['method'])}
-{_normalisation_note(config) if meta['method'] in FINE_TUNING else ''}
+{method.storage(meta)}
+
 ## Limits
 
 {limits}
@@ -89,62 +87,12 @@ def _distilled_note(config: dict) -> str:
             f"teacher's probabilities at temperature {distilled['temperature']:g} (true labels weigh "
             f"{distilled['hard_weight']:g}) over {distilled['labelled_texts']} labelled and "
             f"{distilled['unlabelled']['used']} unlabelled texts"
-            f"{'; stacked with the teacher' + chr(39) + 's TF-IDF model' if config['method'] == 'stack' else ''}.\n")
+            f"{'; stacked with the teacher' + chr(39) + 's TF-IDF model' if distilled.get('parts_kept') else ''}.\n")
 
 
-def _parts_table(metrics: dict) -> str:
+def _parts_table(metrics: dict, names: dict[str, str]) -> str:
     if not metrics.get("parts"):
         return ""
-    rows = "\n".join(f"| {PARTS.get(name, name)} | {interval_text(part, 'macro_f1')} | {part['accuracy']:.3f} |"
+    rows = "\n".join(f"| {names.get(name, name)} | {interval_text(part, 'macro_f1')} | {part['accuracy']:.3f} |"
                      for name, part in metrics["parts"].items())
     return f"Each part alone and the blend, scored the same way on the same rows:\n\n| model | macro-F1 | accuracy |\n|---|---|---|\n{rows}\n\n"
-
-
-def _usage(method: str) -> str:
-    samiksha = ('from samiksha import Classifier\nclassify = Classifier.load("PATH/TO/THIS/FOLDER")\n'
-                'classify.predict(["delivery fast thi aur quality bhi badiya"])')
-    transformers = ('from transformers import pipeline\nclassify = pipeline("text-classification", '
-                    'model="PATH/TO/THIS/FOLDER")\nclassify("delivery fast thi aur quality bhi badiya")')
-    if method in ("tfidf", "setfit", "ensemble"):
-        return f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
-    if method == "stack":
-        return (f"```python\n{samiksha}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`: both use "
-                "the stack (the transformer and the TF-IDF model, blended as `stack.json` says).\n\nThe folder is "
-                f"also a plain Hugging Face model:\n\n```python\n{transformers}\n```\n\nbut that gives the fine-tuned "
-                "transformer's own labels, without the other parts and the blend (see the table above for the "
-                "difference).")
-    return f"```python\n{transformers}\n```\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`."
-
-
-def _storage(method: str) -> str:
-    """How the folder's parts are stored: safetensors and JSON, no pickle."""
-    parts = []
-    if method in FINE_TUNING:
-        parts.append("the transformer in `model.safetensors` with its `config.json` and tokenizer files")
-    if method in ("setfit", "ensemble"):
-        parts.append("the SetFit body in sentence-transformers' layout (`model.safetensors`), its logistic-regression "
-                     "head in `model_head.json` (settings) and `model_head.safetensors` (coefficients)")
-    if method in ("stack", "tfidf", "ensemble"):
-        parts.append("the TF-IDF model in `tfidf.json` (settings and vocabularies) and `tfidf.safetensors` "
-                     "(idf vectors and coefficients)")
-    note = (f"Stored as safetensors and JSON: {'; '.join(parts)}. No file in this folder is a pickle, so loading it "
-            "runs no code from the folder.")
-    if method in ("setfit", "ensemble"):
-        note += (" `setfit.SetFitModel.from_pretrained` reads the body but not this head (it expects a pickled "
-                 "`model_head.pkl`): load the folder with Samiksha.")
-    return note
-
-
-def _normalisation_note(config: dict) -> str:
-    from .normalise import saved_steps
-
-    steps, prefix = saved_steps(config), config.get("input_prefix") or ""
-    notes = []
-    if steps:
-        notes.append(f"cleans each text (steps: {', '.join(steps)}; `samiksha.normalise.normaliser({steps!r})`)")
-    if prefix:
-        notes.append(f"puts `{prefix}` before each text, as the base model was trained to read it")
-    if not notes:
-        return ""
-    return (f"\nBefore the transformer sees a text, Samiksha {' and '.join(notes)}; do the same before a plain "
-            "`pipeline()` so that the model reads text as it did in training.\n")

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from . import methods as registry
 from .errors import SamikshaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -130,14 +131,13 @@ def _metrics_table(metrics: dict, title: str) -> Table:
 
 
 def _parts_table(metrics: dict) -> Table:
-    from .card import PARTS
-
+    names = registry.part_names()
     table = Table(title="each part alone and the blend, on the same rows", title_justify="left")
     for column in ("model", "macro-F1", "95% interval", "accuracy"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, part in metrics["parts"].items():
         low, high = part["ci"]["macro_f1"]
-        table.add_row(PARTS.get(name, name), f"{part['macro_f1']:.3f}", f"{low:.3f}-{high:.3f}", f"{part['accuracy']:.3f}")
+        table.add_row(names.get(name, name), f"{part['macro_f1']:.3f}", f"{low:.3f}-{high:.3f}", f"{part['accuracy']:.3f}")
     return table
 
 
@@ -190,8 +190,8 @@ TrustPickle = Annotated[bool, typer.Option(
                            "(.joblib/.pkl), which can run code: only for folders you trust.")]
 # and by compare and curve
 ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
-Methods = Annotated[str, typer.Option(help="Comma-separated: stack, finetune, setfit, tfidf, ensemble.")]
-BaseModel = Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")]
+Methods = Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(registry.names())}.")]
+BaseModel = Annotated[Optional[str], typer.Option(help="Base model for the methods that use one (default: minilm).")]
 
 
 @app.command()
@@ -220,11 +220,15 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,
-    method: Annotated[Optional[str], typer.Option(
-        help="auto (default: chosen by labelled examples per class), stack (a fine-tuned transformer and TF-IDF "
-             "blended by the mean of their log-probabilities), finetune (the transformer alone), setfit (few-shot, a sentence-transformers "
-             "body), tfidf (the classical n-gram baseline) or ensemble (SetFit and TF-IDF, probabilities averaged).",
-        show_default=False)] = None,
+    method: Annotated[Optional[str], typer.Option(help=registry.help_text(), show_default=False)] = None,
+    settings: Annotated[Optional[list[str]], typer.Option(
+        "--set", metavar="KEY=VALUE", show_default=False,
+        help=f"A setting, repeatable: a shared one (epochs=3) or a method's, SECTION.NAME=VALUE: "
+             f"{registry.settings_help()}.")] = None,
+    settings_file: Annotated[Optional[Path], typer.Option(
+        "--settings", metavar="FILE", show_default=False,
+        help='Settings from a JSON file: shared ones at the top, a method\'s in an object named by its section '
+             '({"epochs": 3, "SECTION": {"NAME": VALUE}}); --set and the other options win over it.')] = None,
     stack: Annotated[bool, typer.Option(
         help="With auto: stack the fine-tuned transformer with TF-IDF (--no-stack: the transformer alone).")] = True,
     report_seeds: Annotated[Optional[int], typer.Option(
@@ -236,7 +240,7 @@ def train(
     max_steps: Annotated[int, typer.Option(hidden=True)] = -1,
 ) -> None:
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
-    from .config import TrainConfig, parse_class_weights
+    from .config import parse_class_weights
     from .distributed import launch
     from .metrics import weakness_warning
     from .storage import refuse_overwriting_inputs
@@ -246,13 +250,20 @@ def train(
     _setup(offline)
     if not rank.main:  # rank 0 speaks for all
         logging.getLogger("samiksha").setLevel(logging.ERROR)
-    config = TrainConfig.for_preset(
-        preset, method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+    overrides: dict = {}
+    if settings_file is not None:
+        registry.read_settings(settings_file, overrides)
+    for pair in settings or []:
+        registry.parse_setting(pair, overrides)
+    registry.alias(overrides, "freeze_embeddings", freeze_embeddings)
+    flags = dict(
+        method=method, model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         max_length=max_length, seed=seed, text_column=text_column, label_column=label_column, label_scheme=label_scheme,
         class_weights=parse_class_weights(class_weights) if class_weights else None, offline=offline or None,
         max_steps=max_steps if max_steps > 0 else None, report_seeds=report_seeds,
-        freeze_embeddings=freeze_embeddings, normalise=None if normalise else False, stack=None if stack else False,
+        normalise=None if normalise else False, stack=None if stack else False,
         text_steps=[s.strip() for s in clean.split(",") if s.strip()] if clean else None)
+    config = registry.preset(preset, **{**overrides, **{k: v for k, v in flags.items() if v is not None}})
     refuse_overwriting_inputs([data, eval], replaced=[output])
     result = run_train(data, output, eval_data=eval, config=config, resume=resume)
     if not rank.main:  # rank 0 reports
@@ -264,7 +275,7 @@ def train(
                   f"{seeds['macro_f1_std']:.3f} (min {seeds['macro_f1_min']:.3f}, max {seeds['macro_f1_max']:.3f}); "
                   f"the saved model is seed {seeds['runs'][0]['seed']}'s")
     out.print(f"model, report (report.txt), confusion_matrix.png and model card written to [bold]{output}[/]")
-    if result.meta["method"] in ("stack", "finetune") and not weakness_warning(result.metrics):
+    if registry.get(result.meta["method"]).student(True) and not weakness_warning(result.metrics):
         out.print(f"[dim]for a model about 10x faster than a per-text pipeline(): samiksha distill {output} --output "
                   f"{output}-fast [--unlabelled YOUR_UNLABELLED_REVIEWS], then samiksha export {output}-fast[/]",
                   highlight=False)
@@ -886,11 +897,9 @@ def _leaderboard_table(result: dict) -> Table:
 def _comparison_config(model: str | None, text_column: str | None, label_column: str | None,
                        label_scheme: str | None, seed: int | None, offline: bool):
     """The TrainConfig that compare and curve start every method from."""
-    from .config import TrainConfig
-
     _setup(offline)
-    return TrainConfig.for_preset(model=model, text_column=text_column, label_column=label_column,
-                                  label_scheme=label_scheme, seed=seed, offline=offline or None)
+    return registry.preset(model=model, text_column=text_column, label_column=label_column,
+                           label_scheme=label_scheme, seed=seed, offline=offline or None)
 
 
 @app.command()
@@ -898,7 +907,7 @@ def _comparison_config(model: str | None, text_column: str | None, label_column:
 def compare(
     data: ComparedData,
     eval: EvalData = None,
-    methods: Methods = "finetune,setfit,tfidf",
+    methods: Methods = ",".join(registry.compared()),
     seeds: Annotated[int, typer.Option(help="Seeds per method; the split stays the same.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for leaderboard.md, .json and .png.")] = Path(
         "samiksha-compare"),
@@ -927,7 +936,7 @@ def curve(
     eval: EvalData = None,
     sizes: Annotated[str, typer.Option(help="Labelled examples per class to try; 'all' for every text.")] = (
         "8,16,32,64,128"),
-    methods: Methods = "finetune,setfit,tfidf",
+    methods: Methods = ",".join(registry.compared()),
     seeds: Annotated[int, typer.Option(help="Seeds (each its own sample of the training data) per point.")] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for curve.md, .json and .png.")] = Path(
         "samiksha-curve"),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import methods as registry
 from .config import TrainConfig
 from .data import LabelledData
 from .errors import SamikshaError
@@ -23,17 +24,17 @@ from .train import choose_method, prepare_data, train_parts
 
 log = logging.getLogger("samiksha")
 
-METHODS = ("finetune", "setfit", "tfidf")  # the default set compared
-ALL_METHODS = ("stack", *METHODS, "ensemble")
+METHODS = tuple(registry.compared())  # the default set compared
 SPEED_TEXTS = 1000  # prediction speed is timed on up to this many evaluation texts
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The methods to compare, validated, in the order given, without repeats."""
     chosen = list(dict.fromkeys(m.strip() for m in methods if m.strip()))
-    unknown = [m for m in chosen if m not in ALL_METHODS]
+    every = registry.names()
+    unknown = [m for m in chosen if m not in every]
     if unknown or not chosen:
-        raise SamikshaError(f"unknown method(s) {unknown or chosen} (choose from {', '.join(ALL_METHODS)})")
+        raise SamikshaError(f"unknown method(s) {unknown or chosen} (choose from {', '.join(every)})")
     return chosen
 
 
@@ -118,7 +119,7 @@ def leaderboard_markdown(result: dict) -> str:
     lines += ["", f"Means over seeds {', '.join(map(str, result['seeds']))}; std is the sample standard deviation. "
               "train s: training wall time; texts/s: prediction speed on up to "
               f"{SPEED_TEXTS} evaluation texts. Scores are each training report's: where the evaluation data also "
-              "chose the best epoch (finetune, stack), that choice is cross-fitted.", ""]
+              "chose the best epoch (the fine-tuning methods), that choice is cross-fitted.", ""]
     return "\n".join(lines)
 
 
@@ -203,7 +204,7 @@ def curve_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
         for size in plan_sizes(sizes, train_part.counts()):
             parts = {s: train_part if size is None else subsample(train_part, size, s) for s in seed_list}
             first = parts[seed_list[0]]  # what `train --method auto` would do with it (model chosen by script too)
-            method, reason = choose_method(replace(config, method="auto", model=config.model or default_model_for(
+            method, reason = choose_method(replace(config, method=registry.AUTO, model=config.model or default_model_for(
                 first.texts)), first.counts())
             auto.append({"size": size or "all", "method": method, "reason": reason})
             for method in methods:

@@ -1,4 +1,5 @@
-"""TrainConfig: every training choice in one dataclass, validated, saved with the model as JSON."""
+"""TrainConfig: the training choices every method shares, plus the chosen method's own settings (see `methods`),
+validated, saved with the model as JSON."""
 
 from __future__ import annotations
 
@@ -6,26 +7,27 @@ import dataclasses
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import SamikshaError
+from .normalise import DEFAULT_STEPS, Normaliser, normaliser
 
-PRESETS = ("default", "lesson")
-METHODS = ("auto", "stack", "finetune", "setfit", "tfidf", "ensemble")
-# `auto`: SetFit below SETFIT_BELOW examples in the smallest class, else fine-tuning (why: docs/decisions.md)
+# `auto` picks by the smallest class's number of labelled training examples (the methods' `auto` tests): SetFit
+# below SETFIT_BELOW, else fine-tuning, stacked with TF-IDF unless --no-stack (why: docs/decisions.md)
 SETFIT_BELOW = 64
 # freeze the token embeddings when they are more than this share of the parameters (why: docs/decisions.md)
 FREEZE_EMBEDDINGS_ABOVE = 2 / 3
-FINE_TUNING = ("finetune", "stack")  # the methods that fine-tune a transformer
-SMALL_DATA = 1000  # below this many training texts, a shorter schedule of smaller steps (TrainConfig.sized_for)
+SMALL_DATA = 1000  # below this many training texts, fine-tuning's shorter schedule of smaller steps (sized_for)
 SEEDS_BELOW = 300  # with fewer training texts, the report gives macro-F1 over REPORT_SEEDS seeds
 REPORT_SEEDS = 3
+S = TypeVar("S")
 
 
 @dataclass
 class TrainConfig:
     """Training settings. ``epochs``, ``batch_size`` and ``learning_rate`` left None are picked by data size
-    (``sized_for``)."""
+    (``sized_for``). ``settings``: the methods' own settings by section (``{"finetune": {"warmup": 0.1}}``); a
+    trained model's config holds its method's, every field set."""
 
     model: str | None = None
     method: str = "auto"
@@ -34,13 +36,7 @@ class TrainConfig:
     batch_size: int | None = None
     learning_rate: float | None = None
     max_length: int = 128
-    padding: str = "dynamic"  # or "max_length", as in the classic recipe
-    group_by_length: bool = True
-    warmup: float = 0.06  # a fraction of the steps (< 1) or a number of steps (>= 1)
-    weight_decay: float = 0.01
     class_weights: str | dict[str, float] = "balanced"
-    early_stopping_patience: int | None = 2
-    best_metric: str = "macro_f1"
     eval_fraction: float = 0.15
     eval_max_rows: int | None = 1000  # held-out rows are capped: past ~1,000 they add little to the choices or the
     # report (a 95% interval of about +-0.03) and the rest trains the model
@@ -51,22 +47,14 @@ class TrainConfig:
     offline: bool = False
     max_steps: int = -1
     report_seeds: int | None = None  # None: REPORT_SEEDS below SEEDS_BELOW training texts, else 1
-    setfit_iterations: int = 5  # SetFit pairs per text (half similar, half not) in the contrastive phase
-    max_pairs: int = 2000  # cap on SetFit's contrastive pairs, so CPU training stays in minutes
-    freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
     normalise: bool = True  # clean text the same way in training and prediction (see normalise.py)
     text_steps: list[str] | None = None  # the clean-up steps; None: normalise.DEFAULT_STEPS (saved made concrete)
     stack: bool = True  # auto: stack the fine-tuned transformer with TF-IDF (False: the transformer alone)
-    input_prefix: str | None = None  # put before every text the transformer reads; None: by model (saved concrete)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    legacy: dict[str, Any] = field(default_factory=dict)  # method settings an older samiksha.json kept flat
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise SamikshaError(f"unknown preset '{self.preset}' (choose from {', '.join(PRESETS)})")
-        if self.method not in METHODS:
-            raise SamikshaError(f"unknown method '{self.method}' (choose from {', '.join(METHODS)})")
-        if self.padding not in ("dynamic", "max_length"):
-            raise SamikshaError(f"padding must be 'dynamic' or 'max_length', not '{self.padding}'")
         if isinstance(self.class_weights, str) and self.class_weights not in ("balanced", "none"):
             raise SamikshaError("class weights must be 'balanced', 'none' or name=weight pairs, "
                                 f"not '{self.class_weights}'")
@@ -75,77 +63,53 @@ class TrainConfig:
                   (8 <= self.max_length <= 8192, "max length must be between 8 and 8192"),
                   (self.epochs is None or self.epochs > 0, "epochs must be positive"),
                   (0 < self.eval_fraction < 1, "eval fraction must be between 0 and 1"),
-                  (self.warmup >= 0, "warmup must not be negative"),
-                  (self.report_seeds is None or self.report_seeds >= 1, "report seeds must be at least 1"),
-                  (self.setfit_iterations >= 1, "SetFit iterations must be at least 1"),
-                  (self.max_pairs >= 2, "max pairs must be at least 2")]
+                  (self.report_seeds is None or self.report_seeds >= 1, "report seeds must be at least 1")]
         for ok, message in checks:
             if not ok:
                 raise SamikshaError(message)
         if self.text_steps is not None:
-            from .normalise import normaliser
-
             normaliser(self.text_steps)  # one clear line for an unknown step
 
-    @classmethod
-    def for_preset(cls, preset: str = "default", **overrides: Any) -> TrainConfig:
-        """A config for a preset; ``overrides`` that are not None win over the preset's values."""
-        values: dict[str, Any] = {"preset": preset}
-        if preset == "lesson":
-            # The classic classroom recipe, exactly: pad to 128, batch 4, 5 epochs, warmup 10 steps,
-            # weight decay 0.01, Trainer's default learning rate, best checkpoint by eval loss, no weights.
-            values.update(method="finetune", stack=False, epochs=5, batch_size=4, learning_rate=5e-5, max_length=128, padding="max_length",
-                          group_by_length=False, warmup=10, weight_decay=0.01, class_weights="none",
-                          early_stopping_patience=None, best_metric="loss",
-                          normalise=False, freeze_embeddings=False, input_prefix="")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+    def method_settings(self, cls: type[S]) -> S:
+        """The method settings of dataclass ``cls`` (its section in ``settings``) over their defaults, checked by
+        ``cls``; for a config an older Samiksha saved, with the values it kept flat (``cls.renamed``: old names)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        flat = {**{name: name for name in fields}, **getattr(cls, "renamed", {})}
+        values = {new: self.legacy[old] for old, new in flat.items() if old in self.legacy}
+        values.update(self.settings.get(cls.section, {}))
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise SamikshaError(f"unknown setting(s) {', '.join(f'{cls.section}.{k}' for k in unknown)} (choose from "
+                                f"{', '.join(f'{cls.section}.{f}' for f in sorted(fields))})")
         return cls(**values)
 
-    def epochs_for(self, n_train: int) -> float:
-        """The number of epochs to run: as set, or by data size when unset."""
+    def normaliser(self) -> Normaliser:
+        """The clean-up a training run uses: none without ``normalise``, else the steps named, else the default."""
+        if not self.normalise:
+            return Normaliser(())
+        return normaliser(self.text_steps if self.text_steps is not None else DEFAULT_STEPS)
+
+    def epochs_for(self, n_train: int, small_schedule: bool = False) -> float:
+        """The number of epochs to run: as set, or by data size when unset (``small_schedule``: the method's
+        schedule for fewer than SMALL_DATA texts, measured for fine-tuning)."""
         if self.epochs is not None:
             return self.epochs
-        if self._small_data(n_train):
+        if small_schedule and n_train < SMALL_DATA:
             return 3
         if n_train < 5000:
             return 5
         return 3
 
-    def _small_data(self, n_train: int) -> bool:
-        """Whether the small-data schedule applies (measured for fine-tuning only)."""
-        return n_train < SMALL_DATA and self.method in FINE_TUNING
-
-    def sized_for(self, n_train: int) -> TrainConfig:
+    def sized_for(self, n_train: int, small_schedule: bool = False) -> TrainConfig:
         """This config with epochs, batch size and learning rate made concrete for ``n_train`` texts, where unset.
 
-        Fine-tuning below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4; from 1,000: batches of 16 at 1e-4, 5 epochs
-        below 5,000 texts, else 3 (the measurements: docs/decisions.md).
+        ``small_schedule`` (fine-tuning's), below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4; from 1,000: batches
+        of 16 at 1e-4, 5 epochs below 5,000 texts, else 3 (the measurements: docs/decisions.md).
         """
-        small = self._small_data(n_train)
-        return replace(self, epochs=self.epochs_for(n_train),
+        small = small_schedule and n_train < SMALL_DATA
+        return replace(self, epochs=self.epochs_for(n_train, small_schedule),
                        batch_size=self.batch_size or (8 if small else 16),
                        learning_rate=self.learning_rate or (1.5e-4 if small else 1e-4))
-
-    def method_for(self, counts: dict[str, int], fine_tune_only: bool = False) -> tuple[str, str]:
-        """The method to train and why: as set, or for ``auto`` by the smallest class's count.
-
-        ``fine_tune_only``: the model to use is a plain transformer (no sentence-transformers body for SetFit),
-        so it is fine-tuned whatever the data size.
-        """
-        if self.method != "auto":
-            return self.method, "as requested"
-        smallest = min(counts.values())
-        if fine_tune_only:
-            return self._fine_tune_method(f"the model {self.model} is not a sentence-transformers model, so it is "
-                                          "fine-tuned")
-        if smallest < SETFIT_BELOW:
-            return "setfit", f"smallest class has {smallest} examples (< {SETFIT_BELOW}): few-shot SetFit"
-        return self._fine_tune_method(f"smallest class has {smallest} examples (>= {SETFIT_BELOW}): fine-tuning")
-
-    def _fine_tune_method(self, why: str) -> tuple[str, str]:
-        if self.stack:
-            return "stack", f"{why}, stacked with TF-IDF (mean of log-probabilities; --no-stack: the transformer alone)"
-        return "finetune", f"{why}, the transformer alone (--no-stack)"
 
     def seeds_for(self, n_train: int) -> int:
         """How many seeds the training report measures: as set, or several on small data."""
@@ -173,8 +137,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """A config as ``to_dict`` wrote it; an older samiksha.json's flat method settings are kept in ``legacy``,
+        where the method's settings read them (`methods.settings_for`)."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        flat = {k: v for k, v in values.items() if k not in known}
+        return cls(**{k: v for k, v in values.items() if k in known - {"legacy"}},
+                   legacy={**values.get("legacy", {}), **flat})
 
 
 def parse_class_weights(value: str) -> str | dict[str, float]:

@@ -11,6 +11,7 @@ The student is an ordinary model folder (method ``stack`` or ``finetune``): `Cla
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import methods
 from .backends import softmax
-from .config import FINE_TUNING, TrainConfig
+from .config import TrainConfig
 from .data import LabelledData, fingerprint, load_labelled, normalise_text
 from .errors import SamikshaError
 from .labels import LabelSchema
-from .methods import Distillation
 from .modelfolder import ModelFolder
 from .predict import Classifier
 from .train import TrainResult, train_parts, writing
@@ -108,9 +109,11 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
         # the teacher itself, not an int8 approximation
         teacher = Classifier.load(teacher_dir, backend="torch", trust_pickle=trust_pickle)
         meta = teacher.meta
-        if meta.get("method") not in FINE_TUNING:
-            raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method stack or "
-                                f"finetune), not '{meta.get('method', 'a plain Hugging Face folder')}'")
+        student_method = methods.get(meta["method"]).student(keep_tfidf) if meta.get("method") else None
+        if student_method is None:
+            raise SamikshaError(f"{teacher_dir}: distillation needs a fine-tuned transformer (method "
+                                f"{' or '.join(m.name for m in methods.all_methods() if m.student(True))}), not "
+                                f"'{meta.get('method', 'a plain Hugging Face folder')}'")
         teacher_layers = getattr(teacher.backend, "transformer", teacher.backend).model.config.num_hidden_layers
         if not 1 <= layers <= teacher_layers:
             raise SamikshaError(f"--layers must be between 1 and the teacher's {teacher_layers} layers, not {layers}")
@@ -143,19 +146,24 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
                                 f"{labelled.source} + {len(extra)} unlabelled", labelled.text_column,
                                 labelled.label_column, labelled.label_kind, labelled.rows + [0] * len(extra),
                                 labelled.fingerprint)
-        stacked = meta["method"] == "stack" and keep_tfidf
-        distillation = Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight, layers,
-                                    teacher_dir.resolve() if stacked else None, trust_pickle)
-        config = replace(teacher_config, model=str(teacher_dir.resolve()), method="stack" if stacked else "finetune",
+        # the student keeps the teacher's TF-IDF model when it is not the one a student without it would be
+        stacked = student_method != methods.get(meta["method"]).student(False)
+        distillation = methods.Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight,
+                                            layers, teacher_dir.resolve() if stacked else None, trust_pickle)
+        kind = methods.get(student_method).settings  # the teacher's, with its embeddings frozen as they were
+        settings = {} if kind is None else {kind.section: {
+            **dataclasses.asdict(teacher_config.method_settings(kind)),
+            "freeze_embeddings": meta.get("training", {}).get("embeddings_frozen", False)}}
+        config = replace(teacher_config, model=str(teacher_dir.resolve()), method=student_method,
                          stack=stacked, epochs=epochs or DISTIL_EPOCHS,
                          batch_size=None, learning_rate=None, report_seeds=1,
-                         seed=teacher_config.seed if seed is None else seed,
-                         freeze_embeddings=meta.get("training", {}).get("embeddings_frozen", False),
+                         seed=teacher_config.seed if seed is None else seed, settings=settings, legacy={},
                          extra={**teacher_config.extra, "distilled": {
                              "teacher": str(teacher_dir.resolve()), "teacher_method": meta["method"],
                              "teacher_base_model": meta.get("base_model"),
                              "teacher_layers": teacher_layers, "layers": layers, "temperature": temperature,
                              "hard_weight": hard_weight, "labelled_texts": len(labelled), "unlabelled": read,
+                             "parts_kept": stacked,
                              "teacher_macro_f1": (teacher_folder.read_metrics() or {}).get("macro_f1")}})
         return train_parts(combined, evaluation, schema, output, config, resume=resume, callbacks=callbacks,
                            distillation=distillation)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import quiet_transformers, resolve_model
+from .hf_logging import quiet_transformers
+from .models import resolve_model
 from .progress import progress_bar
 from .storage import atomic_write
 

@@ -9,7 +9,7 @@ import numpy as np
 from .backends import softmax
 from .data import load_labelled
 from .labels import LabelSchema
-from .metrics import confident_mistakes, parts_metrics, score_proba
+from .metrics import BLEND_PART, confident_mistakes, parts_metrics, score_proba
 from .predict import Classifier
 
 
@@ -22,7 +22,7 @@ def evaluate(model_dir: str | Path, data: str | Path, text_column: str | None = 
     labelled = load_labelled(data, text_column, label_column, schema=LabelSchema(tuple(classifier.labels)),
                              label_scheme=label_scheme)
     parts = part_proba(classifier, labelled.texts)
-    proba = parts["stack"] if parts else classifier.predict_proba(labelled.texts)
+    proba = parts[BLEND_PART] if parts else classifier.predict_proba(labelled.texts)
     metrics = score_proba(labelled.labels, proba, classifier.labels)
     metrics["data"] = str(data)
     if parts:
@@ -32,9 +32,9 @@ def evaluate(model_dir: str | Path, data: str | Path, text_column: str | None = 
 
 
 def part_proba(classifier: Classifier, texts: list[str]) -> dict[str, np.ndarray] | None:
-    """Each part's probabilities and the stack's (under ``stack``), for a stacked model; None for any other."""
+    """Each part's probabilities and the stack's (under ``BLEND_PART``), for a stacked model; None for any other."""
     backend = classifier.backend
     if not hasattr(backend, "parts"):
         return None
     parts = {name: classifier.with_backend(part).predict_proba(texts) for name, part in backend.parts().items()}
-    return {**parts, "stack": softmax(backend.blend_proba(list(parts.values())))}
+    return {**parts, BLEND_PART: softmax(backend.blend_proba(list(parts.values())))}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import methods
 from .backends import ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT, OnnxBackend, TorchBackend
 from .errors import SamikshaError
 from .metrics import compute_metrics
@@ -33,7 +34,7 @@ def _torch_export(model_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from .models import quiet_transformers
+    from .hf_logging import quiet_transformers
 
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -137,8 +138,8 @@ def export_onnx(model_dir: str | Path, output_dir: str | Path | None = None, qua
         model_clf = Classifier.load(model_dir, backend="torch", trust_pickle=trust_pickle)
         transformer = getattr(model_clf.backend, "transformer", model_clf.backend)
         if not isinstance(transformer, TorchBackend):
-            raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods finetune "
-                                "and stack)")
+            exporting = " and ".join(m.name for m in methods.all_methods() if m.onnx)
+            raise SamikshaError(f"{model_dir}: only fine-tuned transformer models export to ONNX (methods {exporting})")
         torch_clf = model_clf.with_backend(transformer)
         gate = _gate_data(model_dir, eval_data, torch_clf.labels)
         texts = (gate.texts if gate is not None else FALLBACK_TEXTS)[:PARITY_TEXTS]

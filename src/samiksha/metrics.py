@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the names of a blend's parts in metrics["parts"] (metrics.json), as the stack reports them
+BLEND_PART, TFIDF_PART = "stack", "tfidf"
+
 
 def compute_metrics(y_true: Sequence[str], y_pred: Sequence[str], names: Sequence[str]) -> dict:
     """Accuracy, macro/weighted F1, per-class precision/recall/F1/support and the confusion matrix."""
@@ -93,12 +96,12 @@ def weakness_warning(metrics: dict) -> str | None:
         reasons.append(f"macro-F1 {metrics['macro_f1']:.3f} is near or below chance ({chance:.3f} for "
                        f"{len(metrics['labels'])} labels)")
     for name, part in metrics.get("parts", {}).items():  # a part that learned nothing leaves the blend to the rest
-        if name != "stack" and part["macro_f1"] < chance + NEAR_CHANCE <= metrics["macro_f1"]:
+        if name != BLEND_PART and part["macro_f1"] < chance + NEAR_CHANCE <= metrics["macro_f1"]:
             reasons.append(f"its {name} part alone is near chance (macro-F1 {part['macro_f1']:.3f}), so it "
                            f"learned nothing")
             if len(reasons) == 1:
                 advice = "retrain with another --seed"
-    tfidf = metrics.get("parts", {}).get("tfidf")
+    tfidf = metrics.get("parts", {}).get(TFIDF_PART)
     if tfidf and metrics["macro_f1"] < tfidf["macro_f1"]:
         reasons.append(f"macro-F1 {metrics['macro_f1']:.3f} is below the TF-IDF part alone ({tfidf['macro_f1']:.3f})")
         if len(reasons) == 1:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,19 +102,17 @@ def resolve_model(name: str | None, offline: bool = False) -> ResolvedModel:
     return ResolvedModel(name, name, False)
 
 
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load/save chatter and progress bars (training keeps its own bar)."""
-    import transformers
-
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+def is_sentence_transformer(resolved: ResolvedModel) -> bool:
+    """Whether the model is a sentence-transformers folder or Hub repository (has modules.json)."""
+    path = Path(resolved.path)
+    if path.is_dir():
+        return (path / "modules.json").exists()
     try:
-        yield
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-        transformers.logging.enable_progress_bar()
+        from huggingface_hub import file_exists
+
+        return bool(file_exists(resolved.path, "modules.json"))
+    except Exception:  # no network, unknown repository: not one we can use as a SetFit body
+        return False
 
 
 def max_positions(config: dict) -> int | None:

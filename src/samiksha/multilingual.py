@@ -258,7 +258,7 @@ def write_folder(e5: E5File, folder: Path) -> None:
     from safetensors.numpy import save_file
     from transformers import BertConfig
 
-    from .models import quiet_transformers
+    from .hf_logging import quiet_transformers
 
     s = e5.sizes
     config = BertConfig(vocab_size=s["vocab"], hidden_size=s["hidden"], num_hidden_layers=s["layers"],
@@ -292,7 +292,7 @@ def embed(folder: Path, texts: list[str]) -> tuple[np.ndarray, list[int]]:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from .models import quiet_transformers
+    from .hf_logging import quiet_transformers
 
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(folder)

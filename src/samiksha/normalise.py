@@ -14,12 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .scripts import normalise_indic
-
-if TYPE_CHECKING:
-    from .config import TrainConfig
 
 _URL = re.compile(r"https?\s*:?\s*//\s*\S+(?:\s*[./]\s*[^\s./]+)*|www\.\S+", re.IGNORECASE)
 _USER = re.compile(r"(?<!\w)@\s?\w+")
@@ -79,13 +75,6 @@ class Normaliser:
 
 def normaliser(steps: Sequence[str] | None) -> Normaliser:
     return Normaliser(tuple(steps or ()))
-
-
-def normaliser_for(config: TrainConfig) -> Normaliser:
-    """The clean-up a training run uses: none without ``normalise``, else the steps named, else the default."""
-    if not config.normalise:
-        return Normaliser(())
-    return normaliser(config.text_steps if config.text_steps is not None else DEFAULT_STEPS)
 
 
 def saved_steps(config: dict) -> list[str]:

@@ -90,7 +90,7 @@ class Classifier:
         if "adapted" in meta and "method" not in meta:
             raise ModelError(f"{path}: is an encoder adapted by `samiksha adapt`, not a classifier; train one on it "
                              f"with `samiksha train DATA --model {path} --output MODEL`")
-        runner = methods.get(meta.get("method") or "finetune").load(path, meta, backend, device, trust_pickle)
+        runner = methods.for_folder(meta).load(path, meta, backend, device, trust_pickle)
         labels = meta.get("labels") or _config_labels(path)
         _check_outputs(path, runner, labels)
         saved_length = meta.get("config", {}).get("max_length")

@@ -113,7 +113,7 @@ class LabelActor:
 
     def __init__(self, model_dir: str, backend: str, text_column: str | None, batch_size: int,
                  trust_pickle: bool = False):
-        from .models import quiet_transformers
+        from .hf_logging import quiet_transformers
         from .predict import Classifier
 
         with quiet_transformers():

@@ -14,15 +14,13 @@ from pathlib import Path
 
 from . import methods
 from .card import model_card
-from .config import FINE_TUNING, TrainConfig
+from .config import TrainConfig
 from .data import LabelledData, check_leakage, check_training_data, load_labelled, stratified_split
 from .distributed import launch, wait_for_all
 from .labels import LabelSchema
-from .metrics import (confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba,
-                      weakness_warning)
+from .metrics import confident_mistakes, format_report, parts_metrics, save_confusion_png, score_proba, weakness_warning
 from .modelfolder import ModelFolder
-from .models import default_model_for, resolve_model, warn_unreadable_script
-from .normalise import normaliser_for
+from .models import default_model_for, is_sentence_transformer, resolve_model, warn_unreadable_script
 from .seeds import format_seed_summary, seed_summary
 from .storage import write_json, write_table
 
@@ -80,35 +78,32 @@ def writing(folder: ModelFolder):
     return folder.writing() if launch().main else nullcontext(folder)
 
 
+def _sentence_model(config: TrainConfig) -> bool:
+    """Whether ``auto`` may pick a method that needs a sentence-transformers model (the embedded default is one)."""
+    return config.method != methods.AUTO or config.model is None or \
+        is_sentence_transformer(resolve_model(config.model, config.offline))
+
+
 def choose_method(config: TrainConfig, counts: dict[str, int]) -> tuple[str, str]:
     """The method ``config`` trains on data with these label counts, and why (``auto`` made concrete)."""
-    fine_tune_only = False
-    if config.method == "auto" and config.model is not None:
-        from .methods.setfit import is_sentence_transformer
-
-        fine_tune_only = not is_sentence_transformer(resolve_model(config.model, config.offline))
-    return config.method_for(counts, fine_tune_only)
+    return methods.choose(config, counts, _sentence_model(config))
 
 
 def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[TrainConfig, str]:
     """``config`` with the model, method and text clean-up made concrete for this data, and why that method."""
-    if config.model is None and config.method != "tfidf":
+    if config.model is None and (config.method == methods.AUTO or methods.get(config.method).uses_model):
         config = replace(config, model=default_model_for(train_part.texts))
-    elif config.method != "tfidf":
+    elif config.method == methods.AUTO or methods.get(config.method).uses_model:
         warn_unreadable_script(config.model, train_part.texts)
-    method, reason = choose_method(config, train_part.counts())
-    if config.method == "auto":
-        log.info("method auto -> %s: %s", method, reason)
-    config = replace(config, method=method).sized_for(len(train_part))
+    requested = config.method
+    config, reason = methods.resolve(config, train_part, _sentence_model(config))
+    if requested == methods.AUTO:
+        log.info("method auto -> %s: %s", config.method, reason)
     if not config.normalise and config.text_steps:
         log.warning("text clean-up is off (--no-normalise or the lesson preset), so the steps %s are not used",
                     ",".join(config.text_steps))
     if not config.normalise or config.text_steps is None:  # saved concrete: prediction cleans exactly as training
-        config = replace(config, text_steps=list(normaliser_for(config).steps))
-    if config.method in FINE_TUNING and config.input_prefix is None:
-        from .methods.finetune import input_prefix
-
-        config = replace(config, input_prefix=input_prefix(config))
+        config = replace(config, text_steps=list(config.normaliser().steps))
     return config, reason
 
 
@@ -122,7 +117,7 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
     main = launch().main  # under torchrun only rank 0 writes; the other ranks train with it in a throwaway folder
     with writing(folder):
         config, reason = resolve_config(config, train_part)
-        clean = normaliser_for(config)
+        clean = config.normaliser()
         train_part, eval_part = train_part.mapped(clean), eval_part.mapped(clean)
         with folder.staging() if main else tempfile.TemporaryDirectory(prefix="samiksha-rank-") as staging:
             staging = Path(staging)
@@ -204,7 +199,7 @@ def _report(folder: ModelFolder, fitted: methods.Fitted, schema: LabelSchema, tr
     metrics["data"] = eval_part.source if eval_part.source != train_part.source else "held-out split of train data"
     metrics["how"] = how
     if fitted.parts:  # the blend's row is the headline's own probabilities
-        parts = {**fitted.parts, **({"stack": proba} if "stack" in fitted.parts else {})}
+        parts = {**fitted.parts, **({fitted.blend: proba} if fitted.blend else {})}
         metrics["parts"] = parts_metrics(eval_part.labels, parts, schema.names)
     metrics["confident_mistakes"] = confident_mistakes(eval_part.texts, eval_part.labels, proba, schema.names)
     metrics["warning"] = weakness_warning(metrics)

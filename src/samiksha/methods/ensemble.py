@@ -8,9 +8,10 @@ import numpy as np
 
 from ..backends import Backend, log_proba
 from ..errors import ModelError
-from .base import FitJob, Fitted
+from .base import FitJob, Fitted, Method, stored_safely
+from .setfit import LOAD_NOTE, STORAGE, SetFitBackend, SetFitSettings
 from .setfit import METHOD as SETFIT
-from .setfit import SetFitBackend
+from .tfidf import FILES_NOTE as TFIDF_FILES_NOTE
 from .tfidf import METHOD as TFIDF
 from .tfidf import TfidfBackend
 
@@ -29,8 +30,14 @@ class EnsembleBackend:
         return log_proba(both / 2)
 
 
-class Ensemble:
+class Ensemble(Method):
     name = "ensemble"
+    summary = "SetFit and TF-IDF, probabilities averaged"
+    settings = SetFitSettings
+    sentence_transformer = True
+
+    def storage(self, meta: dict) -> str:
+        return stored_safely(f"{STORAGE}; {TFIDF_FILES_NOTE}", LOAD_NOTE)
 
     def fit(self, job: FitJob) -> Fitted:
         setfit, tfidf = SETFIT.fit(job), TFIDF.fit(job)

@@ -12,24 +12,27 @@ import math
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, softmax
-from ..config import FREEZE_EMBEDDINGS_ABOVE, TrainConfig
+from ..config import FREEZE_EMBEDDINGS_ABOVE, SETFIT_BELOW, TrainConfig
 from ..crossfit import best_candidate, cross_fit
 from ..data import LabelledData
 from ..distributed import BatchPlan, batch_plan, launch
 from ..errors import ModelError, SamikshaError
+from ..hf_logging import quiet_transformers
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
 from ..modelfolder import META, ModelFolder, read_json_object
-from ..models import EMBEDDED, ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..models import EMBEDDED, ResolvedModel, check_max_length, resolve_model
+from ..normalise import saved_steps
 from ..progress import trainer_bar
 from ..storage import write_json
-from .base import Distillation, FitJob, Fitted
+from .base import Distillation, FitJob, Fitted, Method, stored_safely
 
 log = logging.getLogger("samiksha")
 CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
@@ -39,9 +42,35 @@ EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's pr
 E5_NAME = re.compile(r"(^|[/_-])e5-(small|base|large)", re.IGNORECASE)
 
 
+@dataclass
+class FineTuneSettings:
+    """Fine-tuning's own settings (``--set finetune.NAME=VALUE``), shared by the stack."""
+
+    section: ClassVar[str] = "finetune"
+    padding: str = "dynamic"  # or "max_length", as in the classic recipe
+    group_by_length: bool = True
+    warmup: float = 0.06  # a fraction of the steps (< 1) or a number of steps (>= 1)
+    weight_decay: float = 0.01
+    early_stopping_patience: int | None = 2
+    best_metric: str = "macro_f1"
+    freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
+    input_prefix: str | None = None  # put before every text the transformer reads; None: by model (saved concrete)
+
+    def __post_init__(self) -> None:
+        if self.padding not in ("dynamic", "max_length"):
+            raise SamikshaError(f"padding must be 'dynamic' or 'max_length', not '{self.padding}'")
+        if self.warmup < 0:
+            raise SamikshaError("warmup must not be negative")
+
+
+def tuning(config: TrainConfig) -> FineTuneSettings:
+    """The fine-tune settings in ``config``."""
+    return config.method_settings(FineTuneSettings)
+
+
 def saved_prefix(meta: dict) -> str:
     """The input prefix a saved folder was trained with ('' for folders from before prefixes, or plain ones)."""
-    return meta.get("config", {}).get("input_prefix") or ""
+    return tuning(TrainConfig.from_dict(meta.get("config", {}))).input_prefix or ""
 
 
 @dataclass
@@ -149,8 +178,8 @@ def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: Labell
     label get the label -100 (no cross-entropy)."""
     import datasets
 
-    padding = "max_length" if config.padding == "max_length" else False
-    prefix = config.input_prefix or ""
+    padding = "max_length" if tuning(config).padding == "max_length" else False
+    prefix = tuning(config).input_prefix or ""
 
     def encode(batch):
         return tokenizer([prefix + t for t in batch["text"]], truncation=True, max_length=config.max_length,
@@ -281,7 +310,8 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: Ba
     # rank would silently train alone on all the data
     on_cpus = plan.processes > 1 and not cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    warmup = int(config.warmup) if config.warmup >= 1 else float(config.warmup)
+    settings = tuning(config)
+    warmup = int(settings.warmup) if settings.warmup >= 1 else float(settings.warmup)
     return TrainingArguments(
         output_dir=str(work),
         num_train_epochs=epochs,
@@ -290,17 +320,17 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: Ba
         per_device_eval_batch_size=max(config.batch_size, 64),
         learning_rate=config.learning_rate,
         warmup_steps=warmup,
-        weight_decay=config.weight_decay,
+        weight_decay=settings.weight_decay,
         eval_strategy="epoch",
         save_strategy="epoch",
         logging_strategy="epoch",
         load_best_model_at_end=True,
-        metric_for_best_model=config.best_metric,
-        greater_is_better=config.best_metric != "loss",
+        metric_for_best_model=settings.best_metric,
+        greater_is_better=settings.best_metric != "loss",
         save_total_limit=2,
         seed=config.seed,
         data_seed=config.seed,
-        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         bf16=bf16,
         fp16=cuda and not bf16,
         report_to="none",
@@ -318,7 +348,7 @@ def _log_batch_plan(plan: BatchPlan, n_train: int, epochs: float, config: TrainC
     steps = config.max_steps if config.max_steps > 0 else math.ceil(epochs * per_epoch)
     line = (f"batch plan: {plan.processes} process{'es' if plan.processes > 1 else ''} x {plan.per_device} rows x 1 "
             f"accumulation step = global batch {plan.global_batch}, {per_epoch} optimizer steps per epoch, "
-            f"{'at most ' if config.early_stopping_patience else ''}{steps} in all")
+            f"{'at most ' if tuning(config).early_stopping_patience else ''}{steps} in all")
     if plan.exact:
         log.info(line)
     else:
@@ -372,7 +402,7 @@ def fine_tune(job: FitJob) -> FineTuned:
     check_max_length(config.max_length, model.config.to_dict(), f"--max-length for {resolved.name}")
     distillation = job.distillation
     kept = keep_layers(model, distillation.layers) if distillation and distillation.layers else None
-    frozen = maybe_freeze_embeddings(model, config.freeze_embeddings)
+    frozen = maybe_freeze_embeddings(model, tuning(config).freeze_embeddings)
     train_ds, eval_ds, order = _datasets(tokenizer, schema, config, job.train, job.evaluation, distillation)
     if job.class_weights:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
@@ -392,8 +422,9 @@ def fine_tune(job: FitJob) -> FineTuned:
     plan = batch_plan(config.batch_size, launch().world_size)
     _log_batch_plan(plan, len(job.train), epochs, config)
     callbacks = list(job.callbacks)
-    if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    patience = tuning(config).early_stopping_patience
+    if patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
     trainer = _make_trainer_class()(
         model=model, args=_training_arguments(config, work, epochs, plan, distillation is not None),
         train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
@@ -440,7 +471,7 @@ def nested_epoch_choice(tuned: FineTuned, job: FitJob) -> np.ndarray | None:
     y = np.array(job.label_ids(job.evaluation))
 
     def choose_and_score(choose: np.ndarray, score: np.ndarray) -> np.ndarray:
-        best = best_candidate(tuned.epoch_proba, y, choose, job.config.best_metric, job.class_weights)
+        best = best_candidate(tuned.epoch_proba, y, choose, tuning(job.config).best_metric, job.class_weights)
         return tuned.epoch_proba[best][score]
 
     return cross_fit(y, choose_and_score, len(job.schema), seed=job.config.seed)
@@ -448,8 +479,8 @@ def nested_epoch_choice(tuned: FineTuned, job: FitJob) -> np.ndarray | None:
 
 def input_prefix(config: TrainConfig) -> str:
     """What goes before every text the transformer reads: as set, or by model (``query: `` for the e5 model)."""
-    if config.input_prefix is not None:
-        return config.input_prefix
+    if tuning(config).input_prefix is not None:
+        return tuning(config).input_prefix
     from ..adapt import adapted_from
 
     name = EMBEDDED[config.model][0] if config.model in EMBEDDED else (config.model or "")
@@ -473,10 +504,78 @@ def load_transformer(path: Path, backend: str = "auto", device: str | None = Non
         raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
 
 
-class FineTune:
+LESSON = {"stack": False, "epochs": 5, "batch_size": 4, "learning_rate": 5e-5, "max_length": 128,
+          "class_weights": "none", "normalise": False,
+          "settings": {"finetune": {"padding": "max_length", "group_by_length": False, "warmup": 10,
+                                    "weight_decay": 0.01, "early_stopping_patience": None, "best_metric": "loss",
+                                    "freeze_embeddings": False, "input_prefix": ""}}}
+# The classic classroom recipe, exactly: pad to 128, batch 4, 5 epochs, warmup 10 steps, weight decay 0.01,
+# Trainer's default learning rate, best checkpoint by eval loss, no class weights, no clean-up.
+
+PIPELINE_USAGE = ('```python\nfrom transformers import pipeline\nclassify = pipeline("text-classification", '
+                  'model="PATH/TO/THIS/FOLDER")\nclassify("delivery fast thi aur quality bhi badiya")\n```')
+TRANSFORMER_FILES = "the transformer in `model.safetensors` with its `config.json` and tokenizer files"
+
+
+def fine_tune_reason(config: TrainConfig, counts: dict[str, int], sentence_model: bool) -> str | None:
+    """Why `auto` fine-tunes for these label counts (None: it does not; SetFit fits better)."""
+    if not sentence_model:
+        return f"the model {config.model} is not a sentence-transformers model, so it is fine-tuned"
+    smallest = min(counts.values())
+    if smallest >= SETFIT_BELOW:
+        return f"smallest class has {smallest} examples (>= {SETFIT_BELOW}): fine-tuning"
+    return None
+
+
+def pipeline_note(meta: dict) -> str:
+    """What to do before a plain `pipeline()` so that it reads texts as the model did in training."""
+    config = meta["config"]
+    steps, prefix = saved_steps(config), saved_prefix(meta)
+    notes = []
+    if steps:
+        notes.append(f"cleans each text (steps: {', '.join(steps)}; `samiksha.normalise.normaliser({steps!r})`)")
+    if prefix:
+        notes.append(f"puts `{prefix}` before each text, as the base model was trained to read it")
+    if not notes:
+        return ""
+    return (f"\n\nBefore the transformer sees a text, Samiksha {' and '.join(notes)}; do the same before a plain "
+            "`pipeline()` so that the model reads text as it did in training.")
+
+
+class FineTuning(Method):
+    """What the methods that fine-tune a transformer share: settings, schedule, prefix and distillation."""
+
+    settings = FineTuneSettings
+    fine_tunes = True
+    onnx = True
+    aliases = {"freeze_embeddings": "finetune.freeze_embeddings"}  # --freeze-embeddings/--train-embeddings
+
+    def resolve(self, config: TrainConfig, data: LabelledData) -> TrainConfig:
+        config = config.sized_for(len(data), small_schedule=True)
+        settings = {**asdict(tuning(config)), "input_prefix": input_prefix(config)}  # saved concrete
+        return replace(config, settings={FineTuneSettings.section: settings})
+
+    def storage(self, meta: dict) -> str:
+        return stored_safely(TRANSFORMER_FILES)
+
+
+class FineTune(FineTuning):
     """The transformer alone (`--method finetune`, or `--no-stack`)."""
 
     name = "finetune"
+    summary = "the transformer alone"
+    compared = True
+    presets = {"lesson": LESSON}
+
+    def auto(self, config: TrainConfig, counts: dict[str, int], sentence_model: bool) -> str | None:
+        why = fine_tune_reason(config, counts, sentence_model)
+        return f"{why}, the transformer alone (--no-stack)" if why and not config.stack else None
+
+    def student(self, keep_parts: bool) -> str | None:
+        return self.name
+
+    def usage(self, meta: dict) -> str:
+        return f"{PIPELINE_USAGE}\n\nor `samiksha predict PATH/TO/THIS/FOLDER \"your review\"`.{pipeline_note(meta)}"
 
     def fit(self, job: FitJob) -> Fitted:
         tuned = fine_tune(job)

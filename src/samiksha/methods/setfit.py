@@ -7,17 +7,20 @@ import logging
 import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ..backends import Backend, log_proba
-from ..config import TrainConfig
-from ..errors import ModelError
-from ..models import ResolvedModel, check_max_length, quiet_transformers, resolve_model
+from ..config import SETFIT_BELOW, TrainConfig
+from ..errors import ModelError, SamikshaError
+from ..hf_logging import quiet_transformers
+from ..models import ResolvedModel, check_max_length, resolve_model
 from ..progress import trainer_bar
 from ..sklearn_parts import load_logistic, save_logistic
-from .base import FitJob, Fitted
+from .base import FitJob, Fitted, Method, stored_safely
 
 log = logging.getLogger("samiksha")
 
@@ -29,17 +32,26 @@ SETFIT_CONFIG = "config_setfit.json"
 BODY_LEARNING_RATE = 2e-5  # setfit's default for the body; --learning-rate is the fine-tune's
 
 
-def is_sentence_transformer(resolved: ResolvedModel) -> bool:
-    """Whether the model is a sentence-transformers folder or Hub repository (has modules.json)."""
-    path = Path(resolved.path)
-    if path.is_dir():
-        return (path / "modules.json").exists()
-    try:
-        from huggingface_hub import file_exists
+@dataclass
+class SetFitSettings:
+    """SetFit's own settings (``--set setfit.NAME=VALUE``), shared by the ensemble."""
 
-        return bool(file_exists(resolved.path, "modules.json"))
-    except Exception:  # no network, unknown repository: not one we can use as a SetFit body
-        return False
+    section: ClassVar[str] = "setfit"
+    renamed: ClassVar[dict[str, str]] = {"setfit_iterations": "iterations"}  # as samiksha.json 1-3 named them
+    iterations: int = 5  # pairs per text (half similar, half not) in the contrastive phase
+    max_pairs: int = 2000  # cap on the contrastive pairs, so CPU training stays in minutes
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise SamikshaError("SetFit iterations must be at least 1")
+        if self.max_pairs < 2:
+            raise SamikshaError("max pairs must be at least 2")
+
+
+STORAGE = ("the SetFit body in sentence-transformers' layout (`model.safetensors`), its logistic-regression head in "
+           "`model_head.json` (settings) and `model_head.safetensors` (coefficients)")
+LOAD_NOTE = (" `setfit.SetFitModel.from_pretrained` reads the body but not this head (it expects a pickled "
+             "`model_head.pkl`): load the folder with Samiksha.")
 
 
 def contrastive_sample(label_ids: list[int], limit: int, seed: int) -> list[int]:
@@ -83,15 +95,16 @@ def fit_setfit(texts: list[str], label_ids: list[int], folder: Path, resolved: R
     head = LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=config.seed)
     model = setfit.SetFitModel(model_body=body, model_head=head)
     # pairs = 2 x iterations x texts: larger data is sampled for the contrastive phase; the head sees every text
-    keep = contrastive_sample(label_ids, max(len(set(label_ids)), config.max_pairs // (2 * config.setfit_iterations)),
+    settings = config.method_settings(SetFitSettings)
+    keep = contrastive_sample(label_ids, max(len(set(label_ids)), settings.max_pairs // (2 * settings.iterations)),
                               config.seed)
-    pairs = 2 * config.setfit_iterations * len(keep)
+    pairs = 2 * settings.iterations * len(keep)
     log.info("SetFit on %s: %d contrastive pairs from %d of %d texts, then a logistic-regression head on all",
              resolved.name, pairs, len(keep), len(texts))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="samiksha-setfit-") as work:
         args = setfit.TrainingArguments(
-            output_dir=work, batch_size=config.batch_size, num_epochs=1, num_iterations=config.setfit_iterations,
+            output_dir=work, batch_size=config.batch_size, num_epochs=1, num_iterations=settings.iterations,
             body_learning_rate=BODY_LEARNING_RATE, seed=config.seed, report_to="none", save_strategy="no",
             logging_strategy="no", logging_first_step=False, show_progress_bar=False)
         trainer = setfit.Trainer(model=model, args=args, callbacks=[trainer_bar("SetFit: contrastive pairs")])
@@ -150,10 +163,23 @@ class SetFitBackend:
         return log_proba(proba)
 
 
-class SetFit:
-    """Few-shot SetFit (`--method setfit`)."""
+class SetFit(Method):
+    """Few-shot SetFit (`--method setfit`; auto's choice below 64 examples a class)."""
 
     name = "setfit"
+    summary = "few-shot, a sentence-transformers body"
+    settings = SetFitSettings
+    sentence_transformer = True
+    compared = True
+
+    def auto(self, config: TrainConfig, counts: dict[str, int], sentence_model: bool) -> str | None:
+        smallest = min(counts.values())
+        if sentence_model and smallest < SETFIT_BELOW:
+            return f"smallest class has {smallest} examples (< {SETFIT_BELOW}): few-shot SetFit"
+        return None
+
+    def storage(self, meta: dict) -> str:
+        return stored_safely(STORAGE, LOAD_NOTE)
 
     def fit(self, job: FitJob) -> Fitted:
         resolved = resolve_model(job.config.model, job.config.offline)

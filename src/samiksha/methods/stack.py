@@ -21,11 +21,23 @@ import numpy as np
 
 from ..backends import Backend, log_proba, softmax
 from ..errors import ModelError
+from ..metrics import BLEND_PART
 from ..modelfolder import ModelFolder
 from ..sklearn_parts import load_tfidf, save_tfidf
-from .base import FitJob, Fitted
-from .finetune import fine_tune, load_transformer, nested_epoch_choice, saved_prefix
+from .base import SAMIKSHA_USAGE, FitJob, Fitted, stored_safely
+from .finetune import (
+    PIPELINE_USAGE,
+    TRANSFORMER_FILES,
+    FineTuning,
+    fine_tune,
+    fine_tune_reason,
+    load_transformer,
+    nested_epoch_choice,
+    pipeline_note,
+    saved_prefix,
+)
 from .tfidf import DESCRIPTION as TFIDF_DESCRIPTION
+from .tfidf import FILES_NOTE as TFIDF_FILES_NOTE
 from .tfidf import LEGACY_FILE, TfidfBackend, fit_tfidf
 from .tfidf import MODEL_FILES as TFIDF_FILES
 from .tfidf import PART as TFIDF_PART
@@ -46,7 +58,7 @@ class StackBackend:
                  trust_pickle: bool = False):
         self.saved = json.loads((path / STACK_FILE).read_text(encoding="utf-8"))
         parts, weights = self.saved.get("parts"), self.saved.get("weights")
-        if not parts or set(parts) - {"transformer", "tfidf"} or not isinstance(weights, list) \
+        if not parts or set(parts) - {"transformer", TFIDF_PART} or not isinstance(weights, list) \
                 or len(weights) != len(parts):
             raise ModelError(f"{path / STACK_FILE}: expected parts (transformer, tfidf) and one weight each; "
                              "retrain this model with this version of Samiksha")
@@ -56,7 +68,7 @@ class StackBackend:
 
     def parts(self) -> dict[str, Backend]:
         """The blended parts by name, in the order of their weights."""
-        every = {"transformer": self.transformer, "tfidf": self.tfidf}
+        every = {"transformer": self.transformer, TFIDF_PART: self.tfidf}
         return {name: every[name] for name in self.saved["parts"]}
 
     def blend_proba(self, parts: list[np.ndarray]) -> np.ndarray:
@@ -67,8 +79,30 @@ class StackBackend:
         return self.blend_proba([softmax(part.logits(texts, max_length)) for part in self.parts().values()])
 
 
-class Stack:
+class Stack(FineTuning):
+    """The fine-tuned transformer and TF-IDF, blended (`--method stack`; auto's choice from 64 examples a class)."""
+
     name = "stack"
+    summary = "a fine-tuned transformer and TF-IDF blended by the mean of their log-probabilities"
+    parts = {"transformer": "the fine-tuned transformer alone", TFIDF_PART: "the TF-IDF model alone",
+             BLEND_PART: "the stack (what Samiksha predicts with)"}
+
+    def auto(self, config, counts: dict[str, int], sentence_model: bool) -> str | None:
+        why = fine_tune_reason(config, counts, sentence_model)
+        return (f"{why}, stacked with TF-IDF (mean of log-probabilities; --no-stack: the transformer alone)"
+                if why and config.stack else None)
+
+    def student(self, keep_parts: bool) -> str | None:
+        return self.name if keep_parts else "finetune"
+
+    def usage(self, meta: dict) -> str:
+        return (f"{SAMIKSHA_USAGE}: both use the stack (the transformer and the TF-IDF model, blended as `stack.json` "
+                f"says).\n\nThe folder is also a plain Hugging Face model:\n\n{PIPELINE_USAGE}\n\nbut that gives the "
+                "fine-tuned transformer's own labels, without the other parts and the blend (see the table above for "
+                f"the difference).{pipeline_note(meta)}")
+
+    def storage(self, meta: dict) -> str:
+        return stored_safely(f"{TRANSFORMER_FILES}; {TFIDF_FILES_NOTE}")
 
     def fit(self, job: FitJob) -> Fitted:
         tuned = fine_tune(job)
@@ -88,7 +122,7 @@ class Stack:
             tfidf_training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, config.seed,
                                        job.sklearn_class_weight)
         tfidf = softmax(TfidfBackend(job.folder, n_labels).logits(job.evaluation.texts, config.max_length))
-        saved = {"parts": ["transformer", "tfidf"], "weights": [0.5, 0.5],
+        saved = {"parts": ["transformer", TFIDF_PART], "weights": [0.5, 0.5],
                  "blend": "mean of the parts' log-probabilities", "tfidf": TFIDF_DESCRIPTION}
         (job.folder / STACK_FILE).write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
         # the blend is fixed, so the only choice the evaluation rows made is the transformer's epoch: cross-fit it
@@ -100,9 +134,9 @@ class Stack:
         training["parts_seconds"] = {"transformer": tuned.training["wall_seconds"],
                                      "tfidf": time.perf_counter() - started}
         training["tfidf"] = {k: tfidf_training[k] for k in ("wall_seconds", "examples_per_second")}
-        parts = {"transformer": transformer, "tfidf": tfidf, "stack": stacked}
+        parts = {"transformer": transformer, TFIDF_PART: tfidf, BLEND_PART: stacked}
         # with one evaluated epoch there was nothing to choose, and the saved model scores the rows directly
-        return Fitted(tuned.base_model, training, stacked if crossed is not None else None, parts)
+        return Fitted(tuned.base_model, training, stacked if crossed is not None else None, parts, BLEND_PART)
 
     def load(self, path: Path, meta: dict, backend: str, device: str | None, trust_pickle: bool = False) -> Backend:
         if not (path / STACK_FILE).exists():

@@ -10,12 +10,14 @@ import numpy as np
 from ..backends import Backend, log_proba
 from ..errors import ModelError
 from ..sklearn_parts import files, load_tfidf, save_tfidf
-from .base import FitJob, Fitted
+from .base import FitJob, Fitted, Method, stored_safely
 
 PART = "tfidf"
 MODEL_FILES = files(PART)  # tfidf.json (settings, vocabularies) and tfidf.safetensors (idf, coefficients)
 LEGACY_FILE = "tfidf.joblib"  # what older versions wrote: a pickle, loaded only with trust_pickle
 DESCRIPTION = "tfidf: word 1-2-grams + char 2-5-grams, logistic regression"
+FILES_NOTE = ("the TF-IDF model in `tfidf.json` (settings and vocabularies) and `tfidf.safetensors` "
+              "(idf vectors and coefficients)")
 
 
 def build_pipeline(seed: int, class_weight: dict[int, float] | None = None):
@@ -68,9 +70,16 @@ class TfidfBackend:
         return log_proba(proba)
 
 
-class Tfidf:
+class Tfidf(Method):
+    """The classical n-gram baseline (`--method tfidf`): no transformer, thousands of texts a second."""
+
     name = "tfidf"
+    summary = "the classical n-gram baseline"
+    compared = True
     deterministic = True  # the same data gives the same model whatever the seed: no spread over seeds to report
+
+    def storage(self, meta: dict) -> str:
+        return stored_safely(FILES_NOTE)
 
     def fit(self, job: FitJob) -> Fitted:
         training = fit_tfidf(job.train.texts, job.label_ids(job.train), job.folder, job.config.seed,
