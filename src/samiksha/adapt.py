@@ -27,8 +27,8 @@ from pathlib import Path
 
 from .data import fingerprint, normalise_text
 from .errors import DataError, SamikshaError
-from .modelfolder import META, ModelFolder, read_json_object
 from .hf_logging import quiet_transformers
+from .modelfolder import META, ModelFolder, adapted_from
 from .models import check_max_length, resolve_model
 from .normalise import DEFAULT_STEPS, normaliser
 from .storage import write_json
@@ -54,15 +54,6 @@ class AdaptResult:
 
     output_dir: Path
     meta: dict
-
-
-def adapted_from(path: str | Path) -> str | None:
-    """The name of the model a folder written by `adapt` was adapted from (None for any other folder)."""
-    meta_file = Path(path) / META
-    if not meta_file.is_file():
-        return None
-    adapted = read_json_object(meta_file).get("adapted")
-    return adapted.get("base_model") if isinstance(adapted, dict) else None
 
 
 def adaptation_texts(files: Sequence[str | Path], exclude: Sequence[str | Path] = (), text_column: str | None = None,

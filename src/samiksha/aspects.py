@@ -296,7 +296,7 @@ def aspect_frame(finder: AspectFinder, frame, text_column: str | None = None, so
 def aspects_file(finder: AspectFinder, source: str | Path, target: str | Path | None, text_column: str | None = None,
                  batch_size: int = 64, chunk_rows: int = 10_000) -> int:
     """Add aspects to every row of a file, chunk by chunk; every original column is kept. Returns the rows."""
-    from .predict import map_file
+    from .storage import map_file
 
     return map_file(source, target, lambda chunk: aspect_frame(finder, chunk, text_column, source, batch_size),
                     chunk_rows)

@@ -187,7 +187,7 @@ def explain_frame(classifier, frame, text_column: str | None = None, source: obj
 def explain_file(classifier, source, target, text_column: str | None = None, *, method: str = DEFAULT_METHOD,
                  max_occlusions: int | None = None, chunk_rows: int = 1000) -> int:
     """Explain every row of a file into ``target`` (every original column kept); returns the number of rows."""
-    from .predict import map_file
+    from .storage import map_file
 
     return map_file(source, target, lambda chunk: explain_frame(classifier, chunk, text_column, source, method=method,
                                                                 max_occlusions=max_occlusions), chunk_rows)

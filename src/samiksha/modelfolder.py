@@ -405,3 +405,12 @@ def _normal_modes(folder: Path) -> None:
             path = os.path.join(root, name)
             if not os.path.islink(path):
                 os.chmod(path, normal_mode())
+
+
+def adapted_from(path: str | Path) -> str | None:
+    """The name of the model a folder written by `adapt` was adapted from (None for any other folder)."""
+    meta_file = Path(path) / META
+    if not meta_file.is_file():
+        return None
+    adapted = read_json_object(meta_file).get("adapted")
+    return adapted.get("base_model") if isinstance(adapted, dict) else None

@@ -151,21 +151,10 @@ def label_frame(classifier: Classifier, frame, text_column: str | None = None, s
     return out
 
 
-def map_file(source: str | Path, target: str | Path | None, frame_fn: Callable, chunk_rows: int = 10_000) -> int:
-    """Write ``frame_fn(chunk)`` for each chunk of a file (constant memory for CSV/TSV/JSONL/Parquet); the output
-    appears only when complete and is never the source. Returns the number of rows."""
-    from .data import iter_table
-    from .storage import TableWriter, refuse_overwriting_inputs
-
-    refuse_overwriting_inputs([source], [target])
-    with TableWriter(target) as writer:
-        for chunk in iter_table(source, chunk_rows):
-            writer.write(frame_fn(chunk))
-    return writer.rows
-
-
 def predict_file(classifier: Classifier, source: str | Path, target: str | Path | None, text_column: str | None = None,
                  batch_size: int = 64, chunk_rows: int = 10_000, progress: Callable[[int], None] | None = None) -> int:
     """Label a file chunk by chunk (every original column kept); returns the number of rows."""
+    from .storage import map_file
+
     return map_file(source, target, lambda chunk: label_frame(classifier, chunk, text_column, source, batch_size,
                                                               progress), chunk_rows)

@@ -328,7 +328,7 @@ def sentiment_figure(table: pd.DataFrame, labels: Sequence[str], unit: str, titl
         figure.add_bar(x=ticks, y=100 * table[f"share_{label}"], name=label, marker_color=_colour(label, k),
                        customdata=np.stack([table[label], table["reviews"]], axis=1),
                        hovertemplate=f"{label}: %{{y:.0f}}% (%{{customdata[0]}} of %{{customdata[1]}})<extra></extra>")
-    figure.update_layout(barmode="stack", title=title, yaxis_title="% of reviews", yaxis_range=[0, 100],
+    figure.update_layout(barmode="relative", title=title, yaxis_title="% of reviews", yaxis_range=[0, 100],
                          template="plotly_white", height=360, margin={"t": 50, "b": 60, "l": 50, "r": 20},
                          legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"})
     return figure
@@ -362,7 +362,7 @@ def rating_figure(table: pd.DataFrame, labels: Sequence[str]):
     for k, label in enumerate(labels):
         figure.add_bar(x=ticks, y=100 * table[label] / totals, name=label, marker_color=_colour(label, k),
                        customdata=table[label], hovertemplate=f"{label} text: %{{customdata}} reviews<extra></extra>")
-    figure.update_layout(barmode="stack", title="What the text says at each star rating", yaxis_title="% of reviews",
+    figure.update_layout(barmode="relative", title="What the text says at each star rating", yaxis_title="% of reviews",
                          template="plotly_white", height=340, margin={"t": 50, "b": 60, "l": 50, "r": 20})
     return figure
 

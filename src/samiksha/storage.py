@@ -158,3 +158,15 @@ class TableWriter:
         elif self.file is not None:
             self.file.abort()
             self.tmp.unlink(missing_ok=True)
+
+
+def map_file(source: str | Path, target: str | Path | None, frame_fn: Callable, chunk_rows: int = 10_000) -> int:
+    """Write ``frame_fn(chunk)`` for each chunk of a file (constant memory for CSV/TSV/JSONL/Parquet); the output
+    appears only when complete and is never the source. Returns the number of rows."""
+    from .data import iter_table
+
+    refuse_overwriting_inputs([source], [target])
+    with TableWriter(target) as writer:
+        for chunk in iter_table(source, chunk_rows):
+            writer.write(frame_fn(chunk))
+    return writer.rows

@@ -27,7 +27,7 @@ from ..errors import ModelError, SamikshaError
 from ..hf_logging import quiet_transformers
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
-from ..modelfolder import META, ModelFolder, read_json_object
+from ..modelfolder import META, ModelFolder, adapted_from, read_json_object
 from ..models import EMBEDDED, ResolvedModel, check_max_length, resolve_model
 from ..normalise import saved_steps
 from ..progress import trainer_bar
@@ -481,8 +481,6 @@ def input_prefix(config: TrainConfig) -> str:
     """What goes before every text the transformer reads: as set, or by model (``query: `` for the e5 model)."""
     if tuning(config).input_prefix is not None:
         return tuning(config).input_prefix
-    from ..adapt import adapted_from
-
     name = EMBEDDED[config.model][0] if config.model in EMBEDDED else (config.model or "")
     if name:  # an encoder written by `samiksha adapt` reads its input as its original did
         name = adapted_from(name) or name
