@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import httpx
 import huggingface_hub
 import pytest
 import yaml
@@ -165,3 +166,20 @@ def test_distill_and_export_refuse_offline_before_working(tmp_path, tiny_stack, 
     assert not (tiny_stack / "onnx").exists()
     _refused_in_one_line(invoke("export", tiny_stack, "-o", tmp_path / "serve", "--push-to-hub", "asha/s"),
                          "leave --output out")
+
+
+@pytest.mark.parametrize("answer, needle", [
+    (httpx.ConnectError("[Errno -3] Temporary failure in name resolution"), "cannot reach the Hugging Face Hub"),
+    ({"name": "asha", "auth": {"accessToken": {"role": "read"}}}, "read-only")])
+def test_push_refused_without_network_or_write_access_before_training(tmp_path, reviews_csv, tiny_bert, hub,
+                                                                     monkeypatch, answer, needle):
+    def whoami(self, token=None, **kwargs):
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(HfApi, "whoami", whoami)
+    out = tmp_path / "m"
+    result = invoke("train", reviews_csv, "-o", out, "--model", tiny_bert, "--push-to-hub", "asha/m")
+    _refused_in_one_line(result, needle, "before any training")
+    assert not out.exists() and "uploaded" not in hub
