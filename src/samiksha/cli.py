@@ -195,6 +195,10 @@ PushToHub = Annotated[Optional[str], typer.Option(
 Private = Annotated[bool, typer.Option("--private", help="With --push-to-hub: create the repository private.")]
 PushEvalData = Annotated[bool, typer.Option(
     "--push-eval-data", help="With --push-to-hub: upload eval.csv (the evaluation reviews and labels) as well.")]
+# and by compare and curve
+ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
+Methods = Annotated[str, typer.Option(help="Comma-separated: stack, finetune, setfit, tfidf, ensemble.")]
+BaseModel = Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")]
 
 
 def _check_push(repo: str | None, private: bool, eval_data: bool, offline: bool = False) -> None:
@@ -215,10 +219,6 @@ def _push(folder: Path, repo: str, private: bool, eval_data: bool, method: str) 
     alone = " (the fine-tuned transformer alone; the stack needs Samiksha)" if method == "stack" else ""
     out.print(f"pushed {folder} to [bold]{url}[/]; it loads with pipeline(\"text-classification\", "
               f"model=\"{repo}\"){alone}", highlight=False)
-# and by compare and curve
-ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
-Methods = Annotated[str, typer.Option(help="Comma-separated: stack, finetune, setfit, tfidf, ensemble.")]
-BaseModel = Annotated[Optional[str], typer.Option(help="Base model for finetune and setfit (default: minilm).")]
 
 
 @app.command()
