@@ -183,3 +183,16 @@ def test_push_refused_without_network_or_write_access_before_training(tmp_path, 
     result = invoke("train", reviews_csv, "-o", out, "--model", tiny_bert, "--push-to-hub", "asha/m")
     _refused_in_one_line(result, needle, "before any training")
     assert not out.exists() and "uploaded" not in hub
+
+
+def test_distill_and_export_push_their_folders(tmp_path, tiny_stack, hub):
+    student = tmp_path / "student"
+    distilled = invoke("distill", tiny_stack, "-o", student, "--layers", 1, "--epochs", 1, "--push-to-hub", "asha/s")
+    assert distilled.exit_code == 0, distilled.output
+    assert {"README.md", "model.safetensors", "config.json"} <= set(hub["uploaded"])
+    assert "eval.csv" not in hub["uploaded"]
+    model = tmp_path / "model"
+    shutil.copytree(tiny_stack, model)
+    exported = invoke("export", model, "--quantize", "none", "--push-to-hub", "asha/m", "--push-eval-data")
+    assert exported.exit_code == 0, exported.output
+    assert {"onnx/model.onnx", "model.safetensors", "eval.csv"} <= set(hub["uploaded"])
