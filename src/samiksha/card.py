@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from . import methods
 from .metrics import interval_text
+
+# the Hub widget's examples: written for the card, never taken from the user's data
+WIDGET_EXAMPLES = ["delivery fast thi aur quality bhi badiya", "पैसे बर्बाद, मत खरीदना",
+                   "Product is okay, nothing special for the price"]
 
 
 def model_card(meta: dict, metrics: dict) -> str:
@@ -24,11 +30,7 @@ def model_card(meta: dict, metrics: dict) -> str:
     how = f"\n{metrics['how'][0].upper()}{metrics['how'][1:]}.\n" if metrics.get("how") else ""
     method = methods.get(meta["method"])
     return f"""---
-library_name: transformers
-pipeline_tag: text-classification
-base_model: {meta['base_model']}
-tags: [samiksha, sentiment-analysis, hinglish, hindi, indian-english]
----
+{front_matter(meta, metrics)}---
 
 # Samiksha sentiment model
 
@@ -72,6 +74,40 @@ to land anywhere inside them. The confusion matrix is in `confusion_matrix.png`,
 {limits}
 The model knows only what its training data showed it.
 """
+
+
+def front_matter(meta: dict, metrics: dict) -> str:
+    """The card's Hub metadata (YAML, without the ``---`` lines): task, languages, tags, widget examples and a
+    ``model-index`` with the scores measured on the held-out evaluation rows (for a stack, also the transformer's
+    alone, which is what ``pipeline()`` runs)."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    evaluation = meta["data"]["eval"]
+    if metrics.get("data") == "held-out split of train data":
+        source = PurePosixPath(str(meta["data"]["train"]["source"]).replace("\\", "/")).name
+        dataset = f"held-out split of {source} ({metrics['n']} reviews not trained on)"
+    else:
+        source = PurePosixPath(str(evaluation["source"]).replace("\\", "/")).name
+        dataset = f"{source} ({metrics['n']} held-out reviews not trained on)"
+    scored = [("", metrics)]
+    if "transformer" in metrics.get("parts", {}):  # a blend: pipeline() runs its transformer part alone
+        scored = [(", the stack (samiksha predict)", metrics),
+                  (", the transformer alone (pipeline)", metrics["parts"]["transformer"])]
+    results = [EvalResult(task_type="text-classification", dataset_type=source, dataset_name=dataset,
+                          dataset_split="held-out", metric_type=kind, metric_value=scores[key],
+                          metric_name=f"{name} on held-out reviews{which}", metric_config=config)
+               for which, scores in scored
+               for kind, key, name, config in (("f1", "macro_f1", "macro-F1", "macro"),
+                                               ("accuracy", "accuracy", "accuracy", None))]
+    base = meta.get("base_model")
+    hub_id = isinstance(base, str) and base.count("/") == 1 and not base.startswith((".", "/", "~"))
+    data = ModelCardData(
+        library_name="transformers" if methods.get(meta["method"]).fine_tunes else None,
+        pipeline_tag="text-classification", language=["hi", "en"], base_model=base if hub_id else None,
+        tags=["samiksha", "sentiment-analysis", "hinglish", "hindi", "indian-english", f"samiksha-{meta['method']}"],
+        model_name=f"samiksha-{meta['method']}-sentiment", eval_results=results,
+        widget=[{"text": text} for text in WIDGET_EXAMPLES])
+    return data.to_yaml() + "\n"
 
 
 def _distilled_note(config: dict) -> str:

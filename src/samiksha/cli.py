@@ -188,10 +188,38 @@ Offline = Annotated[bool, typer.Option(help="Never use the network (also: HF_HUB
 TrustPickle = Annotated[bool, typer.Option(
     "--trust-pickle", help="Also load an older model folder whose TF-IDF model or SetFit head is a pickle "
                            "(.joblib/.pkl), which can run code: only for folders you trust.")]
+PushToHub = Annotated[Optional[str], typer.Option(
+    help="Then upload the model folder to this Hugging Face Hub repository (NAME or OWNER/NAME, created if new) "
+         "with its model card; needs `hf auth login` or HF_TOKEN, checked before any work starts. Pickles, "
+         "checkpoints and eval.csv (your evaluation reviews) are not uploaded.", show_default=False)]
+Private = Annotated[bool, typer.Option("--private", help="With --push-to-hub: create the repository private.")]
+PushEvalData = Annotated[bool, typer.Option(
+    "--push-eval-data", help="With --push-to-hub: upload eval.csv (the evaluation reviews and labels) as well.")]
 # and by compare and curve
 ComparedData = Annotated[str, typer.Argument(help="Labelled reviews (split into train and evaluation unless --eval).")]
 Methods = Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(registry.names())}.")]
 BaseModel = Annotated[Optional[str], typer.Option(help="Base model for the methods that use one (default: minilm).")]
+
+
+def _check_push(repo: str | None, private: bool, eval_data: bool, offline: bool = False) -> None:
+    """Before any work: refuse a push that cannot happen (offline, not logged in), in one line."""
+    if repo is None:
+        if private or eval_data:
+            raise SamikshaError(f"{'--private' if private else '--push-eval-data'} needs --push-to-hub REPO")
+        return
+    from .hub import check_push
+
+    out.print(f"will push to the Hub repository {repo} as {check_push(repo, offline)}", highlight=False)
+
+
+def _push(folder: Path, repo: str, private: bool, eval_data: bool, method: str) -> None:
+    from .hub import push_folder
+
+    url = push_folder(folder, repo, private=private, eval_data=eval_data)
+    alone = (" (the fine-tuned transformer alone; the blend needs Samiksha)"
+             if len(registry.get(method).parts) > 1 else "")
+    out.print(f"pushed {folder} to [bold]{url}[/]; it loads with pipeline(\"text-classification\", "
+              f"model=\"{repo}\"){alone}", highlight=False)
 
 
 @app.command()
@@ -237,6 +265,9 @@ def train(
     preset: Annotated[str, typer.Option(help="default, or lesson: the classic classroom recipe, exactly.")] = "default",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
     offline: Offline = False,
+    push_to_hub: PushToHub = None,
+    private: Private = False,
+    push_eval_data: PushEvalData = False,
     max_steps: Annotated[int, typer.Option(hidden=True)] = -1,
 ) -> None:
     """Train a model on labelled reviews (fine-tune, SetFit or TF-IDF) and write a model folder with its report."""
@@ -250,6 +281,11 @@ def train(
     _setup(offline)
     if not rank.main:  # rank 0 speaks for all
         logging.getLogger("samiksha").setLevel(logging.ERROR)
+    _check_push(push_to_hub, private, push_eval_data, offline)
+    if push_to_hub:
+        from .hub import method_to_push
+
+        method = method_to_push(method, stack, push_to_hub)
     overrides: dict = {}
     if settings_file is not None:
         registry.read_settings(settings_file, overrides)
@@ -279,6 +315,8 @@ def train(
         out.print(f"[dim]for a model about 10x faster than a per-text pipeline(): samiksha distill {output} --output "
                   f"{output}-fast [--unlabelled YOUR_UNLABELLED_REVIEWS], then samiksha export {output}-fast[/]",
                   highlight=False)
+    if push_to_hub:
+        _push(output, push_to_hub, private, push_eval_data, result.meta["method"])
 
 
 @app.command()
@@ -304,13 +342,17 @@ def distill(
     seed: Annotated[Optional[int], typer.Option(help="Seed (default: the teacher's).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last checkpoint.")] = False,
     trust_pickle: TrustPickle = False,
+    push_to_hub: PushToHub = None,
+    private: Private = False,
+    push_eval_data: PushEvalData = False,
 ) -> None:
     """Distil a trained model (the stack included) into a smaller, faster transformer: a new model folder."""
     from .distill import distill as run_distill
     from .storage import refuse_overwriting_inputs
 
-    _setup(True)
+    _setup(push_to_hub is None)  # offline, unless it is to push
     refuse_overwriting_inputs([model_dir, *(unlabelled or []), train, eval], replaced=[output])
+    _check_push(push_to_hub, private, push_eval_data)
     result = run_distill(model_dir, output, unlabelled=unlabelled or [], train_data=train, eval_data=eval,
                          layers=layers, temperature=temperature, hard_weight=hard_weight,
                          max_unlabelled=max_unlabelled, keep_tfidf=tfidf, text_column=text_column, epochs=epochs,
@@ -321,6 +363,8 @@ def distill(
         out.print(f"teacher's macro-F1 in its own report: {teacher_f1:.3f}; the student's: "
                   f"{result.metrics['macro_f1']:.3f}")
     out.print(f"student written to [bold]{output}[/]; `samiksha export {output}` makes it an int8 ONNX model")
+    if push_to_hub:
+        _push(output, push_to_hub, private, push_eval_data, result.meta["method"])
 
 
 @app.command()
@@ -637,6 +681,9 @@ def export(
     eval: Annotated[Optional[str], typer.Option("--eval", help="Data for the int8 gate (default: the model's eval.csv).")] = None,
     force: Annotated[bool, typer.Option(help="Keep int8 even if it fails the macro-F1 gate.")] = False,
     trust_pickle: TrustPickle = False,
+    push_to_hub: PushToHub = None,
+    private: Private = False,
+    push_eval_data: PushEvalData = False,
 ) -> None:
     """Export to ONNX (checked against PyTorch) and quantize to int8 when it keeps its macro-F1."""
     from .export import export_onnx
@@ -644,6 +691,10 @@ def export(
 
     _setup()
     refuse_overwriting_inputs([model_dir, eval], replaced=[output])
+    if push_to_hub and output is not None:
+        raise SamikshaError("--push-to-hub pushes MODEL_DIR with its new onnx/ folder: leave --output out (a serving "
+                            "folder has no PyTorch weights, so pipeline() could not load it from the Hub)")
+    _check_push(push_to_hub, private, push_eval_data)
     report = export_onnx(model_dir, output, quantize, eval, force, trust_pickle=trust_pickle)
     table = Table(title="ONNX export", title_justify="left")
     table.add_column("graph")
@@ -658,6 +709,10 @@ def export(
         table.add_row("int8", f"{int8['size_bytes'] / 1e6:.1f}", f"{verdict}: {int8['reason']}")
     out.print(table)
     out.print(f"predictions now use ONNX ({report['preferred']}) from {output or model_dir}")
+    if push_to_hub:
+        from .modelfolder import ModelFolder
+
+        _push(model_dir, push_to_hub, private, push_eval_data, registry.for_folder(ModelFolder(model_dir).read_meta()).name)
 
 
 @app.command()
