@@ -739,6 +739,11 @@ def serve(
                                            soft_wrap=True))
 
 
+WriteFormat = Annotated[str, typer.Option(
+    "--format", help="table (by the output's suffix) or label-studio (Label Studio's task JSON: Samiksha's guesses "
+                     "as predictions, labels as annotations).")]
+
+
 @app.command()
 @friendly_errors
 def suggest(
@@ -755,17 +760,21 @@ def suggest(
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
     trust_pickle: TrustPickle = False,
+    format: WriteFormat = "table",
 ) -> None:
     """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
-    from .storage import refuse_overwriting_inputs, write_table
+    from . import labelstudio
+    from .storage import refuse_overwriting_inputs
     from .suggest import suggest as run_suggest
 
     _setup(offline=True)
+    labelstudio.check_format(format, output)
     refuse_overwriting_inputs([pool, labelled, model], [output])
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column,
                          labelled_text_column=labelled_text_column, encoder=encoder, seed=seed,
                          trust_pickle=trust_pickle)
-    write_table(picked, output)
+    labelstudio.write(picked, output, format, text_column=picked.attrs["text_column"], guess="guess",
+                      score="guess_score", model_version=str(model or "samiksha-suggest"))
     shown = "" if len(picked) <= 10 else " (first 10)"
     table = Table(title=f"{len(picked)} reviews to label next{shown}", title_justify="left")
     for column in ("review", "guess", "why"):
@@ -789,17 +798,23 @@ def audit(
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds (each row is scored by a model that never saw it).")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
+    format: WriteFormat = "table",
 ) -> None:
-    """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab)."""
+    """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab); every input column is kept
+    in the ranking written."""
+    from . import labelstudio
     from .audit import audit as run_audit
-    from .storage import refuse_overwriting_inputs, write_table
+    from .storage import refuse_overwriting_inputs
 
     _setup(offline=True)
+    if output or format != "table":
+        labelstudio.check_format(format, output)
     refuse_overwriting_inputs([data], [output])
     ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
                         seed=seed, label_scheme=label_scheme)
     if output:
-        write_table(ranking, output)
+        labelstudio.write(ranking, output, format, label="label", annotator="annotator", labelled_at="labelled_at",
+                          guess="suggested", score="confidence", model_version="samiksha-audit")
     flagged = int(ranking["flagged"].sum())
     table = Table(title=f"likeliest label mistakes: {flagged} of {len(ranking)} rows flagged", title_justify="left")
     for column in ("row", "text", "given", "suggested", "confidence"):
@@ -841,17 +856,22 @@ def label(
     max_rows: Annotated[int, typer.Option(help="Largest pool the page takes, in rows (each is embedded and "
                                                "ranked).")] = 100_000,
     allow_host: AllowHost = None,
+    format: Annotated[str, typer.Option(
+        "--format", help="Of --export: table (by its suffix) or label-studio (Label Studio's task JSON, the labels "
+                         "as annotations).")] = "table",
 ) -> None:
     """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
     from .storage import refuse_overwriting_inputs
 
     _setup(offline=True)
     refuse_overwriting_inputs([pool], [export, labels_out, db], replaced=[output])
-    if export:
+    if export or format != "table":
+        from . import labelstudio
         from .labelstore import LabelStore, default_db
         from .suggest import read_pool
 
-        rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export)
+        labelstudio.check_format(format, export)
+        rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export, format)
         out.print(f"{rows} labelled reviews written to [bold]{export}[/]")
         return
     from .labelpage import create_label_app

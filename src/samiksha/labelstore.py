@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 import pandas as pd
 
 from .errors import DataError
-from .storage import refuse_overwriting_inputs, write_table
+from .storage import refuse_overwriting_inputs
 from .suggest import Pool, row_id
 
 log = logging.getLogger("samiksha")
@@ -193,6 +193,13 @@ class LabelStore:
         """Review id -> its current label, in the order of their latest events (skipped reviews left out)."""
         return dict(self._current("label"))
 
+    def labelled(self) -> dict[str, Event]:
+        """Review id -> the event that gave it its current label (who, when), in the order of those events."""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT seq, row_id, action, label, session, at, undoes FROM events WHERE seq IN "
+                              f"({LATEST}) AND action = 'label' ORDER BY seq").fetchall()
+        return {row[1]: Event(*row) for row in rows}
+
     def skipped(self) -> set[str]:
         """The reviews whose latest event is a skip."""
         return {rid for rid, _ in self._current("skip")}
@@ -206,9 +213,11 @@ class LabelStore:
         return [Event(*row) for row in rows]
 
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
-        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order; then
-        those labelled by text alone (`add`), with their text in the pool's text column."""
-        labels = self.labels()
+        """The labelled reviews of the pool, every original column plus ``label_column``, ``annotator`` (the session
+        that gave the label; an undo's session when an undo restored it) and ``labelled_at`` (ISO 8601, UTC), in
+        labelling order; then those labelled by text alone (`add`), with their text in the pool's text column."""
+        events = self.labelled()
+        labels = {rid: event.label for rid, event in events.items()}
         first = self.pool.first_position if self.pool is not None else {}
         present = [rid for rid in labels if rid in first]
         text_column = self.pool.text_column if self.pool is not None else "text"
@@ -221,14 +230,20 @@ class LabelStore:
         if added:
             extra = pd.DataFrame({text_column: [texts[rid] for rid in added], label_column: [labels[rid] for rid in added]})
             frame = pd.concat([frame, extra], ignore_index=True) if len(frame) else extra
+        order = present + added
+        frame["annotator"] = [events[rid].session for rid in order]
+        frame["labelled_at"] = [pd.Timestamp(events[rid].at, unit="s", tz="UTC").isoformat(timespec="seconds")
+                                for rid in order]
         return frame.reset_index(drop=True)
 
-    def export(self, path: str | Path) -> int:
-        """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, atomically, never over the pool);
-        returns the rows."""
+    def export(self, path: str | Path, fmt: str = "table") -> int:
+        """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, or with ``fmt`` 'label-studio'
+        Label Studio tasks; atomically, never over the pool); returns the rows."""
+        from . import labelstudio
+
         refuse_overwriting_inputs([self.pool.source] if self.pool is not None else [], [path])
-        frame = self.labelled_frame()
-        write_table(train_input(frame, self.pool.text_column if self.pool is not None else "text"), path)
+        frame = train_input(self.labelled_frame(), self.pool.text_column if self.pool is not None else "text")
+        labelstudio.write(frame, path, fmt, label="label", annotator="annotator", labelled_at="labelled_at")
         return len(frame)
 
 
