@@ -115,3 +115,25 @@ def test_label_studio_format_needs_a_file(tmp_path):
     assert result.exit_code != 0 and "name the file to write" in result.output
     result = invoke("audit", _pool(tmp_path), "-o", tmp_path / "x.json", "--format", "doccano")
     assert result.exit_code != 0 and "--format doccano: unknown" in result.output
+
+
+def test_suggest_writes_its_guesses_as_label_studio_predictions(tmp_path):
+    pool = tmp_path / "pool.csv"
+    make_reviews(5, seed=3)[["text"]].assign(id=lambda f: [f"P{i}" for i in range(len(f))]).to_csv(pool, index=False)
+    labelled = tmp_path / "labelled.csv"
+    make_reviews(6, seed=9).to_csv(labelled, index=False)
+    result = invoke("suggest", pool, "-n", 4, "--labelled", labelled, "--encoder", "minilm", "-o",
+                    tmp_path / "tasks.json", "--format", "label-studio")
+    assert result.exit_code == 0, result.output
+    tasks = json.loads((tmp_path / "tasks.json").read_text())
+    assert len(tasks) == 4 and all(t["data"]["id"].startswith("P") and "annotations" not in t for t in tasks)
+    for task in tasks:
+        prediction = task["predictions"][0]
+        assert prediction["result"][0]["value"]["choices"][0] in ("negative", "neutral", "positive")
+        assert 0 < prediction["score"] <= 1 and "guess" not in task["data"]
+    for task in tasks:  # a reviewer accepts each guess in Label Studio
+        task["annotations"] = [{"completed_by": 1, "result": task["predictions"][0]["result"]}]
+    (tmp_path / "reviewed.json").write_text(json.dumps(tasks))
+    back = load_labelled(tmp_path / "reviewed.json")
+    assert back.labels == [t["predictions"][0]["result"][0]["value"]["choices"][0] for t in tasks]
+    assert read_table(tmp_path / "reviewed.json")["id"].tolist() == [t["data"]["id"] for t in tasks]
