@@ -298,6 +298,9 @@ def test_page_api_labels_undoes_skips_and_exports(tmp_path, page):
     assert export.status_code == 200 and "pool-labels.csv" in export.headers["content-disposition"]
     (tmp_path / "got.csv").write_bytes(export.content)
     assert load_labelled(tmp_path / "got.csv").labels == ["positive"]
+    studio = page.get("/label/api/export", params={"format": "label-studio"})  # Label Studio's task JSON
+    assert studio.status_code == 200 and "pool-labels.json" in studio.headers["content-disposition"]
+    assert studio.json()[0]["annotations"][0]["result"][0]["value"]["choices"] == ["positive"]
 
 
 def test_page_api_undo_is_per_tab_and_per_server(tmp_path, pool_csv, page):

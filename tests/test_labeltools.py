@@ -137,3 +137,25 @@ def test_suggest_writes_its_guesses_as_label_studio_predictions(tmp_path):
     back = load_labelled(tmp_path / "reviewed.json")
     assert back.labels == [t["predictions"][0]["result"][0]["value"]["choices"][0] for t in tasks]
     assert read_table(tmp_path / "reviewed.json")["id"].tolist() == [t["data"]["id"] for t in tasks]
+
+
+def test_argilla_records_saved_with_datasets_read_as_labels_and_annotators(tmp_path):
+    import datasets
+
+    records = datasets.Dataset.from_dict({  # as Argilla 2's dataset.records.to_datasets() flattens them
+        "id": ["r1", "r2", "r3", "r4"],
+        "text": ["bahut accha phone", "bekar, paisa barbaad", "theek hai", "not reviewed yet"],
+        "status": ["completed", "completed", "completed", "pending"],
+        "sentiment.responses": [["positive"], ["neutral", "negative"], ["neutral"], []],
+        "sentiment.responses.users": [["u-asha"], ["u-ravi", "u-asha"], ["u-ravi"], []],
+        "sentiment.responses.status": [["submitted"], ["discarded", "submitted"], ["submitted"], []],
+        "sentiment.suggestion": ["positive", "positive", "neutral", None],
+        "sentiment.suggestion.score": [0.9, 0.6, 0.5, None],
+    })
+    records.save_to_disk(str(tmp_path / "argilla"))
+    table = read_table(tmp_path / "argilla")
+    assert table[["id", "label", "annotator", "guess"]].to_dict("list") == {
+        "id": ["r1", "r2", "r3", "r4"], "label": ["positive", "negative", "neutral", ""],
+        "annotator": ["u-asha", "u-asha", "u-ravi", ""], "guess": ["positive", "positive", "neutral", ""]}
+    data = load_labelled(tmp_path / "argilla")
+    assert data.labels == ["positive", "negative", "neutral"] and data.texts == records["text"][:3]

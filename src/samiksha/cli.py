@@ -763,17 +763,17 @@ def suggest(
     format: WriteFormat = "table",
 ) -> None:
     """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
-    from . import labelstudio
+    from . import labeltools
     from .storage import refuse_overwriting_inputs
     from .suggest import suggest as run_suggest
 
     _setup(offline=True)
-    labelstudio.check_format(format, output)
+    labeltools.check_format(format, output)
     refuse_overwriting_inputs([pool, labelled, model], [output])
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column,
                          labelled_text_column=labelled_text_column, encoder=encoder, seed=seed,
                          trust_pickle=trust_pickle)
-    labelstudio.write(picked, output, format, text_column=picked.attrs["text_column"], guess="guess",
+    labeltools.write(picked, output, format, text_column=picked.attrs["text_column"], guess="guess",
                       score="guess_score", model_version=str(model or "samiksha-suggest"))
     shown = "" if len(picked) <= 10 else " (first 10)"
     table = Table(title=f"{len(picked)} reviews to label next{shown}", title_justify="left")
@@ -802,18 +802,18 @@ def audit(
 ) -> None:
     """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab); every input column is kept
     in the ranking written."""
-    from . import labelstudio
+    from . import labeltools
     from .audit import audit as run_audit
     from .storage import refuse_overwriting_inputs
 
     _setup(offline=True)
     if output or format != "table":
-        labelstudio.check_format(format, output)
+        labeltools.check_format(format, output)
     refuse_overwriting_inputs([data], [output])
     ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
                         seed=seed, label_scheme=label_scheme)
     if output:
-        labelstudio.write(ranking, output, format, label="label", annotator="annotator", labelled_at="labelled_at",
+        labeltools.write(ranking, output, format, label="label", annotator="annotator", labelled_at="labelled_at",
                           guess="suggested", score="confidence", model_version="samiksha-audit")
     flagged = int(ranking["flagged"].sum())
     table = Table(title=f"likeliest label mistakes: {flagged} of {len(ranking)} rows flagged", title_justify="left")
@@ -866,11 +866,11 @@ def label(
     _setup(offline=True)
     refuse_overwriting_inputs([pool], [export, labels_out, db], replaced=[output])
     if export or format != "table":
-        from . import labelstudio
+        from . import labeltools
         from .labelstore import LabelStore, default_db
         from .suggest import read_pool
 
-        labelstudio.check_format(format, export)
+        labeltools.check_format(format, export)
         rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export, format)
         out.print(f"{rows} labelled reviews written to [bold]{export}[/]")
         return

@@ -345,8 +345,8 @@ class DelimitedFile(TableFile):
 
 def json_array(text: str, chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
     """Frames of up to ``chunk_rows`` rows from a whole JSON array of objects; an array of Label Studio tasks is
-    flattened by `labelstudio.tasks_frame` (its data, label, annotator and labelled_at)."""
-    from . import labelstudio
+    flattened by `labeltools.tasks_frame` (its data, label, annotator and labelled_at)."""
+    from . import labeltools
 
     try:
         records = json.loads(text)
@@ -356,7 +356,7 @@ def json_array(text: str, chunk_rows: int, path: object) -> Iterator[pd.DataFram
     if odd is not None:
         raise DataError(path, f"cannot be read as JSON: item {odd + 1} of the array is a JSON "
                               f"{type(records[odd]).__name__}, not an object", row=odd + 1)
-    frame = labelstudio.tasks_frame(records) if labelstudio.is_tasks(records) else pd.DataFrame.from_records(records)
+    frame = labeltools.tasks_frame(records) if labeltools.is_tasks(records) else pd.DataFrame.from_records(records)
     for start in range(0, len(frame), chunk_rows):
         yield frame.iloc[start:start + chunk_rows]
 

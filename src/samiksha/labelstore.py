@@ -239,11 +239,11 @@ class LabelStore:
     def export(self, path: str | Path, fmt: str = "table") -> int:
         """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, or with ``fmt`` 'label-studio'
         Label Studio tasks; atomically, never over the pool); returns the rows."""
-        from . import labelstudio
+        from . import labeltools
 
         refuse_overwriting_inputs([self.pool.source] if self.pool is not None else [], [path])
         frame = train_input(self.labelled_frame(), self.pool.text_column if self.pool is not None else "text")
-        labelstudio.write(frame, path, fmt, label="label", annotator="annotator", labelled_at="labelled_at")
+        labeltools.write(frame, path, fmt, label="label", annotator="annotator", labelled_at="labelled_at")
         return len(frame)
 
 

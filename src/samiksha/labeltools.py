@@ -1,4 +1,6 @@
-"""Label Studio's task JSON, out and back in: Samiksha's guesses as ``predictions``, people's labels as
+"""Labels in and out of the tools labelling teams use: Label Studio and Argilla.
+
+Label Studio's task JSON, out and back in: Samiksha's guesses as ``predictions``, people's labels as
 ``annotations``.
 
 Written: a JSON array of tasks ``{"data": {"text": ..., <every other column>}, "predictions": [...],
@@ -8,17 +10,27 @@ JSON array of tasks): one row per task, its ``data`` as columns, the latest anno
 ``label``, who made it (``completed_by``, else the data's ``annotator``) as ``annotator`` and when as
 ``labelled_at``; a task's ``id`` as ``id``
 when its data has none. So a team's review in Label Studio is a `samiksha train` input as it is.
+
+Argilla (2.x) records flattened by ``dataset.records.to_datasets()`` (saved with ``save_to_disk``, or as Parquet or
+JSONL): the columns ``<question>.responses``, ``.responses.users`` and ``.responses.status`` of one label question
+become ``label`` (the first submitted response), ``annotator`` (its user id) and ``labelled_at`` (empty: Argilla's
+flat records carry no time); ``<question>.suggestion`` and ``.suggestion.score`` become ``guess`` and
+``guess_score`` (`argilla_frame`). Samiksha's tables go the other way with ``dataset.records.log(rows,
+mapping={"guess": "sentiment.suggestion", "guess_score": "sentiment.suggestion.score"})``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import SamikshaError
 from .storage import write_table, write_text
+
+log = logging.getLogger("samiksha")
 
 CHOICES, TEXT = "sentiment", "text"  # the names of the Choices and Text tags of the labelling config
 CONFIG = f"""<View>
@@ -71,6 +83,37 @@ def tasks_frame(tasks: list[dict]) -> pd.DataFrame:
         row["labelled_at"] = when or (row.get("labelled_at", "") if latest else "")
         rows.append(row)
     return pd.DataFrame.from_records(rows)
+
+
+def _items(cell: object) -> list:
+    """A list cell as read from datasets, Parquet or JSON (a list, an array, or missing)."""
+    return [] if cell is None or isinstance(cell, (str, float)) else list(cell)
+
+
+def argilla_frame(frame: pd.DataFrame, path: object = "") -> pd.DataFrame:
+    """Argilla's flattened records as a Samiksha table (see the module's notes); any other table as it is."""
+    questions = [c[: -len(".responses")] for c in frame.columns if str(c).endswith(".responses")]
+    if not questions:
+        return frame
+    question = next((q for q in questions if q in ("sentiment", "label")), questions[0])
+    if len(questions) > 1:
+        log.info("%s: labels from Argilla's question '%s' (of %s)", path, question, ", ".join(questions))
+    labels, annotators = [], []
+    for values, users, statuses in zip(frame[f"{question}.responses"],
+                                       frame.get(f"{question}.responses.users", [None] * len(frame)),
+                                       frame.get(f"{question}.responses.status", [None] * len(frame))):
+        values, users, statuses = _items(values), _items(users), _items(statuses)
+        kept = [i for i in range(len(values)) if i >= len(statuses) or statuses[i] in (None, "submitted")]
+        labels.append(str(values[kept[0]]) if kept else "")
+        annotators.append(str(users[kept[0]]) if kept and kept[0] < len(users) else "")
+    out = frame.drop(columns=[c for c in frame.columns if str(c).startswith(f"{question}.")])
+    out = out.drop(columns=[c for c in ("label", "annotator", "labelled_at") if c in out.columns])
+    out["label"], out["annotator"], out["labelled_at"] = labels, annotators, ""
+    if f"{question}.suggestion" in frame.columns:
+        out["guess"] = frame[f"{question}.suggestion"].tolist()
+        if f"{question}.suggestion.score" in frame.columns:
+            out["guess_score"] = frame[f"{question}.suggestion.score"].tolist()
+    return out
 
 
 def _result(label: str) -> list[dict]:
