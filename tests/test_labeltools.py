@@ -159,3 +159,23 @@ def test_argilla_records_saved_with_datasets_read_as_labels_and_annotators(tmp_p
         "annotator": ["u-asha", "u-asha", "u-ravi", ""], "guess": ["positive", "positive", "neutral", ""]}
     data = load_labelled(tmp_path / "argilla")
     assert data.labels == ["positive", "negative", "neutral"] and data.texts == records["text"][:3]
+
+
+def test_labels_reviewed_in_label_studio_come_back_into_the_label_database(tmp_path):
+    pool_csv = _pool(tmp_path)
+    pool = read_pool(pool_csv)
+    store = LabelStore(tmp_path / "pool.labels.sqlite", pool)
+    store.set(pool.ids[0], "positive", "asha")
+    assert invoke("label", pool_csv, "--export", tmp_path / "tasks.json", "--format", "label-studio").exit_code == 0
+    tasks = json.loads((tmp_path / "tasks.json").read_text())
+    tasks[0]["annotations"].append({"completed_by": 7, "updated_at": "2027-02-01T08:00:00Z", "result": [
+        {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["Neutral"]}}]})
+    tasks.append({"data": {"text": "naya review, bahut badhiya"}, "annotations": [{"completed_by": 7, "result": [
+        {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["Positive"]}}]}]})
+    (tmp_path / "reviewed.json").write_text(json.dumps(tasks))
+    result = invoke("label", pool_csv, "--import", tmp_path / "reviewed.json")
+    assert result.exit_code == 0, result.output
+    frame = LabelStore(tmp_path / "pool.labels.sqlite", pool).labelled_frame()
+    assert frame[["text", "label", "annotator"]].values.tolist() == [
+        [pool.texts[0], "neutral", "7"], ["naya review, bahut badhiya", "positive", "7"]]
+    assert frame["labelled_at"].iloc[0] == "2027-02-01T08:00:00+00:00"

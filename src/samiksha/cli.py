@@ -841,6 +841,9 @@ def label(
     labels_out: Annotated[Optional[str], typer.Option(help="Keep this file (CSV/JSONL/Parquet) up to date with every "
                                                       "label: a `samiksha train` input.")] = None,
     export: Annotated[Optional[str], typer.Option(help="Write the labels so far to this file and exit.")] = None,
+    import_: Annotated[Optional[str], typer.Option(
+        "--import", help="Add the labels of this file (a Label Studio or Argilla export, or any labelled table; "
+                         "its annotator and labelled_at columns kept) to the labels database and exit.")] = None,
     model: Annotated[Optional[Path], typer.Option(help="A trained model to guess and rank with (default: the one "
                                                   "'train now' wrote, if any).")] = None,
     output: Annotated[Optional[Path], typer.Option(help="Where 'train now' writes its model (default: POOL's name "
@@ -865,6 +868,13 @@ def label(
 
     _setup(offline=True)
     refuse_overwriting_inputs([pool], [export, labels_out, db], replaced=[output])
+    if import_:
+        from .labelstore import LabelStore, default_db
+        from .suggest import read_pool
+
+        store = LabelStore(db or default_db(pool), read_pool(pool, text_column))
+        out.print(f"{store.import_labels(import_)} labels from {import_} added to [bold]{store.path}[/]")
+        return
     if export or format != "table":
         from . import labeltools
         from .labelstore import LabelStore, default_db

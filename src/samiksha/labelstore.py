@@ -143,8 +143,8 @@ class LabelStore:
 
     @staticmethod
     def _append(db: sqlite3.Connection, row_id: str, action: str, label: str | None, session: str,
-                undoes: int | None = None) -> Event:
-        at = time.time()
+                undoes: int | None = None, at: float | None = None) -> Event:
+        at = time.time() if at is None else at
         seq = db.execute("INSERT INTO events (row_id, action, label, session, at, undoes) VALUES (?, ?, ?, ?, ?, ?)",
                          (row_id, action, label, session, at, undoes)).lastrowid
         return Event(seq, row_id, action, label, session, at, undoes)
@@ -161,6 +161,27 @@ class LabelStore:
             db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)", (rid, text))
             self._append(db, rid, "label" if label is not None else "clear", label, session)
         return rid
+
+    def import_labels(self, path: str | Path, text_column: str | None = None) -> int:
+        """Add the labels of a labelled file (any `samiksha train` input: a Label Studio or Argilla export, or an
+        export of this page) in one transaction: each as a label event of its ``annotator`` (else 'import') at its
+        ``labelled_at`` (else now); a review outside the pool is kept with its text. Returns the labels added."""
+        from .data import file_format, first_row_number, load_labelled, read_table
+
+        data = load_labelled(path, text_column)
+        table = read_table(path)
+        first = first_row_number(file_format(Path(path)))
+        known = set(self.pool.ids) if self.pool is not None else set()
+        with self._transaction() as db:
+            for text, label, row in zip(data.texts, data.labels, data.rows):
+                cells = table.iloc[row - first]
+                rid = row_id(text)
+                if rid not in known:
+                    db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)", (rid, text))
+                when = pd.to_datetime(cells.get("labelled_at", ""), utc=True, errors="coerce")
+                self._append(db, rid, "label", label, cells.get("annotator", "") or "import",
+                             at=None if pd.isna(when) else when.timestamp())
+        return len(data)
 
     def skip(self, row_id: str, session: str = "") -> None:
         """Put a review aside: it comes back only after every other review."""
