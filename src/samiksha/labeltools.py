@@ -5,11 +5,11 @@ Label Studio's task JSON, out and back in: Samiksha's guesses as ``predictions``
 
 Written: a JSON array of tasks ``{"data": {"text": ..., <every other column>}, "predictions": [...],
 "annotations": [...]}`` for a project whose labelling config has ``<Text name="text" value="$text"/>`` and
-``<Choices name="sentiment" toName="text">`` (`CONFIG`). Read (by `formats`, from any ``.json`` file that is a
-JSON array of tasks): one row per task, its ``data`` as columns, the latest annotation that was not cancelled as
-``label``, who made it (``completed_by``, else the data's ``annotator``) as ``annotator`` and when as
-``labelled_at``; a task's ``id`` as ``id``
-when its data has none. So a team's review in Label Studio is a `samiksha train` input as it is.
+``<Choices name="sentiment" toName="text">`` with a ``<Choice>`` per label name. Read (by `formats`, from any
+``.json`` file that is a JSON array of tasks): one row per task, its ``data`` as columns, the latest annotation
+that was not cancelled as ``label``, who made it (``completed_by``, else the data's ``annotator``) as
+``annotator`` and when as ``labelled_at``; a task's ``id`` as ``id`` when its data has none. So a team's review
+in Label Studio is a `samiksha train` input as it is.
 
 Argilla (2.x) records flattened by ``dataset.records.to_datasets()`` (saved with ``save_to_disk``, or as Parquet or
 JSONL): the columns ``<question>.responses``, ``.responses.users`` and ``.responses.status`` of one label question
@@ -33,14 +33,6 @@ from .storage import write_table, write_text
 log = logging.getLogger("samiksha")
 
 CHOICES, TEXT = "sentiment", "text"  # the names of the Choices and Text tags of the labelling config
-CONFIG = f"""<View>
-  <Text name="{TEXT}" value="${TEXT}"/>
-  <Choices name="{CHOICES}" toName="{TEXT}" choice="single">
-    <Choice value="negative"/>
-    <Choice value="neutral"/>
-    <Choice value="positive"/>
-  </Choices>
-</View>"""
 ADDED = ("label", "annotator", "labelled_at")  # the columns a read adds beside a task's data
 
 
@@ -107,7 +99,7 @@ def argilla_frame(frame: pd.DataFrame, path: object = "") -> pd.DataFrame:
         labels.append(str(values[kept[0]]) if kept else "")
         annotators.append(str(users[kept[0]]) if kept and kept[0] < len(users) else "")
     out = frame.drop(columns=[c for c in frame.columns if str(c).startswith(f"{question}.")])
-    out = out.drop(columns=[c for c in ("label", "annotator", "labelled_at") if c in out.columns])
+    out = out.drop(columns=[c for c in ADDED if c in out.columns])
     out["label"], out["annotator"], out["labelled_at"] = labels, annotators, ""
     if f"{question}.suggestion" in frame.columns:
         out["guess"] = frame[f"{question}.suggestion"].tolist()
@@ -121,7 +113,7 @@ def _result(label: str) -> list[dict]:
 
 
 def _filled(value: object) -> bool:
-    return value is not None and value == value and str(value) != ""
+    return value is not None and bool(pd.notna(value)) and str(value) != ""
 
 
 def to_tasks(frame: pd.DataFrame, *, text_column: str = "text", label: str | None = None,
