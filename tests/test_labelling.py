@@ -176,7 +176,7 @@ def test_export_is_a_train_input_with_every_column(tmp_path, pool_csv):
         data = load_labelled(out)
         assert data.labels == ["positive", "negative", "neutral", "positive"]
         assert data.texts == pool.texts[:4]
-    assert list(pd.read_csv(tmp_path / "labels.csv").columns) == ["text", "order_id", "label"]
+    assert list(pd.read_csv(tmp_path / "labels.csv").columns) == ["text", "order_id", "label", "annotator", "labelled_at"]
 
 
 def test_export_has_the_latest_label_of_each_review(tmp_path, pool_csv):
@@ -197,7 +197,7 @@ def test_export_has_the_latest_label_of_each_review(tmp_path, pool_csv):
     assert store.export(tmp_path / "labels.csv") == 2
     got = pd.read_csv(tmp_path / "labels.csv")
     assert dict(zip(got["text"], got["label"])) == {pool.texts[0]: "positive", pool.texts[1]: "neutral"}
-    assert list(got.columns) == ["text", "order_id", "label"]
+    assert list(got.columns) == ["text", "order_id", "label", "annotator", "labelled_at"]
 
 
 def test_a_store_from_another_pool_is_refused(tmp_path, pool_csv):
@@ -298,6 +298,9 @@ def test_page_api_labels_undoes_skips_and_exports(tmp_path, page):
     assert export.status_code == 200 and "pool-labels.csv" in export.headers["content-disposition"]
     (tmp_path / "got.csv").write_bytes(export.content)
     assert load_labelled(tmp_path / "got.csv").labels == ["positive"]
+    studio = page.get("/label/api/export", params={"format": "label-studio"})  # Label Studio's task JSON
+    assert studio.status_code == 200 and "pool-labels.json" in studio.headers["content-disposition"]
+    assert studio.json()[0]["annotations"][0]["result"][0]["value"]["choices"] == ["positive"]
 
 
 def test_page_api_undo_is_per_tab_and_per_server(tmp_path, pool_csv, page):
@@ -447,12 +450,13 @@ def test_a_store_without_a_pool_keeps_texts_and_an_older_database_gains_them(tmp
     rid = store.add("ekdum bekar, paisa barbaad", "negative", "serve")
     store.add("wrong one", "neutral", "serve")
     store.add("wrong one", None, "serve")  # taken back
-    assert store.labelled_frame().to_dict("list") == {"text": ["ekdum bekar, paisa barbaad"], "label": ["negative"]}
+    assert store.labelled_frame()[["text", "label", "annotator"]].to_dict("list") == {
+        "text": ["ekdum bekar, paisa barbaad"], "label": ["negative"], "annotator": ["serve"]}
     page = LabelStore(db, pool)  # the pool's page: its rows with every column, then the texts sent from elsewhere
     frame = page.labelled_frame()
     assert frame["text"].tolist() == [pool.texts[0], "ekdum bekar, paisa barbaad"]
     assert frame["label"].tolist() == ["positive", "negative"] and list(frame.columns) == list(pool.frame.columns) + [
-        "label"]
+        "label", "annotator", "labelled_at"]
     assert page.labels()[rid] == "negative" and [e.action for e in page.history(row_id("wrong one"))] == [
         "label", "clear"]
 
@@ -492,7 +496,8 @@ def test_train_now_works_on_a_pool_opened_with_a_text_column(tmp_path, flipkart_
         assert training["state"] == "done", training
         export = page.get("/label/api/export", params={"format": "csv"})
     (tmp_path / "labels.csv").write_bytes(export.content)
-    assert list(pd.read_csv(tmp_path / "labels.csv").columns) == ["Product Name", "text", "Rating", "truth", "label"]
+    assert list(pd.read_csv(tmp_path / "labels.csv").columns) == ["Product Name", "text", "Rating", "truth", "label",
+                                                                     "annotator", "labelled_at"]
     monkeypatch.undo()
     result = invoke("train", tmp_path / "labels.csv", "-o", tmp_path / "again", "--method", "tfidf")  # as is
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .crossfit import FOLDS, cross_fit
-from .data import LabelledData, load_labelled
+from .data import LabelledData, file_format, first_row_number, load_labelled, read_table
 from .errors import DataError
 
 # labels of each class an audit needs: with 8, each of 5 folds' fits still sees 6 of every label and chooses its C
@@ -89,9 +89,27 @@ def audit_data(data: LabelledData, *, encoder: str | None = None, folds: int = F
     return frame
 
 
+def with_input_columns(ranking: pd.DataFrame, table: pd.DataFrame, first_row: int) -> pd.DataFrame:
+    """The ranking with every column of the input ``table`` beside each row (whose first data row is numbered
+    ``first_row``): ``row``, the input's columns, then the audit's. An input column named as one of the audit's
+    is that column when it holds the same values (``text``, ``label`` as written), else kept as
+    ``<name>_original``."""
+    own = table.iloc[ranking["row"].to_numpy() - first_row].reset_index(drop=True)
+    same = [c for c in own.columns
+            if c != "row" and c in ranking.columns and own[c].astype(str).equals(ranking[c].astype(str))]
+    own = own.rename(columns={c: f"{c}_original" for c in own.columns if c in ranking.columns and c not in same})
+    frame = pd.concat([ranking[["row"]], own, ranking.drop(columns=["row", *same])], axis=1)
+    frame.attrs = ranking.attrs
+    return frame
+
+
 def audit(data: str | Path, *, text_column: str | None = None, label_column: str | None = None,
           encoder: str | None = None, folds: int = FOLDS, seed: int = 0,
           label_scheme: str | None = None) -> pd.DataFrame:
-    """Rank the rows of a labelled file by how likely their label is wrong (see `audit_data`)."""
-    return audit_data(load_labelled(data, text_column, label_column, label_scheme=label_scheme), encoder=encoder,
-                      folds=folds, seed=seed)
+    """Rank the rows of a labelled file by how likely their label is wrong (see `audit_data`), every column of
+    the file kept beside each row (`with_input_columns`; not for stdin, which is read once)."""
+    ranking = audit_data(load_labelled(data, text_column, label_column, label_scheme=label_scheme), encoder=encoder,
+                         folds=folds, seed=seed)
+    if str(data) == "-":
+        return ranking
+    return with_input_columns(ranking, read_table(data), first_row_number(file_format(Path(data))))

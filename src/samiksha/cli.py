@@ -805,6 +805,11 @@ def serve(
                                            soft_wrap=True))
 
 
+WriteFormat = Annotated[str, typer.Option(
+    "--format", help="table (by the output's suffix) or label-studio (Label Studio's task JSON: Samiksha's guesses "
+                     "as predictions, labels as annotations).")]
+
+
 @app.command()
 @friendly_errors
 def suggest(
@@ -821,17 +826,21 @@ def suggest(
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
     trust_pickle: TrustPickle = False,
+    format: WriteFormat = "table",
 ) -> None:
     """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
-    from .storage import refuse_overwriting_inputs, write_table
+    from . import labeltools
+    from .storage import refuse_overwriting_inputs
     from .suggest import suggest as run_suggest
 
     _setup(offline=True)
+    labeltools.check_format(format, output)
     refuse_overwriting_inputs([pool, labelled, model], [output])
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column,
                          labelled_text_column=labelled_text_column, encoder=encoder, seed=seed,
                          trust_pickle=trust_pickle)
-    write_table(picked, output)
+    labeltools.write(picked, output, format, text_column=picked.attrs["text_column"], guess="guess",
+                      score="guess_score", model_version=str(model or "samiksha-suggest"))
     shown = "" if len(picked) <= 10 else " (first 10)"
     table = Table(title=f"{len(picked)} reviews to label next{shown}", title_justify="left")
     for column in ("review", "guess", "why"):
@@ -855,17 +864,23 @@ def audit(
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds (each row is scored by a model that never saw it).")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
+    format: WriteFormat = "table",
 ) -> None:
-    """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab)."""
+    """Find labels that are likely wrong (out-of-fold probabilities ranked by cleanlab); every input column is kept
+    in the ranking written."""
+    from . import labeltools
     from .audit import audit as run_audit
-    from .storage import refuse_overwriting_inputs, write_table
+    from .storage import refuse_overwriting_inputs
 
     _setup(offline=True)
+    if output or format != "table":
+        labeltools.check_format(format, output)
     refuse_overwriting_inputs([data], [output])
     ranking = run_audit(data, text_column=text_column, label_column=label_column, encoder=encoder, folds=folds,
                         seed=seed, label_scheme=label_scheme)
     if output:
-        write_table(ranking, output)
+        labeltools.write(ranking, output, format, label="label", annotator="annotator", labelled_at="labelled_at",
+                          guess="suggested", score="confidence", model_version="samiksha-audit")
     flagged = int(ranking["flagged"].sum())
     table = Table(title=f"likeliest label mistakes: {flagged} of {len(ranking)} rows flagged", title_justify="left")
     for column in ("row", "text", "given", "suggested", "confidence"):
@@ -892,6 +907,9 @@ def label(
     labels_out: Annotated[Optional[str], typer.Option(help="Keep this file (CSV/JSONL/Parquet) up to date with every "
                                                       "label: a `samiksha train` input.")] = None,
     export: Annotated[Optional[str], typer.Option(help="Write the labels so far to this file and exit.")] = None,
+    import_: Annotated[Optional[str], typer.Option(
+        "--import", help="Add the labels of this file (a Label Studio or Argilla export, or any labelled table; "
+                         "its annotator and labelled_at columns kept) to the labels database and exit.")] = None,
     model: Annotated[Optional[Path], typer.Option(help="A trained model to guess and rank with (default: the one "
                                                   "'train now' wrote, if any).")] = None,
     output: Annotated[Optional[Path], typer.Option(help="Where 'train now' writes its model (default: POOL's name "
@@ -907,17 +925,29 @@ def label(
     max_rows: Annotated[int, typer.Option(help="Largest pool the page takes, in rows (each is embedded and "
                                                "ranked).")] = 100_000,
     allow_host: AllowHost = None,
+    format: Annotated[str, typer.Option(
+        "--format", help="Of --export: table (by its suffix) or label-studio (Label Studio's task JSON, the labels "
+                         "as annotations).")] = "table",
 ) -> None:
     """Label reviews in a browser, one at a time in suggested order; every label is saved at once."""
     from .storage import refuse_overwriting_inputs
 
     _setup(offline=True)
     refuse_overwriting_inputs([pool], [export, labels_out, db], replaced=[output])
-    if export:
+    if import_:
         from .labelstore import LabelStore, default_db
         from .suggest import read_pool
 
-        rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export)
+        store = LabelStore(db or default_db(pool), read_pool(pool, text_column))
+        out.print(f"{store.import_labels(import_)} labels from {import_} added to [bold]{store.path}[/]")
+        return
+    if export or format != "table":
+        from . import labeltools
+        from .labelstore import LabelStore, default_db
+        from .suggest import read_pool
+
+        labeltools.check_format(format, export)
+        rows = LabelStore(db or default_db(pool), read_pool(pool, text_column)).export(export, format)
         out.print(f"{rows} labelled reviews written to [bold]{export}[/]")
         return
     from .labelpage import create_label_app

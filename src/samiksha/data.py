@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from . import formats
+from . import formats, labeltools
 from .errors import DataError
 from .formats import FORMATS, SEPARATORS, as_strings, first_line
 from .labels import LabelSchema, choose_kind, column_key, describe_kind, parse_label
@@ -49,7 +49,8 @@ def _unreadable(path: object, fmt: str, err: Exception) -> DataError:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a table of any supported format with every cell as a string ('-' reads CSV from stdin)."""
+    """Read a table of any supported format with every cell as a string ('-' reads CSV from stdin); Argilla's
+    flattened records become a text, label and annotator table (`labeltools.argilla_frame`)."""
     if str(path) == "-":
         return as_strings(FORMATS["csv"].decode(sys.stdin.buffer.read(), "<stdin>"))
     path = Path(path)
@@ -57,7 +58,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(path, "no such file or folder")
     fmt = formats.for_path(path)
     try:
-        frame = fmt.read(path)
+        frame = labeltools.argilla_frame(fmt.read(path), path)
     except DataError:
         raise
     except Exception as err:

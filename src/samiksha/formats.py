@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import re
@@ -342,17 +343,45 @@ class DelimitedFile(TableFile):
         self.started = True
 
 
+def json_array(text: str, chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
+    """Frames of up to ``chunk_rows`` rows from a whole JSON array of objects; an array of Label Studio tasks is
+    flattened by `labeltools.tasks_frame` (its data, label, annotator and labelled_at)."""
+    from . import labeltools
+
+    try:
+        records = json.loads(text)
+    except ValueError as err:
+        raise DataError(path, f"cannot be read as JSON: {err}", row=getattr(err, "lineno", None)) from None
+    odd = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if odd is not None:
+        raise DataError(path, f"cannot be read as JSON: item {odd + 1} of the array is a JSON "
+                              f"{type(records[odd]).__name__}, not an object", row=odd + 1)
+    frame = labeltools.tasks_frame(records) if labeltools.is_tasks(records) else pd.DataFrame.from_records(records)
+    for start in range(0, len(frame), chunk_rows):
+        yield frame.iloc[start:start + chunk_rows]
+
+
 class JsonLines(TextFormat):
-    """One JSON object per line (Python's json: each value kept as written, no type guessing)."""
+    """One JSON object per line (Python's json: each value kept as written, no type guessing); or, where the file
+    starts with '[', one JSON array of objects, read whole (Label Studio's exports)."""
 
     name, suffixes, media_type = "jsonl", (".jsonl", ".json", ".ndjson"), "application/x-ndjson"
-    description = "one JSON object per line"
+    description = "one JSON object per line, or a JSON array (Label Studio tasks)"
 
     def from_lines(self, lines: Iterable[str], chunk_rows: int, path: object) -> Iterator[pd.DataFrame]:
         """Frames of up to ``chunk_rows`` JSON objects, one per non-blank line; a line that is not a JSON object is
-        refused by its number."""
+        refused by its number. A file whose first non-blank line starts with '[' is one JSON array (`json_array`)."""
+        lines = iter(lines)
+        head: list[str] = []
+        for line in lines:
+            head.append(line)
+            if line.strip():
+                break
+        if head and head[-1].lstrip().startswith("["):
+            yield from json_array("".join(head) + "".join(lines), chunk_rows, path)
+            return
         records: list[dict] = []
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(itertools.chain(head, lines), 1):
             if not line.strip():
                 continue
             try:
@@ -369,6 +398,11 @@ class JsonLines(TextFormat):
                 records = []
         if records:
             yield pd.DataFrame.from_records(records)
+
+    def rows(self, path: Path) -> int | None:
+        with open(path, "rb") as handle:
+            array = handle.read(4096).decode("utf-8-sig", errors="ignore").lstrip().startswith("[")
+        return None if array else super().rows(path)
 
     def writer(self, path: Path) -> TableFile:
         return JsonLinesFile(path)

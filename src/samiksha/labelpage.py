@@ -457,16 +457,19 @@ def create_label_app(pool: str | Path, *, db: str | Path | None = None, labels_o
         return await run_in_threadpool(session.state, row_id)
 
     @api.get("/export")
-    async def export(format: Literal["csv", "jsonl", "parquet"] = "csv") -> Response:
-        """The labelled reviews with every original column and `label`: a `samiksha train` input."""
+    async def export(format: Literal["csv", "jsonl", "parquet", "label-studio"] = "csv") -> Response:
+        """The labelled reviews with every original column, `label`, `annotator` and `labelled_at`: a `samiksha
+        train` input (label-studio: Label Studio's task JSON, the labels as annotations)."""
         import tempfile
 
+        studio = format == "label-studio"
+        suffix = "json" if studio else format
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"labels.{format}"
-            await run_in_threadpool(session.store.export, path)
+            path = Path(tmp) / f"labels.{suffix}"
+            await run_in_threadpool(session.store.export, path, "label-studio" if studio else "table")
             content = path.read_bytes()
-        return Response(content, media_type=MEDIA_TYPES[f".{format}"],
-                        headers=attachment(f"{pool_path.stem}-labels.{format}"))
+        return Response(content, media_type="application/json" if studio else MEDIA_TYPES[f".{format}"],
+                        headers=attachment(f"{pool_path.stem}-labels.{suffix}"))
 
     @api.post("/train", response_model=Training, status_code=202)
     async def train_now() -> Training:

@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 import pandas as pd
 
 from .errors import DataError
-from .storage import refuse_overwriting_inputs, write_table
+from .storage import refuse_overwriting_inputs
 from .suggest import Pool, row_id
 
 log = logging.getLogger("samiksha")
@@ -143,8 +143,8 @@ class LabelStore:
 
     @staticmethod
     def _append(db: sqlite3.Connection, row_id: str, action: str, label: str | None, session: str,
-                undoes: int | None = None) -> Event:
-        at = time.time()
+                undoes: int | None = None, at: float | None = None) -> Event:
+        at = time.time() if at is None else at
         seq = db.execute("INSERT INTO events (row_id, action, label, session, at, undoes) VALUES (?, ?, ?, ?, ?, ?)",
                          (row_id, action, label, session, at, undoes)).lastrowid
         return Event(seq, row_id, action, label, session, at, undoes)
@@ -161,6 +161,27 @@ class LabelStore:
             db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)", (rid, text))
             self._append(db, rid, "label" if label is not None else "clear", label, session)
         return rid
+
+    def import_labels(self, path: str | Path, text_column: str | None = None) -> int:
+        """Add the labels of a labelled file (any `samiksha train` input: a Label Studio or Argilla export, or an
+        export of this page) in one transaction: each as a label event of its ``annotator`` (else 'import') at its
+        ``labelled_at`` (else now); a review outside the pool is kept with its text. Returns the labels added."""
+        from .data import file_format, first_row_number, load_labelled, read_table
+
+        data = load_labelled(path, text_column)
+        table = read_table(path)
+        first = first_row_number(file_format(Path(path)))
+        known = set(self.pool.ids) if self.pool is not None else set()
+        with self._transaction() as db:
+            for text, label, row in zip(data.texts, data.labels, data.rows):
+                cells = table.iloc[row - first]
+                rid = row_id(text)
+                if rid not in known:
+                    db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)", (rid, text))
+                when = pd.to_datetime(cells.get("labelled_at", ""), utc=True, errors="coerce")
+                self._append(db, rid, "label", label, cells.get("annotator", "") or "import",
+                             at=None if pd.isna(when) else when.timestamp())
+        return len(data)
 
     def skip(self, row_id: str, session: str = "") -> None:
         """Put a review aside: it comes back only after every other review."""
@@ -193,6 +214,13 @@ class LabelStore:
         """Review id -> its current label, in the order of their latest events (skipped reviews left out)."""
         return dict(self._current("label"))
 
+    def labelled(self) -> dict[str, Event]:
+        """Review id -> the event that gave it its current label (who, when), in the order of those events."""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT seq, row_id, action, label, session, at, undoes FROM events WHERE seq IN "
+                              f"({LATEST}) AND action = 'label' ORDER BY seq").fetchall()
+        return {row[1]: Event(*row) for row in rows}
+
     def skipped(self) -> set[str]:
         """The reviews whose latest event is a skip."""
         return {rid for rid, _ in self._current("skip")}
@@ -206,9 +234,11 @@ class LabelStore:
         return [Event(*row) for row in rows]
 
     def labelled_frame(self, label_column: str = "label") -> pd.DataFrame:
-        """The labelled reviews of the pool, every original column plus ``label_column``, in labelling order; then
-        those labelled by text alone (`add`), with their text in the pool's text column."""
-        labels = self.labels()
+        """The labelled reviews of the pool, every original column plus ``label_column``, ``annotator`` (the session
+        that gave the label; an undo's session when an undo restored it) and ``labelled_at`` (ISO 8601, UTC), in
+        labelling order; then those labelled by text alone (`add`), with their text in the pool's text column."""
+        events = self.labelled()
+        labels = {rid: event.label for rid, event in events.items()}
         first = self.pool.first_position if self.pool is not None else {}
         present = [rid for rid in labels if rid in first]
         text_column = self.pool.text_column if self.pool is not None else "text"
@@ -221,14 +251,20 @@ class LabelStore:
         if added:
             extra = pd.DataFrame({text_column: [texts[rid] for rid in added], label_column: [labels[rid] for rid in added]})
             frame = pd.concat([frame, extra], ignore_index=True) if len(frame) else extra
+        order = present + added
+        frame["annotator"] = [events[rid].session for rid in order]
+        frame["labelled_at"] = [pd.Timestamp(events[rid].at, unit="s", tz="UTC").isoformat(timespec="seconds")
+                                for rid in order]
         return frame.reset_index(drop=True)
 
-    def export(self, path: str | Path) -> int:
-        """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, atomically, never over the pool);
-        returns the rows."""
+    def export(self, path: str | Path, fmt: str = "table") -> int:
+        """Write the labelled reviews to ``path`` (CSV, JSONL or Parquet by suffix, or with ``fmt`` 'label-studio'
+        Label Studio tasks; atomically, never over the pool); returns the rows."""
+        from . import labeltools
+
         refuse_overwriting_inputs([self.pool.source] if self.pool is not None else [], [path])
-        frame = self.labelled_frame()
-        write_table(train_input(frame, self.pool.text_column if self.pool is not None else "text"), path)
+        frame = train_input(self.labelled_frame(), self.pool.text_column if self.pool is not None else "text")
+        labeltools.write(frame, path, fmt, label="label", annotator="annotator", labelled_at="labelled_at")
         return len(frame)
 
 
