@@ -712,7 +712,8 @@ def export(
     if push_to_hub:
         from .modelfolder import ModelFolder
 
-        _push(model_dir, push_to_hub, private, push_eval_data, registry.for_folder(ModelFolder(model_dir).read_meta()).name)
+        method = registry.for_folder(ModelFolder(model_dir).read_meta()).name
+        _push(model_dir, push_to_hub, private, push_eval_data, method)
 
 
 @app.command()
