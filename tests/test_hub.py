@@ -82,8 +82,8 @@ def test_card_front_matter_carries_the_held_out_scores(tiny_stack):
     scores = {m["name"]: (m["type"], m["value"]) for m in result["metrics"]}
     transformer = metrics["parts"]["transformer"]
     assert scores == {
-        "macro-F1 on held-out reviews, the stack (samiksha predict)": ("f1", metrics["macro_f1"]),
-        "accuracy on held-out reviews, the stack (samiksha predict)": ("accuracy", metrics["accuracy"]),
+        "macro-F1 on held-out reviews, the whole model (samiksha predict)": ("f1", metrics["macro_f1"]),
+        "accuracy on held-out reviews, the whole model (samiksha predict)": ("accuracy", metrics["accuracy"]),
         "macro-F1 on held-out reviews, the transformer alone (pipeline)": ("f1", transformer["macro_f1"]),
         "accuracy on held-out reviews, the transformer alone (pipeline)": ("accuracy", transformer["accuracy"])}
 

@@ -91,7 +91,7 @@ def front_matter(meta: dict, metrics: dict) -> str:
         dataset = f"{source} ({metrics['n']} held-out reviews not trained on)"
     scored = [("", metrics)]
     if "transformer" in metrics.get("parts", {}):  # a blend: pipeline() runs its transformer part alone
-        scored = [(", the stack (samiksha predict)", metrics),
+        scored = [(", the whole model (samiksha predict)", metrics),
                   (", the transformer alone (pipeline)", metrics["parts"]["transformer"])]
     results = [EvalResult(task_type="text-classification", dataset_type=source, dataset_name=dataset,
                           dataset_split="held-out", metric_type=kind, metric_value=scores[key],

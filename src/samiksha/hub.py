@@ -60,8 +60,8 @@ def method_to_push(method: str | None, stack: bool, repo: str) -> str:
                  "pipeline('text-classification')", method)
     if not methods.get(method).fine_tunes:
         raise SamikshaError(f"--push-to-hub {repo}: a {method} folder is not a transformers classifier, so "
-                            "pipeline('text-classification') could not load it from the Hub; train with a method "
-                            f"that fine-tunes a transformer ({', '.join(m.name for m in methods.all_methods() if m.fine_tunes)}) to push")
+                            "pipeline('text-classification') could not load it from the Hub; train with "
+                            f"{' or '.join(f'--method {m.name}' for m in methods.all_methods() if m.fine_tunes)} to push")
     return method
 
 
