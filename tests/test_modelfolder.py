@@ -289,6 +289,9 @@ def test_a_killed_run_during_the_seed_runs_leaves_a_loadable_staging_folder(tmp_
     def killed(*args, **kwargs):
         raise SystemExit("killed")  # stands in for kill -9: nothing after this line runs
 
+    from samiksha import methods
+
+    monkeypatch.setattr(methods.get("tfidf"), "deterministic", False)  # seed runs as for a fine-tune, in seconds
     monkeypatch.setattr(train_module, "other_seed_runs", killed)
     monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: None)  # no clean-up either, as after kill -9
     with pytest.raises(SystemExit):
