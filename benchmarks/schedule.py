@@ -8,7 +8,8 @@ JSON-lines file (``--results``) and are skipped when already there, so a long co
 the table (mean ± std over seeds) is printed from that file.
 
     python benchmarks/schedule.py --recipes before,after --seeds 42,43,44 --datasets demo
-    python benchmarks/schedule.py --recipes before,after --seeds 42,43,44 --datasets sentimix --train-size 600
+    python benchmarks/schedule.py --recipes before,after --seeds 42,43,44 --datasets sentimix --train-size 600 \
+        --model multilingual --results sentimix-e5.jsonl   # SentiMix picks MiniLM, whose schedule is unchanged
     python benchmarks/schedule.py --table-only
 
 Datasets: the demo (train.csv -> test.csv and probe.csv, the probe written after the demo model was frozen);
@@ -63,12 +64,13 @@ def dataset_files(name: str, args, tmp: Path) -> tuple[Path, dict[str, Path]]:
     return train_file, {"dev": dev_file}
 
 
-def run(dataset: str, recipe: str, seed: int, train_file: Path, tests: dict[str, Path], out: Path) -> dict:
+def run(dataset: str, recipe: str, seed: int, train_file: Path, tests: dict[str, Path], out: Path,
+        model: str | None) -> dict:
     folder = out / f"{dataset}-{recipe}-{seed}"
     started = time.perf_counter()
-    result = train(train_file, folder, config=TrainConfig(seed=seed, **RECIPES[recipe]))
+    result = train(train_file, folder, config=TrainConfig(seed=seed, model=model, **RECIPES[recipe]))
     training, config = result.meta["training"], result.meta["config"]
-    row = {"dataset": dataset, "recipe": recipe, "seed": seed, "train_s": round(time.perf_counter() - started, 1),
+    row = {"dataset": dataset, "recipe": recipe, "seed": seed, "model": config["model"], "train_s": round(time.perf_counter() - started, 1),
            "epochs_run": training.get("epochs_run"), "schedule": training.get("schedule"),
            "settings": {k: config[k] for k in ("epochs", "batch_size", "learning_rate", "warmup")},
            "report_macro_f1": result.metrics["macro_f1"],
@@ -111,6 +113,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="demo,sentimix")
     parser.add_argument("--train-size", type=int, default=600, help="SentiMix training rows (stratified sample)")
     parser.add_argument("--eval-size", type=int, default=1500, help="SentiMix dev rows scored (stratified sample)")
+    parser.add_argument("--model", default=None, help="as train --model (default: by the data, as train picks)")
     parser.add_argument("--results", type=Path, default=Path("schedule-results.jsonl"))
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
@@ -124,7 +127,7 @@ def main() -> None:
                     for recipe in args.recipes.split(","):
                         if any((r["dataset"], r["recipe"], r["seed"]) == (dataset, recipe, seed) for r in done):
                             continue
-                        row = run(dataset, recipe, seed, train_file, tests, Path(tmp))
+                        row = run(dataset, recipe, seed, train_file, tests, Path(tmp), args.model)
                         print(json.dumps(row), flush=True)
                         with args.results.open("a") as f:
                             f.write(json.dumps(row) + "\n")

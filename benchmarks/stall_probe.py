@@ -31,11 +31,15 @@ from samiksha import TrainConfig, train  # noqa: E402
 from samiksha.demo import demo_data_dir  # noqa: E402
 
 
-class Probe(TrainerCallback):
-    """Prints the probe's figures every 15 steps and stops the run after ``steps``."""
+class Done(Exception):
+    """Raised after the probe's last step, so no time goes on saving and scoring a model."""
 
-    def __init__(self, texts: list[str], steps: int):
-        self.texts, self.steps, self.losses, self.tokenizer = texts, steps, [], None
+
+class Probe(TrainerCallback):
+    """Prints the probe's figures every 15 steps and ends the run after ``steps``."""
+
+    def __init__(self, texts: list[str], steps: int, prefix: str):
+        self.texts, self.steps, self.prefix, self.losses, self.tokenizer = texts, steps, prefix, [], None
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
         self.tokenizer = processing_class
@@ -45,13 +49,13 @@ class Probe(TrainerCallback):
         if state.global_step % 15 == 0:
             self.report(model, state.global_step)
         if state.global_step >= self.steps:
-            control.should_training_stop = True
+            raise Done
 
     def report(self, model, step: int) -> None:
         training = model.training
         model.eval()
         with torch.no_grad():
-            encoded = self.tokenizer(["query: " + t for t in self.texts], padding=True, truncation=True,
+            encoded = self.tokenizer([self.prefix + t for t in self.texts], padding=True, truncation=True,
                                      max_length=128, return_tensors="pt")
             cls = model.base_model(**encoded).last_hidden_state[:, 0]
             logits = model(**encoded).logits
@@ -70,7 +74,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=45)
     parser.add_argument("--model", default="multilingual")
     args = parser.parse_args()
-    probe = Probe(pd.read_csv(demo_data_dir() / "test.csv")["text"].astype(str).tolist()[:48], args.steps)
+    config = TrainConfig(model=args.model, seed=args.seed, epochs=3, batch_size=8, learning_rate=args.lr,
+                         early_stopping_patience=None, stack=False, report_seeds=1)
+    texts = pd.read_csv(demo_data_dir() / "test.csv")["text"].astype(str).tolist()[:48]
+    probe = Probe(texts, args.steps, finetune.input_prefix(config))  # as training reads them (e5: "query: ")
     make_trainer_class = finetune._make_trainer_class
 
     def recording_losses():  # the training loss of every step, for the probe's running mean
@@ -82,10 +89,11 @@ def main() -> None:
         return Recording
 
     finetune._make_trainer_class = recording_losses
-    config = TrainConfig(model=args.model, seed=args.seed, epochs=3, batch_size=8, learning_rate=args.lr,
-                         early_stopping_patience=None, stack=False, report_seeds=1)
     with tempfile.TemporaryDirectory() as tmp:
-        train(demo_data_dir() / "train.csv", Path(tmp) / "m", config=config, callbacks=[probe])
+        try:
+            train(demo_data_dir() / "train.csv", Path(tmp) / "m", config=config, callbacks=[probe])
+        except Done:
+            pass
 
 
 if __name__ == "__main__":
