@@ -18,6 +18,14 @@ SETFIT_BELOW = 64
 # freeze the token embeddings when they are more than this share of the parameters (why: docs/decisions.md)
 FREEZE_EMBEDDINGS_ABOVE = 2 / 3
 SMALL_DATA = 1000  # below this many training texts, fine-tuning's shorter schedule of smaller steps (sized_for)
+# Below SMALL_DATA, fine-tuning takes batches of 8 and, by model, at most this many epochs (held-out macro-F1 stops
+# them earlier: finetune.early_stopping_patience) at this peak learning rate. MiniLM's was measured on 600 SentiMix
+# tweets and 600 Flipkart reviews. At 1.5e-4 the 12-layer multilingual e5 collapsed to one class on 1 of 4 demo seeds
+# (benchmarks/stall_probe.py; why: docs/decisions.md), so the other models take smaller steps until held-out
+# macro-F1 stops improving, within a cap.
+SMALL_DATA_SCHEDULE = {"minilm": (3, 1.5e-4)}  # model -> (epochs, learning rate)
+# any other model: at most 6 epochs at 5e-5 (the cap of 6 is not yet measured: benchmarks/schedule.py)
+SMALL_DATA_OTHER = (6, 5e-5)
 SEEDS_BELOW = 300  # with fewer training texts, the report gives macro-F1 over REPORT_SEEDS seeds
 REPORT_SEEDS = 3
 S = TypeVar("S")
@@ -95,21 +103,26 @@ class TrainConfig:
         if self.epochs is not None:
             return self.epochs
         if small_schedule and n_train < SMALL_DATA:
-            return 3
+            return self._small_schedule()[0]
         if n_train < 5000:
             return 5
         return 3
 
+    def _small_schedule(self) -> tuple[float, float]:
+        """(epochs, learning rate) of the small-data schedule for this config's model (None: MiniLM)."""
+        return SMALL_DATA_SCHEDULE.get(self.model or "minilm", SMALL_DATA_OTHER)
+
     def sized_for(self, n_train: int, small_schedule: bool = False) -> TrainConfig:
         """This config with epochs, batch size and learning rate made concrete for ``n_train`` texts, where unset.
 
-        ``small_schedule`` (fine-tuning's), below 1,000 texts: 3 epochs of batches of 8 at 1.5e-4; from 1,000: batches
-        of 16 at 1e-4, 5 epochs below 5,000 texts, else 3 (the measurements: docs/decisions.md).
+        ``small_schedule`` (fine-tuning's), below 1,000 texts: batches of 8; MiniLM 3 epochs at 1.5e-4, other models
+        at most 6 epochs at 5e-5 (SMALL_DATA_OTHER). From 1,000: batches of 16 at 1e-4, 5 epochs below 5,000 texts,
+        else 3 (the measurements: docs/decisions.md).
         """
         small = small_schedule and n_train < SMALL_DATA
         return replace(self, epochs=self.epochs_for(n_train, small_schedule),
                        batch_size=self.batch_size or (8 if small else 16),
-                       learning_rate=self.learning_rate or (1.5e-4 if small else 1e-4))
+                       learning_rate=self.learning_rate or (self._small_schedule()[1] if small else 1e-4))
 
     def seeds_for(self, n_train: int) -> int:
         """How many seeds the training report measures: as set, or several on small data."""

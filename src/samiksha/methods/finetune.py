@@ -452,15 +452,28 @@ def fine_tune(job: FitJob) -> FineTuned:
         epoch_proba.record(trainer.state.global_step, trainer.predict(eval_ds).predictions)
         steps, best_step = [trainer.state.global_step], trainer.state.global_step
     epochs_run = float(trainer.state.epoch or 0)
+    schedule = _schedule(trainer, epochs, steps.index(best_step) + 1 if best_step in steps else None)
     # measured over this process's run, per-epoch evaluation included (Trainer's own figure counts
     # planned epochs, which overstates speed when early stopping ends the run)
     training = {"epochs_run": epochs_run, "steps": int(trainer.state.global_step), "best_checkpoint": best_name or None,
                 "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
                 "resumed": resuming, "embeddings_frozen": frozen, "processes": trainer.args.world_size,
-                "global_batch": plan.global_batch,
+                "global_batch": plan.global_batch, "schedule": schedule,
                 **({"layers_kept": kept} if kept is not None else {}),
                 "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
     return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
+
+
+def _schedule(trainer, epochs: float, best_epoch: int | None) -> dict:
+    """The schedule the run followed: the epoch cap, the warmup and peak learning rate, and where it stopped."""
+    args, state = trainer.args, trainer.state
+    patience = next((c.early_stopping_patience for c in trainer.callback_handler.callbacks
+                     if hasattr(c, "early_stopping_patience")), None)
+    planned = state.max_steps or int(args.max_steps)
+    return {"max_epochs": epochs, "epochs_run": float(state.epoch or 0), "best_epoch": best_epoch,
+            "patience": patience, "stopped_early": planned > 0 and state.global_step < planned,
+            "peak_learning_rate": args.learning_rate, "lr_schedule": str(args.lr_scheduler_type.value),
+            "warmup_steps": args.get_warmup_steps(planned) if planned > 0 else None}
 
 
 def nested_epoch_choice(tuned: FineTuned, job: FitJob) -> np.ndarray | None:
