@@ -79,7 +79,7 @@ def test_label_with_the_keyboard_undo_refresh_download_and_train(tmp_path, tiny_
         download.value.save_as(tmp_path / "got.csv")
         got = load_labelled(tmp_path / "got.csv")
         assert got.labels == [label_of[t] for t in got.texts] and len(got) == len(labelled)
-        assert list(pd.read_csv(tmp_path / "got.csv").columns) == ["text", "order_id", "label"]
+        assert list(pd.read_csv(tmp_path / "got.csv").columns) == ["text", "order_id", "label", "annotator", "labelled_at"]
 
         page.click("#train")
         page.locator("#train-text", has_text="done:").wait_for(timeout=240_000)
