@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import typer
+from conftest import make_reviews
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import make_reviews
 from samiksha.cli import app
 from samiksha.data import iter_table, load_labelled, read_table
 from samiksha.errors import DataError

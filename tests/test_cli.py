@@ -34,7 +34,9 @@ def test_evaluate_json(tmp_path, trained_tiny, reviews_csv, monkeypatch):
     assert set(metrics) >= {"accuracy", "macro_f1", "weighted_f1", "per_class"}
     assert set(metrics["per_class"]) == {"negative", "neutral", "positive"}
     assert sum(c["support"] for c in metrics["per_class"].values()) == 36
-    assert (tmp_path / "reviews.confusion_matrix.png").exists()
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current folder unasked
+    plotted = invoke("evaluate", trained_tiny, reviews_csv, "--plot", tmp_path / "cm.png")
+    assert plotted.exit_code == 0 and (tmp_path / "cm.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_evaluate_table(tmp_path, trained_tiny, reviews_csv):

@@ -8,8 +8,17 @@ import pytest
 from conftest import make_reviews
 
 from samiksha.errors import DataError
-from samiksha.suggest import (cover, cover_reason, guess_and_reason, least_certain, least_certain_first, near_key,
-                              needs_cover, row_id, suggest)
+from samiksha.suggest import (
+    cover,
+    cover_reason,
+    guess_and_reason,
+    least_certain,
+    least_certain_first,
+    near_key,
+    needs_cover,
+    row_id,
+    suggest,
+)
 
 PLAIN_COVER = r"a typical review: \d+ others? in the pool reads? much like it|unlike any other review in the pool"
 

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import fingerprint, normalise_text
-from .errors import DataError, SamikshaError
-from .hf_logging import quiet_transformers
+from .errors import DataError, SamikshaError, first_line
+from .hf_logging import no_progress_bars, quiet_transformers
 from .modelfolder import META, ModelFolder, adapted_from
 from .models import check_max_length, resolve_model
 from .normalise import DEFAULT_STEPS, normaliser
 from .storage import write_json
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 MLM_PROBABILITY = 0.15  # of the words (whole-word masking), as in BERT
 # Timed on SentiMix tweets (47 tokens on average; 2 shared cores): MiniLM 0.17 CPU-seconds per text and epoch, so one
@@ -140,7 +140,7 @@ def masked_lm(resolved, settings: dict):
                 resolved.path, config=config, dtype=torch.float32, output_loading_info=True,
                 local_files_only=resolved.local_files_only)
     except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise ModelError(f"{resolved.name}: cannot load it as a masked-language model: {first}") from None
     if tokenizer.mask_token is None:
         raise ModelError(f"{resolved.name}: its tokenizer has no mask token, so it cannot be adapted by masking")
@@ -304,7 +304,8 @@ def _train(texts: list[str], report: dict, resolved, settings: dict, folder: Mod
         log.info("resuming from %s (epoch %.2f, step %d)", resume_point, resumed_state.get("epoch") or 0,
                  resumed_state["global_step"])
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume_point) if resume_point is not None else None)
+    with no_progress_bars():
+        trainer.train(resume_from_checkpoint=str(resume_point) if resume_point is not None else None)
     wall = time.perf_counter() - started
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     start_epoch = float(resumed_state.get("epoch") or 0)

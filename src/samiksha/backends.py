@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .hf_logging import quiet_transformers
 
 ONNX_DIR, ONNX_FP32, ONNX_INT8, ONNX_REPORT = "onnx", "model.onnx", "model.int8.onnx", "export.json"
@@ -68,7 +68,7 @@ class TorchBackend:
                 self.model, info = AutoModelForSequenceClassification.from_pretrained(
                     path, dtype=torch.float32, output_loading_info=True, ignore_mismatched_sizes=True)
         except (SafetensorError, RuntimeError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            first = first_line(err)
             damaged = ", perhaps a truncated file" if isinstance(err, SafetensorError) else ""
             raise ModelError(f"{path}: the weights cannot be read{damaged} ({first})") from None
         check_loading(Path(path), type(self.model).__name__, info)
@@ -119,7 +119,7 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         except (Fail, InvalidGraph, InvalidProtobuf, NoSuchFile) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            first = first_line(err)
             raise ModelError(f"{model_file}: not a usable ONNX graph, perhaps a truncated file ({first})") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         width = self.session.get_outputs()[0].shape[-1]

@@ -417,7 +417,7 @@ def evaluate(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     label_scheme: LabelScheme = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Where to write the confusion-matrix PNG.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write the confusion matrix as a PNG here.")] = None,
     mistakes: Annotated[int, typer.Option(help="How many confident mistakes to show.")] = 5,
     trust_pickle: TrustPickle = False,
 ) -> None:
@@ -427,16 +427,17 @@ def evaluate(
     from .storage import refuse_overwriting_inputs
 
     _setup(verbose=not as_json)
-    plot = plot or Path(f"{Path(data).stem if data != '-' else 'stdin'}.confusion_matrix.png")
     refuse_overwriting_inputs([model_dir, data], [plot])
     metrics = run_evaluate(model_dir, data, text_column, label_column, label_scheme=label_scheme,
                            trust_pickle=trust_pickle)
-    save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
+    if plot is not None:  # written only where asked, never silently into the current folder
+        save_confusion_png(metrics, plot, f"{model_dir.name} on {Path(data).name}")
     if as_json:
         sys.stdout.write(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
         return
     _show_metrics(metrics, f"{model_dir} on {data}", mistakes)
-    out.print(f"confusion matrix PNG: {plot}")
+    if plot is not None:
+        out.print(f"confusion matrix PNG: {plot}")
 
 
 @app.command()

@@ -22,7 +22,7 @@ from .seeds import summarize
 from .storage import save_figure, write_json, write_text
 from .train import choose_method, prepare_data, train_parts
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 METHODS = tuple(registry.compared())  # the default set compared
 SPEED_TEXTS = 1000  # prediction speed is timed on up to this many evaluation texts

@@ -14,12 +14,12 @@ from typing import BinaryIO
 import pandas as pd
 
 from . import formats, labeltools
-from .errors import DataError
-from .formats import FORMATS, SEPARATORS, as_strings, first_line
+from .errors import DataError, first_line
+from .formats import FORMATS, SEPARATORS, as_strings
 from .labels import LabelSchema, choose_kind, column_key, describe_kind, parse_label
 from .scripts import script_mix
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 # Known column names, matched by `labels.column_key` (case, spaces, underscores and hyphens ignored). Each entry is
 # tried in turn: a name, or a group of names that are equally likely, so that two columns of one group are refused

@@ -29,7 +29,7 @@ from .modelfolder import ModelFolder
 from .predict import Classifier
 from .train import TrainResult, train_parts, writing
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 # the student's layers, epochs, temperature and caps: chosen by benchmarks/student.py (docs/decisions.md)
 DEFAULT_LAYERS = 2
 TEMPERATURE = 2.0

@@ -20,7 +20,7 @@ from .models import resolve_model
 from .progress import progress_bar
 from .storage import atomic_write
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 BATCH = 64
 MAX_TOKENS = 128  # reviews are short; longer ones are cut for the embedding only

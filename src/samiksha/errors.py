@@ -22,3 +22,9 @@ class DataError(SamikshaError):
 
 class ModelError(SamikshaError):
     """A model name or folder that cannot be used."""
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's first line, for a one-line message (its type's name when it has no message)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -18,7 +18,7 @@ from .modelfolder import ModelFolder
 from .predict import Classifier
 from .storage import write_json
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 MAX_LOGIT_DIFF = 1e-3
 PARITY_TEXTS = 256
 FALLBACK_TEXTS = ["bahut badiya product, value for money", "bakwas quality, paisa barbaad", "theek thaak hai",

@@ -20,10 +20,10 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, first_line
 from .labels import normalise_raw
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 SEPARATORS = {",": "comma", ";": ";", "\t": "tab", "|": "|"}
 XLSX_MAX_UNZIPPED = 200 * 1024 * 1024  # bytes an .xlsx may unzip to (its parts' declared sizes, which zipfile keeps to)
@@ -39,11 +39,6 @@ def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
     """Every column name and cell as a stripped string ('' for missing)."""
     frame.columns = [str(c) for c in frame.columns]
     return frame.astype(object).map(normalise_raw) if len(frame) else frame.astype(object)
-
-
-def first_line(error: BaseException) -> str:
-    """An exception's first line (its type's name when it has no message)."""
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 class TableFile:
@@ -441,7 +436,7 @@ class Lines(TextFormat):
 # --- binary formats ------------------------------------------------------------------------------------------------
 
 def _broken(path: object, fmt: str, err: Exception) -> DataError:
-    return DataError(path, f"cannot be read as {fmt}: {first_line(err) if str(err) else repr(err)}")
+    return DataError(path, f"cannot be read as {fmt}: {first_line(err)}")
 
 
 class Parquet(Format):

@@ -19,3 +19,15 @@ def quiet_transformers() -> Iterator[None]:
     finally:
         transformers.logging.set_verbosity(verbosity)
         transformers.logging.enable_progress_bar()
+
+
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """No tqdm bars from transformers (a checkpoint's "Writing model shards"): Samiksha draws its own."""
+    import transformers
+
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.enable_progress_bar()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from . import methods
 from .config import TrainConfig
-from .errors import SamikshaError
+from .errors import SamikshaError, first_line
 from .models import offline_requested
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 NOT_UPLOADED = ["*.pkl", "*.pickle", "*.joblib", "*.bin", "*.pt", "*.pth", "checkpoint-*", ".*", "*/.*", "*.lock"]
 EVAL_ROWS = "eval.csv"
 BEFORE = "before any training or export"
@@ -42,7 +42,7 @@ def check_push(repo: str, offline: bool = False) -> str:
                             f"login` or set HF_TOKEN (stopped {BEFORE})") from None
     except Exception as err:  # a rejected token, no network: huggingface_hub and httpx errors alike
         raise SamikshaError(f"--push-to-hub {repo}: cannot reach the Hugging Face Hub as a logged-in user "
-                            f"({_reason(err)}); check the network and `hf auth whoami` (stopped {BEFORE})") from None
+                            f"({first_line(err)}); check the network and `hf auth whoami` (stopped {BEFORE})") from None
     role = account.get("auth", {}).get("accessToken", {}).get("role")
     if role == "read":
         raise SamikshaError(f"--push-to-hub {repo}: the Hugging Face token of {account.get('name')} is read-only; use "
@@ -81,12 +81,8 @@ def push_folder(folder: str | Path, repo: str, *, private: bool = False, eval_da
         api.upload_folder(repo_id=url.repo_id, folder_path=folder, commit_message=message,
                           ignore_patterns=ignored(eval_data))
     except Exception as err:  # network, permission, quota: the model is saved, say how to push it later
-        raise SamikshaError(f"{folder}: saved, but pushing it to {repo} failed ({_reason(err)}); push it later with "
+        raise SamikshaError(f"{folder}: saved, but pushing it to {repo} failed ({first_line(err)}); push it later with "
                             f"`hf upload {repo} {folder} --exclude '{EVAL_ROWS}' --exclude '*.pkl'`") from None
     log.info("pushed %s to %s", folder, url)
     return str(url)
 
-
-def _reason(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .data import LabelledData, count_rows, file_format, read_bounded
-from .errors import DataError, SamikshaError
+from .errors import DataError, SamikshaError, first_line
 from .formats import TooManyRows
 from .labels import SENTIMENT
 from .labelstore import Event, LabelStore, default_db
@@ -37,7 +37,7 @@ from .web import BodyLimit, Cancelled, Metrics, add_error_handlers, add_pages, a
 if TYPE_CHECKING:
     from .config import TrainConfig
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 RERANK_EVERY = 25  # labels between re-rankings by the quick model
 SHOWN_AHEAD = 3  # reviews each answer carries, so the page can move on without waiting
@@ -350,7 +350,7 @@ class Session:
             status.state, status.message = "done", f"trained on {rows} labels; model in {self.output.name}"
         except Exception as err:  # the page shows it; the server keeps running
             log.error("training from the labelling page failed: %s", err)
-            status.state, status.message = "failed", str(err).splitlines()[0] if str(err) else type(err).__name__
+            status.state, status.message = "failed", first_line(err)
         finally:
             status.finished = time.time()
             logging.getLogger("samiksha").removeHandler(handler)

@@ -27,7 +27,7 @@ from .errors import DataError
 from .storage import refuse_overwriting_inputs
 from .suggest import Pool, row_id
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 0: one row per review in a `labels` table, before the history (migrated on open)
 MIGRATED = "before-history"  # the session of events moved over from a version-0 database

@@ -30,7 +30,7 @@ import pandas as pd
 from .errors import SamikshaError
 from .storage import write_table, write_text
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 CHOICES, TEXT = "sentiment", "text"  # the names of the Choices and Text tags of the labelling config
 ADDED = ("label", "annotator", "labelled_at")  # the columns a read adds beside a task's data

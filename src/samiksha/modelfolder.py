@@ -45,10 +45,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .backends import ONNX_DIR
-from .errors import ModelError, SamikshaError
+from .errors import ModelError, SamikshaError, first_line
 from .storage import normal_mode, write_json
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 META, METRICS, REPORT, EVAL_ROWS, CARD, CONFUSION_PNG = (
     "samiksha.json", "metrics.json", "report.txt", "eval.csv", "README.md", "confusion_matrix.png")
@@ -90,7 +90,7 @@ def read_json_object(path: Path) -> dict:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise ModelError(f"{path}: cannot be read ({reason}); restore the file or retrain the model") from None
     if not isinstance(value, dict):
         raise ModelError(f"{path}: holds a JSON {type(value).__name__}, not an object; restore the file or retrain "

@@ -12,7 +12,7 @@ from . import multilingual
 from .errors import ModelError
 from .scripts import devanagari_share
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "minilm"
 # model types whose position ids start after the padding index (RoBERTa's scheme): pad_token_id + 1 rows unused

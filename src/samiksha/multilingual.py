@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import ModelError
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 HUB_NAME = "intfloat/multilingual-e5-small"
 SOURCE_FILE = "e5-small-q4.bin"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Backend, softmax
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .modelfolder import META, ModelFolder
 from .normalise import normaliser, saved_steps
 
@@ -23,7 +23,7 @@ def _config_labels(path: Path) -> list[str]:
         id2label = {int(k): v for k, v in config["id2label"].items()}
         return [id2label[i] for i in range(len(id2label))]
     except (KeyError, ValueError, OSError) as err:
-        raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
+        raise ModelError(f"{path}: not a usable text-classification model ({first_line(err)})") from None
 
 
 def _check_outputs(path: Path, runner: Backend, labels: list[str]) -> None:
@@ -43,7 +43,7 @@ def _max_length(path: Path, saved: int | None) -> int:
         try:
             config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except (ValueError, OSError) as err:
-            raise ModelError(f"{path / 'config.json'}: not valid JSON ({str(err).splitlines()[0]})") from None
+            raise ModelError(f"{path / 'config.json'}: not valid JSON ({first_line(err)})") from None
     config = config if isinstance(config, dict) else {}
     if saved is None:
         return min(128, max_positions(config) or 128)

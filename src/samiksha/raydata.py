@@ -18,7 +18,7 @@ import numpy as np
 from . import formats
 from .backends import usable_cores
 from .data import TEXT_COLUMNS, find_column, read_chunks
-from .errors import DataError, SamikshaError
+from .errors import DataError, SamikshaError, first_line
 
 try:
     import ray
@@ -71,7 +71,7 @@ def input_paths(pattern: str) -> list[str]:
             else:
                 raise DataError(pattern, "no such file or folder")
         except (OSError, ValueError) as error:
-            raise DataError(pattern, f"cannot be listed: {str(error).splitlines()[0]}") from None
+            raise DataError(pattern, f"cannot be listed: {first_line(error)}") from None
         if "://" in pattern:
             scheme = pattern.split("://", 1)[0]
             paths = [f"{scheme}://{path}" for path in paths]
@@ -199,7 +199,7 @@ def label_files(model_dir: str | Path, inputs: str, output: str, *, text_column:
             ray.init(address=address, num_cpus=None if address else cores + 1, include_dashboard=False,
                      log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, ValueError) as error:
-            raise SamikshaError(f"cannot join the Ray cluster at '{address}': {str(error).splitlines()[0]}") from None
+            raise SamikshaError(f"cannot join the Ray cluster at '{address}': {first_line(error)}") from None
     staging = None
     try:
         ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .errors import DataError, SamikshaError
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 # Column names looked for, case-insensitively, in this order (the text column as the loaders find it).
 DATE_COLUMNS = ("date", "review_date", "reviewed_at", "reviewed_on", "created_at", "created", "timestamp", "time",

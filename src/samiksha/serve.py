@@ -29,10 +29,19 @@ from . import formats
 from .errors import DataError, SamikshaError
 from .labelstore import LabelStore
 from .predict import Classifier
-from .web import (BodyLimit, Cancelled, Metrics, add_error_handlers, add_pages, attachment, public_name, read_metrics,
-                  run_watched)
+from .web import (
+    BodyLimit,
+    Cancelled,
+    Metrics,
+    add_error_handlers,
+    add_pages,
+    attachment,
+    public_name,
+    read_metrics,
+    run_watched,
+)
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 MAX_TEXTS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_BATCH = 1000, 5000, 10 * 1024 * 1024, 64
 MAX_ROWS = 100_000  # rows of an uploaded file, counted as it is decoded (a small Parquet file can hold millions)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .storage import atomic_write
 
 FORMAT_VERSION = 1
@@ -91,7 +91,7 @@ def load_tfidf(folder: Path, name: str, legacy: str, trust_pickle: bool = False)
                              ("classifier", _classifier(saved["classifier"], arrays, width))])
         pipeline.predict_proba([""])  # settings scikit-learn refuses fail here, not on the first review
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ModelError(f"{source}: not a usable TF-IDF model ({_first_line(err)})") from None
+        raise ModelError(f"{source}: not a usable TF-IDF model ({first_line(err)})") from None
     return pipeline
 
 
@@ -106,7 +106,7 @@ def load_logistic(folder: Path, name: str, legacy: str, trust_pickle: bool = Fal
             raise ValueError("not a saved logistic regression")
         return _classifier(saved["classifier"], arrays, width)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ModelError(f"{source}: not a usable classifier head ({_first_line(err)})") from None
+        raise ModelError(f"{source}: not a usable classifier head ({first_line(err)})") from None
 
 
 def _classifier_settings(classifier) -> dict:
@@ -176,14 +176,10 @@ def _read(folder: Path, name: str, legacy: str, trust_pickle: bool):
         if not isinstance(saved, dict):
             raise ValueError("not a JSON object")
     except (ValueError, UnicodeDecodeError) as err:
-        raise ModelError(f"{config_file}: not valid JSON ({_first_line(err)})") from None
+        raise ModelError(f"{config_file}: not valid JSON ({first_line(err)})") from None
     try:
         arrays = load_file(str(array_file))
     except (SafetensorError, OSError, ValueError) as err:
-        raise ModelError(f"{array_file}: unreadable, perhaps truncated ({_first_line(err)})") from None
+        raise ModelError(f"{array_file}: unreadable, perhaps truncated ({first_line(err)})") from None
     return saved, arrays, config_file
 
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

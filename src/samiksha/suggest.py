@@ -26,7 +26,7 @@ from .data import TEXT_COLUMNS, find_column, iter_table, load_labelled, normalis
 from .errors import DataError
 from .labels import SENTIMENT, column_key
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 MIN_PER_CLASS = 5  # below this many labels in some class, the model's uncertainty is not worth following
 SIMILAR = 0.9  # cosine similarity above which two reviews count as near-duplicates in one batch

@@ -24,7 +24,7 @@ from .models import default_model_for, is_sentence_transformer, resolve_model, w
 from .seeds import format_seed_summary, seed_summary
 from .storage import write_json, write_table
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -29,10 +29,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp
 
-from .errors import SamikshaError
+from .errors import SamikshaError, first_line
 from .modelfolder import ModelFolder
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5 (renders OpenAPI 3.1), from PyPI
@@ -88,7 +88,7 @@ def read_metrics(model_dir: Path) -> Metrics | None:
         raw = folder.read_metrics()
         return None if raw is None else Metrics.model_validate({**raw, "data": public_name(raw.get("data", "")) or ""})
     except (SamikshaError, ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
-        log.warning("%s: unusable (%s); the page shows no metrics", folder.metrics_file, str(err).splitlines()[0])
+        log.warning("%s: unusable (%s); the page shows no metrics", folder.metrics_file, first_line(err))
         return None
 
 

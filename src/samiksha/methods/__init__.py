@@ -22,14 +22,14 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..data import LabelledData
-from ..errors import SamikshaError
+from ..errors import SamikshaError, first_line
 from .base import Distillation, FitJob, Fitted, Method
 
 __all__ = ["AUTO", "ENTRY_POINTS", "Distillation", "FitJob", "Fitted", "Method", "alias", "all_methods", "check",
            "choose", "compared", "for_folder", "get", "help_text", "names", "parse_setting", "part_names", "preset",
            "read_settings", "register", "resolve", "settings_help", "with_settings"]
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 AUTO = "auto"  # not a method: `--method auto` asks each method's `auto` test, in registry order
 ENTRY_POINTS = "samiksha.methods"
@@ -63,7 +63,7 @@ def _load() -> None:
             register(method() if isinstance(method, type) else method)
         except Exception as err:  # one broken plugin must not stop Samiksha
             log.warning("method plugin %s (%s) not loaded: %s", entry.name, entry.value,
-                        str(err).splitlines()[0] if str(err) else type(err).__name__)
+                        first_line(err))
 
 
 def all_methods() -> list[Method]:
@@ -208,7 +208,7 @@ def read_settings(path: str | Path, into: dict[str, Any]) -> None:
     try:
         values = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise SamikshaError(f"{path}: cannot read the settings ({str(err).splitlines()[0]})") from None
+        raise SamikshaError(f"{path}: cannot read the settings ({first_line(err)})") from None
     if not isinstance(values, dict):
         raise SamikshaError(f"{path}: expected a JSON object of settings, such as "
                             '{"epochs": 3, "finetune": {"warmup": 0.1}}')

@@ -23,8 +23,8 @@ from ..config import FREEZE_EMBEDDINGS_ABOVE, SETFIT_BELOW, TrainConfig
 from ..crossfit import best_candidate, cross_fit
 from ..data import LabelledData
 from ..distributed import BatchPlan, batch_plan, launch
-from ..errors import ModelError, SamikshaError
-from ..hf_logging import quiet_transformers
+from ..errors import ModelError, SamikshaError, first_line
+from ..hf_logging import no_progress_bars, quiet_transformers
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
 from ..modelfolder import META, ModelFolder, adapted_from, read_json_object
@@ -34,7 +34,7 @@ from ..progress import trainer_bar
 from ..storage import write_json
 from .base import Distillation, FitJob, Fitted, Method, stored_safely
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
 # The e5 family (multilingual-e5, e5-*-v2) was trained with "query: " before texts to classify; measured with it on
@@ -111,7 +111,7 @@ def checkpoint_problem(folder: Path) -> str | None:
     except FileNotFoundError as err:
         return f"no {Path(err.filename or '?').name}"
     except (OSError, ValueError, SafetensorError) as err:
-        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        return f"{type(err).__name__}: {first_line(err)}"
     return None
 
 
@@ -164,7 +164,7 @@ def load_base(resolved: ResolvedModel, schema: LabelSchema):
                 resolved.path, num_labels=len(schema), id2label=schema.id2label, label2id=schema.label2id,
                 dtype=torch.float32, ignore_mismatched_sizes=True, local_files_only=resolved.local_files_only)
     except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         where = "the Hugging Face Hub (is there a network?)" if not resolved.local_files_only else "its folder"
         raise ModelError(f"{resolved.name}: cannot load a text-classification model from {where}: {first}") from None
     return tokenizer, model
@@ -440,7 +440,8 @@ def fine_tune(job: FitJob) -> FineTuned:
                  resumed_state.get("epoch") or 0, resumed_state["global_step"])
     start_epoch = float(resumed_state.get("epoch") or 0)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume_point) if resuming else None)
+    with no_progress_bars():
+        trainer.train(resume_from_checkpoint=str(resume_point) if resuming else None)
     wall = time.perf_counter() - started
     with quiet_transformers():
         trainer.save_model(str(job.folder))
@@ -512,7 +513,7 @@ def load_transformer(path: Path, backend: str = "auto", device: str | None = Non
             return OnnxBackend(onnx_file, path, prefix=prefix)
         return TorchBackend(path, device, prefix)
     except (KeyError, ValueError, OSError) as err:
-        raise ModelError(f"{path}: not a usable text-classification model ({str(err).splitlines()[0]})") from None
+        raise ModelError(f"{path}: not a usable text-classification model ({first_line(err)})") from None
 
 
 LESSON = {"stack": False, "epochs": 5, "batch_size": 4, "learning_rate": 5e-5, "max_length": 128,

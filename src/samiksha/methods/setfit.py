@@ -15,14 +15,14 @@ import numpy as np
 
 from ..backends import Backend, log_proba
 from ..config import SETFIT_BELOW, TrainConfig
-from ..errors import ModelError, SamikshaError
+from ..errors import ModelError, SamikshaError, first_line
 from ..hf_logging import quiet_transformers
 from ..models import ResolvedModel, check_max_length, resolve_model
 from ..progress import trainer_bar
 from ..sklearn_parts import load_logistic, save_logistic
 from .base import FitJob, Fitted, Method, stored_safely
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 
 # the body and config_setfit.json use setfit's own file names; the head is saved without pickle, which
 # `setfit.SetFitModel.from_pretrained(folder)` cannot read (it would start a fresh, unfitted head)
@@ -75,7 +75,7 @@ def _load_body(resolved: ResolvedModel, max_length: int):
         with quiet_transformers():
             body = SentenceTransformer(resolved.path, local_files_only=resolved.local_files_only)
     except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise ModelError(f"{resolved.name}: cannot load a sentence-transformers model: {first}") from None
     check_max_length(max_length, body[0].auto_model.config.to_dict(), f"--max-length for {resolved.name}")
     body.max_seq_length = max_length

@@ -42,7 +42,7 @@ from .tfidf import LEGACY_FILE, TfidfBackend, fit_tfidf
 from .tfidf import MODEL_FILES as TFIDF_FILES
 from .tfidf import PART as TFIDF_PART
 
-log = logging.getLogger("samiksha")
+log = logging.getLogger(__name__)
 STACK_FILE = "stack.json"
 
 
