@@ -370,6 +370,10 @@ def test_serve_keeps_corrections_beside_the_model_unless_told_otherwise(trained_
         assert (kept.path if kept else None) == store
         with TestClient(started["app"]) as client:
             assert client.get("/v1/model").json()["label_store"] == (store.name if store else None)
+            assert store is None or not store.exists()  # serving alone writes nothing beside the model
+            if store is not None:
+                assert client.post("/v1/labels", json={"text": "mast hai", "label": "positive"}).status_code == 200
+                assert store.exists()  # the first correction creates it
 
 
 @pytest.mark.parametrize("how", [["--api-key", ""], ["--api-key", " "], "env"])

@@ -444,8 +444,24 @@ def write_rows(body: TableRequest, suffix: str, max_rows: int) -> bytes:
         return target.read_bytes()
 
 
+class Corrections:
+    """Where the page's corrections go: the label store at ``path``, opened (and its file created) by the first
+    correction, so that serving alone writes nothing beside the model. A file that exists is checked at start."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._store = LabelStore(self.path) if self.path.exists() else None
+        self._lock = threading.Lock()
+
+    def store(self) -> LabelStore:
+        with self._lock:
+            if self._store is None:
+                self._store = LabelStore(self.path)
+            return self._store
+
+
 def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None, finder,
-         store: LabelStore | None) -> APIRouter:
+         store: Corrections | None) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["api"], dependencies=[Depends(_key_check(api_key))] if api_key else [])
 
     def checked(texts: list[str], most: int) -> list[str]:
@@ -535,7 +551,7 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
     def kept() -> LabelStore:
         if store is None:
             raise HTTPException(404, "this server keeps no labels: start it with --labels-db FILE")
-        return store
+        return store.store()
 
     @api.post("/labels", response_model=LabelSaved, responses=ERRORS)
     async def label(body: LabelRequest) -> LabelSaved:
@@ -605,7 +621,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
     store = None
     if labels_db is not None:
         try:
-            store = LabelStore(labels_db)
+            store = Corrections(labels_db)
         except DataError as err:
             log.warning("%s; the page's corrections will not be kept", err)
     info = model_info(model_dir, classifier, limits)
