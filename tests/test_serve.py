@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from samiksha import web
 from samiksha.predict import Classifier
-from samiksha.serve import create_app
+from samiksha.serve import UPLOADS, create_app
 
 LABELS = ["negative", "neutral", "positive"]
 LIMITS = {"max_texts": 5, "max_text_chars": 50, "max_upload_bytes": 20_000, "max_rows": 2000}
@@ -530,3 +530,12 @@ def test_a_parquet_bomb_is_refused_before_it_is_decoded(client, tmp_path):
     # decoding it all takes over 60 MB of Python objects (one string per cell of 'order'); refused, it takes ~1 MB
     assert peak < 16 * 1024 * 1024, f"peak {peak:,} bytes"
 
+
+
+def test_the_pages_file_picker_offers_every_format_the_api_takes():
+    import re
+
+    from samiksha.web import STATIC
+
+    accept = re.search(r'id="file" type="file" accept="([^"]+)"', (STATIC / "index.html").read_text(encoding="utf-8"))
+    assert sorted(accept.group(1).split(",")) == sorted(UPLOADS)
