@@ -116,7 +116,8 @@ def test_vanilla_transformers_pipeline_loads_the_folder(trained_tiny_plain):
     assert [scores[n] for n in ("negative", "neutral", "positive")] == pytest.approx(proba.tolist(), abs=1e-5)
 
 
-def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
+def _interrupted_run(reviews_csv, out, tiny_bert):
+    """A 3-epoch fine-tune stopped (as by Ctrl-C) after an epoch and a half: its config and checkpoints folder."""
     from transformers import TrainerCallback
 
     class Interrupt(TrainerCallback):
@@ -124,11 +125,15 @@ def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
             if state.epoch is not None and state.epoch > 1.5:
                 raise KeyboardInterrupt
 
-    out = tmp_path / "m"
     config = _config(tiny_bert, epochs=3, finetune={"early_stopping_patience": None})
     with pytest.raises(KeyboardInterrupt):
         train(reviews_csv, out, config=config, callbacks=[Interrupt()])
-    work = ModelFolder(out).checkpoints
+    return config, ModelFolder(out).checkpoints
+
+
+def test_resume_after_an_interruption(tmp_path, reviews_csv, tiny_bert):
+    out = tmp_path / "m"
+    config, work = _interrupted_run(reviews_csv, out, tiny_bert)
     assert [p.name for p in work.iterdir() if p.name.startswith("checkpoint-")]
     assert not out.exists()
     with pytest.raises(SamikshaError, match="pass --resume to continue"):
@@ -147,20 +152,10 @@ def test_resume_skips_checkpoints_cut_short_by_a_kill(tmp_path, reviews_csv, tin
     continues from the last complete one, says which, and removes the others."""
     import shutil
 
-    from transformers import TrainerCallback
-
     from samiksha.methods.finetune import checkpoint_problem
 
-    class Interrupt(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.epoch is not None and state.epoch > 1.5:
-                raise KeyboardInterrupt
-
     out = tmp_path / "m"
-    config = _config(tiny_bert, epochs=3, finetune={"early_stopping_patience": None})
-    with pytest.raises(KeyboardInterrupt):
-        train(reviews_csv, out, config=config, callbacks=[Interrupt()])
-    work = ModelFolder(out).checkpoints
+    config, work = _interrupted_run(reviews_csv, out, tiny_bert)
     (complete,) = work.glob("checkpoint-*")
     step = int(complete.name.split("-")[1])
     assert checkpoint_problem(complete) is None
