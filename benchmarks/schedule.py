@@ -69,11 +69,12 @@ def run(dataset: str, recipe: str, seed: int, train_file: Path, tests: dict[str,
         model: str | None) -> dict:
     folder = out / f"{dataset}-{recipe}-{seed}"
     started = time.perf_counter()
-    result = train(train_file, folder, config=TrainConfig(seed=seed, model=model, **RECIPES[recipe]))
+    result = train(train_file, folder, config=TrainConfig(seed=seed, model=model, report_seeds=1, **RECIPES[recipe]))  # the seeds are this script's
     training, config = result.meta["training"], result.meta["config"]
     row = {"dataset": dataset, "recipe": recipe, "seed": seed, "model": config["model"], "train_s": round(time.perf_counter() - started, 1),
            "epochs_run": training.get("epochs_run"), "schedule": training.get("schedule"),
-           "settings": {k: config[k] for k in ("epochs", "batch_size", "learning_rate", "warmup")},
+           "settings": {**{k: config[k] for k in ("epochs", "batch_size", "learning_rate")},
+                        "warmup": config.get("settings", {}).get("finetune", {}).get("warmup")},
            "report_macro_f1": result.metrics["macro_f1"],
            "train_loss": [round(h["loss"], 3) for h in training.get("history", []) if "loss" in h],
            "eval_macro_f1": [round(h["eval_macro_f1"], 3) for h in training.get("history", [])

@@ -76,10 +76,10 @@ def test_leak_check_fires_and_soft_labels_follow_the_label_order(trained_tiny, u
     keys = {" ".join(t.casefold().split()) for t in captured["train"].texts}
     assert not keys & {" ".join(t.casefold().split()) for t in unlabelled_jsonl[1]}
     teacher = Classifier.load(trained_tiny)
-    soft = captured["distillation"].soft
+    soft = captured["targets"].soft
     assert np.allclose(soft, teacher.predict_proba(captured["train"].texts), atol=1e-5)  # columns in label order
     assert list(captured["schema"].names) == teacher.labels
-    labelled = captured["distillation"].labelled
+    labelled = captured["targets"].labelled
     assert labelled.sum() == len(captured["train"]) - 24 and not labelled[-24:].any()
 
 
@@ -170,22 +170,23 @@ def test_distillation_loss_is_hintons_with_true_labels_where_known():
 
     import torch
 
-    from samiksha.methods import Distillation
+    from samiksha.distill import Distillation
     from samiksha.methods.finetune import _make_trainer_class
 
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
     soft = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
     model = lambda **inputs: types.SimpleNamespace(logits=logits)  # noqa: E731
-    trainer_class = _make_trainer_class()
-    compute_loss = trainer_class.compute_loss
+    base = _make_trainer_class()
     t = 2.0
     kd = sum((p * (p.log() - torch.log_softmax(z / t, -1))).sum() for p, z in zip(soft, logits)) / 2 * t * t
 
     def loss(labels, hard_weight, class_weights=None):
-        trainer = types.SimpleNamespace(class_weights=class_weights, args=types.SimpleNamespace(world_size=1),
-                                        distillation=Distillation(None, None, t, hard_weight))
-        trainer._step_mean = types.MethodType(trainer_class._step_mean, trainer)
-        return compute_loss(trainer, model, {"labels": torch.tensor(labels), "soft": soft.clone()})
+        trainer_class = Distillation(None, None, t, hard_weight).trainer_class(base)
+        assert issubclass(trainer_class, base)  # the fine-tune's trainer, with the teacher's loss on top
+        trainer = types.SimpleNamespace(class_weights=class_weights, args=types.SimpleNamespace(world_size=1))
+        trainer.hard_loss = types.MethodType(base.hard_loss, trainer)
+        trainer._step_mean = types.MethodType(base._step_mean, trainer)
+        return trainer_class.compute_loss(trainer, model, {"labels": torch.tensor(labels), "soft": soft.clone()})
 
     assert loss([0, 2], 0.0) == pytest.approx(kd.item(), rel=1e-5)
     ce = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2]))

@@ -5,6 +5,8 @@ is fine-tuned with `Trainer` like any model (`methods.finetune`), on the teacher
 training texts plus any unlabelled reviews the user has. The teacher's evaluation rows (its ``eval.csv``, true
 labels) choose the student's epoch and are never used as unlabelled data. A stacked teacher's student is stacked with
 the teacher's TF-IDF model (measured: the distilled transformer alone stays 2-3 points below the stack on SentiMix).
+`Distillation` is what the student learns (the teacher's probabilities and the true labels where known) and
+`DistillationTrainer` the loss, as setfit's `DistillationTrainer`; the fine-tune itself is the ordinary one.
 The student is an ordinary model folder (method ``stack`` or ``finetune``): `Classifier`, a plain `pipeline()`
 (the transformer alone) and `samiksha export` load it.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +28,7 @@ from .config import TrainConfig
 from .data import LabelledData, fingerprint, load_labelled, normalise_text
 from .errors import SamikshaError
 from .labels import LabelSchema
+from .methods.finetune import keep_layers
 from .modelfolder import ModelFolder
 from .predict import Classifier
 from .train import TrainResult, train_parts, writing
@@ -36,6 +40,53 @@ TEMPERATURE = 2.0
 HARD_WEIGHT = 0.5
 MAX_UNLABELLED = 20_000
 DISTIL_EPOCHS = 2
+
+
+class Distillation(methods.Targets):
+    """A teacher's probabilities at ``temperature`` for every training row, and the true labels where known
+    (``labelled``); the student keeps ``layers`` of the model's transformer layers (None: all)."""
+
+    extra_columns = True  # ``soft``: the teacher's probabilities, read by the loss and never by the model
+
+    def __init__(self, soft: np.ndarray, labelled: np.ndarray, temperature: float = TEMPERATURE,
+                 hard_weight: float = HARD_WEIGHT, layers: int | None = None, parts_from: Path | None = None,
+                 trust_pickle: bool = False):
+        self.soft, self.labelled, self.temperature, self.hard_weight = soft, labelled, temperature, hard_weight
+        self.layers, self.parts_from, self.trust_pickle = layers, parts_from, trust_pickle
+
+    def counts(self, part: LabelledData) -> dict[str, int]:
+        return dict(Counter(y for y, known in zip(part.labels, self.labelled) if known))
+
+    def prepare(self, model) -> dict:
+        return {"layers_kept": keep_layers(model, self.layers)} if self.layers else {}
+
+    def columns(self, columns: dict[str, list]) -> dict[str, list]:
+        labels = [y if known else -100 for y, known in zip(columns["labels"], self.labelled)]  # -100: no true label
+        return {**columns, "labels": labels, "soft": self.soft.astype(np.float32).tolist()}
+
+    def trainer_class(self, base: type) -> type:
+        import torch
+
+        distillation = self
+
+        class DistillationTrainer(base):
+            """(1 - w) * T^2 * KL(teacher || student at temperature T) + w * the fine-tune's (class-weighted)
+            cross-entropy on the rows with a true label (Hinton et al., 2015)."""
+
+            def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+                soft = inputs.pop("soft", None)
+                if soft is None:  # evaluation rows: true labels only
+                    return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+                labels = inputs.pop("labels")
+                outputs = model(**inputs)
+                logits = outputs.logits.float()
+                t, w = distillation.temperature, distillation.hard_weight
+                kd = torch.nn.functional.kl_div(torch.log_softmax(logits / t, dim=-1), soft.float(),
+                                                reduction="batchmean") * t * t
+                loss = (1 - w) * kd + w * self.hard_loss(logits, labels)
+                return (loss, outputs) if return_outputs else loss
+
+        return DistillationTrainer
 
 
 def _teacher_training_data(teacher_dir: Path, meta: dict, schema: LabelSchema, train_data: str | Path | None,
@@ -148,8 +199,8 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
                                 labelled.fingerprint)
         # the student keeps the teacher's TF-IDF model when it is not the one a student without it would be
         stacked = student_method != methods.get(meta["method"]).student(False)
-        distillation = methods.Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight,
-                                            layers, teacher_dir.resolve() if stacked else None, trust_pickle)
+        targets = Distillation(soft, np.arange(len(texts)) < len(labelled), temperature, hard_weight, layers,
+                               teacher_dir.resolve() if stacked else None, trust_pickle)
         kind = methods.get(student_method).settings  # the teacher's, with its embeddings frozen as they were
         settings = {} if kind is None else {kind.section: {
             **dataclasses.asdict(teacher_config.method_settings(kind)),
@@ -166,4 +217,4 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
                              "parts_kept": stacked,
                              "teacher_macro_f1": (teacher_folder.read_metrics() or {}).get("macro_f1")}})
         return train_parts(combined, evaluation, schema, output, config, resume=resume, callbacks=callbacks,
-                           distillation=distillation)
+                           targets=targets)

@@ -7,7 +7,6 @@ import os
 import platform
 import shutil
 import tempfile
-from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -109,9 +108,9 @@ def resolve_config(config: TrainConfig, train_part: LabelledData) -> tuple[Train
 
 def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: LabelSchema, output_dir: str | Path,
                 config: TrainConfig, *, resume: bool = False, callbacks: list | None = None,
-                distillation: methods.Distillation | None = None) -> TrainResult:
+                targets: methods.Targets | None = None) -> TrainResult:
     """Train ``config.method`` on loaded data, report on ``eval_part`` and publish the folder ``output_dir``
-    (``distillation``: a teacher's soft labels for the training rows, see `samiksha.distill`)."""
+    (``targets``: what fine-tuning learns on the training rows, when not their labels; see `samiksha.distill`)."""
     output = Path(output_dir)
     folder = ModelFolder(output)
     main = launch().main  # under torchrun only rank 0 writes; the other ranks train with it in a throwaway folder
@@ -121,10 +120,10 @@ def train_parts(train_part: LabelledData, eval_part: LabelledData, schema: Label
         train_part, eval_part = train_part.mapped(clean), eval_part.mapped(clean)
         with folder.staging() if main else tempfile.TemporaryDirectory(prefix="samiksha-rank-") as staging:
             staging = Path(staging)
-            counts = train_part.counts() if distillation is None else \
-                dict(Counter(y for y, known in zip(train_part.labels, distillation.labelled) if known))
+            targets = targets or methods.Targets()
             job = methods.FitJob(train_part, eval_part, schema, config, staging, output,
-                                 config.weights_for(schema.names, counts), resume, list(callbacks or []), distillation)
+                                 config.weights_for(schema.names, targets.counts(train_part)), resume,
+                                 list(callbacks or []), targets)
             fitted = methods.get(config.method).fit(job)
             fitted.training["method_choice"] = reason
             if main:  # a loadable model from here on: kept if the run is killed during the seed runs

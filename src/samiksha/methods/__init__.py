@@ -23,11 +23,11 @@ from typing import Any
 from ..config import TrainConfig
 from ..data import LabelledData
 from ..errors import SamikshaError, first_line
-from .base import Distillation, FitJob, Fitted, Method
+from .base import FitJob, Fitted, Method, Targets
 
-__all__ = ["AUTO", "ENTRY_POINTS", "Distillation", "FitJob", "Fitted", "Method", "alias", "all_methods", "check",
+__all__ = ["AUTO", "ENTRY_POINTS", "FitJob", "Fitted", "Method", "alias", "all_methods", "check",
            "choose", "compared", "for_folder", "get", "help_text", "names", "parse_setting", "part_names", "preset",
-           "read_settings", "register", "resolve", "settings_help", "with_settings"]
+           "read_settings", "register", "resolve", "settings_help", "Targets", "with_settings"]
 
 log = logging.getLogger(__name__)
 

@@ -14,17 +14,29 @@ from ..data import LabelledData
 from ..labels import LabelSchema
 
 
-@dataclass
-class Distillation:
-    """Soft targets from a teacher model for fine-tuning a smaller student (see `samiksha.distill`)."""
+class Targets:
+    """What fine-tuning learns on the training rows: their true labels (this class, the default), or something
+    a subclass brings, such as a teacher's probabilities (`samiksha.distill.Distillation`)."""
 
-    soft: np.ndarray  # the teacher's probabilities at ``temperature``, one row per training text
-    labelled: np.ndarray  # True where a training text has a true label (the rest are the teacher's guesses)
-    temperature: float
-    hard_weight: float  # the loss: (1 - w) * T^2 * KL(teacher || student) + w * cross-entropy on true labels
-    layers: int | None = None  # keep this many of the initial model's transformer layers (None: all)
-    tfidf_from: Path | None = None  # a stacked student reuses this (the teacher's) folder's TF-IDF model
-    trust_pickle: bool = False  # the teacher's TF-IDF model may be an older folder's pickle (saved anew, safely)
+    parts_from: Path | None = None  # a stacked model reuses this folder's TF-IDF model instead of fitting its own
+    trust_pickle: bool = False  # ... which may be an older folder's pickle (saved anew, safely)
+    extra_columns: bool = False  # the training rows carry columns that are no model input (kept for the loss)
+
+    def counts(self, part: LabelledData) -> dict[str, int]:
+        """Training rows per class with a true label (the class weights follow them)."""
+        return part.counts()
+
+    def prepare(self, model) -> dict:
+        """Change the model before training starts; returns what to record in the folder's ``training``."""
+        return {}
+
+    def columns(self, columns: dict[str, list]) -> dict[str, list]:
+        """The training dataset's columns (``labels``: label ids in row order)."""
+        return columns
+
+    def trainer_class(self, base: type) -> type:
+        """The `Trainer` class that trains on these targets, given the fine-tune's own (class-weighted) one."""
+        return base
 
 
 @dataclass
@@ -40,7 +52,7 @@ class FitJob:
     class_weights: list[float] | None = None  # per-class loss weights in label order; None: unweighted
     resume: bool = False
     callbacks: list = field(default_factory=list)
-    distillation: Distillation | None = None  # fine-tuning only: learn a teacher's soft labels
+    targets: Targets = field(default_factory=Targets)  # fine-tuning only: what the training rows teach
 
     def label_ids(self, part: LabelledData) -> list[int]:
         return [self.schema.label2id[name] for name in part.labels]

@@ -32,7 +32,7 @@ from ..models import EMBEDDED, ResolvedModel, check_max_length, resolve_model
 from ..normalise import saved_steps
 from ..progress import trainer_bar
 from ..storage import write_json
-from .base import Distillation, FitJob, Fitted, Method, stored_safely
+from .base import FitJob, Fitted, Method, Targets, stored_safely
 
 log = logging.getLogger(__name__)
 CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
@@ -171,11 +171,9 @@ def load_base(resolved: ResolvedModel, schema: LabelSchema):
 
 
 def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: LabelledData, evaluation: LabelledData,
-              distillation: Distillation | None = None):
-    """Tokenized train and eval datasets, and the eval rows' order (sorted by length, for little padding).
-
-    With ``distillation``, training rows carry the teacher's probabilities (``soft``), and rows without a true
-    label get the label -100 (no cross-entropy)."""
+              targets: Targets | None = None):
+    """Tokenized train and eval datasets, and the eval rows' order (sorted by length, for little padding). The
+    training rows' columns are what ``targets`` makes of them (true labels by default)."""
     import datasets
 
     padding = "max_length" if tuning(config).padding == "max_length" else False
@@ -188,9 +186,8 @@ def _datasets(tokenizer, schema: LabelSchema, config: TrainConfig, train: Labell
     out = []
     for part in (train, evaluation):
         columns = {"text": part.texts, "labels": [schema.label2id[n] for n in part.labels]}
-        if distillation is not None and part is train:
-            columns["labels"] = [y if known else -100 for y, known in zip(columns["labels"], distillation.labelled)]
-            columns["soft"] = distillation.soft.astype(np.float32).tolist()
+        if part is train and targets is not None:
+            columns = targets.columns(columns)
         ds = datasets.Dataset.from_dict(columns)
         out.append(ds.map(encode, batched=True, remove_columns=["text"]))
     order = np.argsort([len(ids) for ids in out[1]["input_ids"]], kind="stable")
@@ -238,40 +235,29 @@ def _make_trainer_class():
 
     class WeightedLossTrainer(Trainer):
         """Cross-entropy with per-class weights (a weighted mean over each optimizer step's rows, over all the
-        processes); evaluation rows in dataset order.
+        processes); evaluation rows in dataset order. Rows labelled -100 (no true label) add no cross-entropy."""
 
-        Training rows that carry a teacher's probabilities (``soft``) learn them too: (1 - w) * T^2 * KL(teacher ||
-        student at temperature T) + w * the cross-entropy on the rows with a true label (Hinton et al., 2015).
-        """
-
-        def __init__(self, *args, class_weights: list[float] | None = None,
-                     distillation: Distillation | None = None, **kwargs):
+        def __init__(self, *args, class_weights: list[float] | None = None, **kwargs):
             super().__init__(*args, **kwargs)
             self.class_weights = class_weights
-            self.distillation = distillation
             self.loss_is_scaled_for_ga = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            soft = inputs.pop("soft", None)
-            if self.class_weights is None and soft is None:
+            if self.class_weights is None:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            functional = torch.nn.functional
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            logits = outputs.logits.float()
+            loss = self.hard_loss(outputs.logits.float(), labels)
+            return (loss, outputs) if return_outputs else loss
+
+        def hard_loss(self, logits, labels):
+            """The class-weighted cross-entropy of ``logits`` on the rows with a true label (labels >= 0)."""
+            functional = torch.nn.functional
             weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=logits.device)
             labelled = labels >= 0
             row_weight = labelled.float() if weight is None else weight[labels.clamp_min(0)] * labelled
-            hard = self._step_mean(functional.cross_entropy(logits, labels, weight=weight, reduction="sum"),
+            return self._step_mean(functional.cross_entropy(logits, labels, weight=weight, reduction="sum"),
                                    row_weight.sum())
-            if soft is None:
-                loss = hard
-            else:
-                t, w = self.distillation.temperature, self.distillation.hard_weight
-                kd = functional.kl_div(functional.log_softmax(logits / t, dim=-1), soft.float(),
-                                       reduction="batchmean") * t * t
-                loss = (1 - w) * kd + w * hard
-            return (loss, outputs) if return_outputs else loss
 
         def _step_mean(self, total, weight):
             """``total / weight`` over the optimizer step's whole batch. Under torchrun each process holds a share
@@ -301,7 +287,7 @@ def _make_trainer_class():
     return WeightedLossTrainer
 
 
-def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: BatchPlan, distilling: bool = False):
+def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: BatchPlan, extra_columns: bool = False):
     import torch
     from transformers import TrainingArguments
 
@@ -336,7 +322,7 @@ def _training_arguments(config: TrainConfig, work: Path, epochs: float, plan: Ba
         report_to="none",
         disable_tqdm=False,
         dataloader_pin_memory=cuda,
-        remove_unused_columns=not distilling,  # the teacher's probabilities are no model input
+        remove_unused_columns=not extra_columns,  # such as a teacher's probabilities: no model input
         use_cpu=on_cpus,
         ddp_backend="gloo" if on_cpus else None,
     )
@@ -400,10 +386,9 @@ def fine_tune(job: FitJob) -> FineTuned:
     set_seed(config.seed)
     tokenizer, model = load_base(resolved, schema)
     check_max_length(config.max_length, model.config.to_dict(), f"--max-length for {resolved.name}")
-    distillation = job.distillation
-    kept = keep_layers(model, distillation.layers) if distillation and distillation.layers else None
+    prepared = job.targets.prepare(model)
     frozen = maybe_freeze_embeddings(model, tuning(config).freeze_embeddings)
-    train_ds, eval_ds, order = _datasets(tokenizer, schema, config, job.train, job.evaluation, distillation)
+    train_ds, eval_ds, order = _datasets(tokenizer, schema, config, job.train, job.evaluation, job.targets)
     if job.class_weights:
         log.info("class weights: %s", ", ".join(f"{n}={w:.2f}" for n, w in zip(schema.names, job.class_weights)))
     work.mkdir(parents=True, exist_ok=True)
@@ -425,11 +410,10 @@ def fine_tune(job: FitJob) -> FineTuned:
     patience = tuning(config).early_stopping_patience
     if patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
-    trainer = _make_trainer_class()(
-        model=model, args=_training_arguments(config, work, epochs, plan, distillation is not None),
+    trainer = job.targets.trainer_class(_make_trainer_class())(
+        model=model, args=_training_arguments(config, work, epochs, plan, job.targets.extra_columns),
         train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
-        distillation=distillation)
+        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(trainer_bar("training", epoch_lines=True))
@@ -460,7 +444,7 @@ def fine_tune(job: FitJob) -> FineTuned:
                 "wall_seconds": wall, "examples_per_second": (epochs_run - start_epoch) * len(job.train) / wall,
                 "resumed": resuming, "embeddings_frozen": frozen, "processes": trainer.args.world_size,
                 "global_batch": plan.global_batch, "schedule": schedule,
-                **({"layers_kept": kept} if kept is not None else {}),
+                **prepared,
                 "history": [h for h in trainer.state.log_history if "eval_loss" in h or "loss" in h]}
     return FineTuned(resolved.name, training, [epoch_proba.by_step[s] for s in steps], steps.index(best_step))
 
@@ -555,7 +539,7 @@ def pipeline_note(meta: dict) -> str:
 
 
 class FineTuning(Method):
-    """What the methods that fine-tune a transformer share: settings, schedule, prefix and distillation."""
+    """What the methods that fine-tune a transformer share: settings, schedule, prefix and students."""
 
     settings = FineTuneSettings
     fine_tunes = True

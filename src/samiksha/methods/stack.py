@@ -108,13 +108,13 @@ class Stack(FineTuning):
         tuned = fine_tune(job)
         started = time.perf_counter()
         config, n_labels = job.config, len(job.schema)
-        teacher = job.distillation.tfidf_from if job.distillation else None
+        teacher = job.targets.parts_from
         if teacher is not None:  # a distilled student: the teacher's TF-IDF, fitted on its true labels only
             if all((teacher / name).exists() for name in TFIDF_FILES):
                 for name in TFIDF_FILES:
                     shutil.copy2(teacher / name, job.folder / name)
             else:  # an older teacher's pickle (loaded only if trusted): the student gets the safe files
-                save_tfidf(load_tfidf(teacher, TFIDF_PART, LEGACY_FILE, job.distillation.trust_pickle), job.folder,
+                save_tfidf(load_tfidf(teacher, TFIDF_PART, LEGACY_FILE, job.targets.trust_pickle), job.folder,
                            TFIDF_PART)
             teacher_training = ModelFolder(teacher).read_meta().get("training", {})
             tfidf_training = teacher_training.get("tfidf") or {"wall_seconds": 0.0, "examples_per_second": None}
