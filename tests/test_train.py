@@ -152,7 +152,7 @@ def test_resume_skips_checkpoints_cut_short_by_a_kill(tmp_path, reviews_csv, tin
     continues from the last complete one, says which, and removes the others."""
     import shutil
 
-    from samiksha.methods.finetune import checkpoint_problem
+    from samiksha.checkpoints import checkpoint_problem
 
     out = tmp_path / "m"
     config, work = _interrupted_run(reviews_csv, out, tiny_bert)

@@ -257,13 +257,14 @@ def _train(texts: list[str], report: dict, resolved, settings: dict, folder: Mod
     from transformers import TrainingArguments, set_seed
     from transformers.trainer_callback import ProgressCallback
 
-    from .methods.finetune import _checkpoint_state, _resume_from, maybe_freeze_embeddings
+    from .checkpoints import checkpoint_state, resume_from
+    from .methods.finetune import maybe_freeze_embeddings
 
     work = folder.checkpoints
     run_info = {"settings": settings, "files": [f["sha256"] or f["source"] for f in report["files"]],
                 "exclude": report["exclude_files"], "texts": len(texts)}
-    resume_point = _resume_from(work, resume, run_info)
-    resumed_state = _checkpoint_state(resume_point) if resume_point is not None else {}
+    resume_point = resume_from(work, resume, run_info)
+    resumed_state = checkpoint_state(resume_point) if resume_point is not None else {}
     datasets.disable_progress_bars()
     set_seed(settings["seed"])
     tokenizer, model, new_head = masked_lm(resolved, settings)

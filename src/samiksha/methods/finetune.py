@@ -6,11 +6,9 @@ epoch (see `crossfit`) instead of scoring the saved model on the rows that chose
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
-import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, softmax
+from ..checkpoints import checkpoint_state, resume_from
 from ..config import FREEZE_EMBEDDINGS_ABOVE, SETFIT_BELOW, TrainConfig
 from ..crossfit import best_candidate, cross_fit
 from ..data import LabelledData
@@ -27,7 +26,7 @@ from ..errors import ModelError, SamikshaError, first_line
 from ..hf_logging import no_progress_bars, quiet_transformers
 from ..labels import LabelSchema
 from ..metrics import compute_metrics
-from ..modelfolder import META, ModelFolder, adapted_from, read_json_object
+from ..modelfolder import META, ModelFolder, adapted_from
 from ..models import EMBEDDED, ResolvedModel, check_max_length, resolve_model
 from ..normalise import saved_steps
 from ..progress import trainer_bar
@@ -35,7 +34,6 @@ from ..storage import write_json
 from .base import FitJob, Fitted, Method, Targets, stored_safely
 
 log = logging.getLogger(__name__)
-CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
 # The e5 family (multilingual-e5, e5-*-v2) was trained with "query: " before texts to classify; measured with it on
 # IIT-P Hindi reviews (README), so fine-tuning keeps it. Matched on the model's Hub or folder name.
@@ -81,75 +79,6 @@ class FineTuned:
     training: dict
     epoch_proba: list[np.ndarray]  # probabilities on the evaluation rows after each evaluated epoch, in row order
     best: int  # the index in ``epoch_proba`` of the saved checkpoint
-
-
-def _checkpoints(work: Path) -> list[Path]:
-    """The checkpoint folders in ``work``, the newest (most steps) first."""
-    found = [p for p in work.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)] if work.is_dir() else []
-    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
-
-
-def checkpoint_problem(folder: Path) -> str | None:
-    """What keeps `Trainer` from resuming at ``folder`` (None when nothing does): a run killed while writing it
-    leaves some of its state, weights, optimizer and scheduler missing or cut short."""
-    import zipfile
-
-    from safetensors import SafetensorError, safe_open
-
-    state = folder / "trainer_state.json"
-    try:
-        if "global_step" not in json.loads(state.read_text(encoding="utf-8")):
-            return f"{state.name} has no global_step"
-        weights = folder / "model.safetensors"
-        if not weights.exists():
-            return f"no {weights.name}"
-        with safe_open(str(weights), "pt"):  # checks that the header and the tensors cover the file
-            pass
-        for name in ("optimizer.pt", "scheduler.pt"):
-            if not zipfile.is_zipfile(folder / name):  # torch.save writes a zip; cut short, it has no directory
-                return f"{name} missing or cut short"
-    except FileNotFoundError as err:
-        return f"no {Path(err.filename or '?').name}"
-    except (OSError, ValueError, SafetensorError) as err:
-        return f"{type(err).__name__}: {first_line(err)}"
-    return None
-
-
-def _resume_point(work: Path) -> Path | None:
-    """The newest checkpoint `Trainer` can resume from; incomplete ones are removed (by rank 0), saying so."""
-    point = None
-    for folder in _checkpoints(work):
-        problem = checkpoint_problem(folder)
-        if problem is None:
-            point = point or folder
-        elif launch().main:
-            log.warning("%s is incomplete (%s; the run was stopped while writing it): removed", folder, problem)
-            shutil.rmtree(folder, ignore_errors=True)
-    return point
-
-
-def _checkpoint_state(checkpoint: Path) -> dict:
-    return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
-
-
-def _resume_from(work: Path, resume: bool, run_info: dict) -> Path | None:
-    """The checkpoint to resume from, if any; refuses to mix a different run's checkpoints into this one."""
-    if not _checkpoints(work):
-        if resume:
-            log.warning("nothing to resume in %s; starting a fresh run", work)
-        return None
-    if not resume:
-        raise SamikshaError(f"{work}: holds checkpoints of an interrupted run; pass --resume to continue it, "
-                            "or delete the folder to start again")
-    meta = work / META
-    previous = read_json_object(meta) if meta.exists() else {}
-    if previous and previous.get("run") != run_info:
-        raise SamikshaError(f"{work}: the interrupted run used other data or settings; "
-                            "delete the folder to start again")
-    point = _resume_point(work)
-    if point is None:
-        log.warning("no complete checkpoint to resume from in %s; starting a fresh run", work)
-    return point
 
 
 def load_base(resolved: ResolvedModel, schema: LabelSchema):
@@ -378,9 +307,9 @@ def fine_tune(job: FitJob) -> FineTuned:
     work = ModelFolder(job.output).checkpoints
     epochs = config.epochs_for(len(job.train))
     run_info = {"config": config.to_dict(), "train": job.train.describe(), "eval": job.evaluation.describe()}
-    resume_point = _resume_from(work, job.resume, run_info)
+    resume_point = resume_from(work, job.resume, run_info)
     resuming = resume_point is not None
-    resumed_state = _checkpoint_state(resume_point) if resuming else {}
+    resumed_state = checkpoint_state(resume_point) if resuming else {}
 
     datasets.disable_progress_bars()
     set_seed(config.seed)
