@@ -183,7 +183,8 @@ def test_distillation_loss_is_hintons_with_true_labels_where_known():
     def loss(labels, hard_weight, class_weights=None):
         trainer_class = Distillation(None, None, t, hard_weight).trainer_class(base)
         assert issubclass(trainer_class, base)  # the fine-tune's trainer, with the teacher's loss on top
-        trainer = types.SimpleNamespace(class_weights=class_weights, args=types.SimpleNamespace(world_size=1))
+        trainer = types.SimpleNamespace(class_weights=class_weights, label_smoothing=0.0,
+                                        args=types.SimpleNamespace(world_size=1))
         trainer.hard_loss = types.MethodType(base.hard_loss, trainer)
         trainer._step_mean = types.MethodType(base._step_mean, trainer)
         return trainer_class.compute_loss(trainer, model, {"labels": torch.tensor(labels), "soft": soft.clone()})

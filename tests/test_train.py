@@ -385,3 +385,27 @@ def test_input_prefix_is_saved_and_used_by_every_runtime(tmp_path, reviews_csv, 
     np.testing.assert_allclose(onnx.predict_proba(["mast product"]), classifier.predict_proba(["mast product"]),
                                atol=1e-4)
     assert tuning(TrainConfig()).input_prefix is None and tuning(methods.preset("lesson")).input_prefix == ""
+
+
+def test_label_smoothing_softens_the_training_loss_and_not_the_evaluation_loss():
+    import types
+
+    import torch
+
+    from samiksha.methods.finetune import FineTuneSettings, _make_trainer_class
+
+    logits = torch.tensor([[4.0, 0.5, -2.0], [0.1, 0.2, 3.0], [1.0, 3.0, 0.0]])
+    labels = torch.tensor([0, 2, 1])
+    base = _make_trainer_class()
+    trainer = types.SimpleNamespace(class_weights=[1.0, 2.0, 1.0], label_smoothing=0.1,
+                                    args=types.SimpleNamespace(world_size=1))
+    trainer._step_mean = types.MethodType(base._step_mean, trainer)
+    weight = torch.tensor([1.0, 2.0, 1.0])
+    smoothed = torch.nn.functional.cross_entropy(logits, labels, weight=weight, label_smoothing=0.1)
+    plain = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+    assert base.hard_loss(trainer, logits, labels) == pytest.approx(smoothed.item(), rel=1e-5)
+    with torch.no_grad():  # evaluation reports the plain loss, comparable across settings
+        assert base.hard_loss(trainer, logits, labels) == pytest.approx(plain.item(), rel=1e-5)
+    assert smoothed.item() > plain.item() + 0.05  # confident, right logits pay for the smoothing
+    with pytest.raises(SamikshaError, match="label_smoothing"):
+        FineTuneSettings(label_smoothing=1.0)

@@ -53,12 +53,15 @@ class FineTuneSettings:
     best_metric: str = "macro_f1"
     freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
     input_prefix: str | None = None  # put before every text the transformer reads; None: by model (saved concrete)
+    label_smoothing: float = 0.0  # the cross-entropy's target: 1 - s on the label, s spread over all classes
 
     def __post_init__(self) -> None:
         if self.padding not in ("dynamic", "max_length"):
             raise SamikshaError(f"padding must be 'dynamic' or 'max_length', not '{self.padding}'")
         if self.warmup < 0:
             raise SamikshaError("warmup must not be negative")
+        if not 0 <= self.label_smoothing < 1:
+            raise SamikshaError(f"label_smoothing must be at least 0 and below 1, not {self.label_smoothing}")
 
 
 def tuning(config: TrainConfig) -> FineTuneSettings:
@@ -166,13 +169,13 @@ def _make_trainer_class():
         """Cross-entropy with per-class weights (a weighted mean over each optimizer step's rows, over all the
         processes); evaluation rows in dataset order. Rows labelled -100 (no true label) add no cross-entropy."""
 
-        def __init__(self, *args, class_weights: list[float] | None = None, **kwargs):
+        def __init__(self, *args, class_weights: list[float] | None = None, label_smoothing: float = 0.0, **kwargs):
             super().__init__(*args, **kwargs)
-            self.class_weights = class_weights
+            self.class_weights, self.label_smoothing = class_weights, label_smoothing
             self.loss_is_scaled_for_ga = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self.class_weights is None:
+            if self.class_weights is None and not self.label_smoothing:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs.pop("labels")
             outputs = model(**inputs)
@@ -185,8 +188,9 @@ def _make_trainer_class():
             weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=logits.device)
             labelled = labels >= 0
             row_weight = labelled.float() if weight is None else weight[labels.clamp_min(0)] * labelled
-            return self._step_mean(functional.cross_entropy(logits, labels, weight=weight, reduction="sum"),
-                                   row_weight.sum())
+            smoothing = self.label_smoothing if torch.is_grad_enabled() else 0.0  # evaluation: the plain loss
+            return self._step_mean(functional.cross_entropy(logits, labels, weight=weight, reduction="sum",
+                                                            label_smoothing=smoothing), row_weight.sum())
 
         def _step_mean(self, total, weight):
             """``total / weight`` over the optimizer step's whole batch. Under torchrun each process holds a share
@@ -342,7 +346,8 @@ def fine_tune(job: FitJob) -> FineTuned:
     trainer = job.targets.trainer_class(_make_trainer_class())(
         model=model, args=_training_arguments(config, work, epochs, plan, job.targets.extra_columns),
         train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights)
+        compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
+        label_smoothing=tuning(config).label_smoothing)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(trainer_bar("training", epoch_lines=True))
