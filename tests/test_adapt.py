@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import make_reviews
 
+from samiksha import methods
 from samiksha.adapt import MaskedPositions, adapt, adaptation_texts, masked_lm
 from samiksha.errors import ModelError, SamikshaError
 from samiksha.modelfolder import ModelFolder
@@ -118,6 +119,21 @@ def test_an_adapted_e5_keeps_its_query_prefix(tmp_path):
     ModelFolder(folder).write_meta({"adapted": {"base_model": "intfloat/multilingual-e5-small"}})
     assert input_prefix(TrainConfig(model=str(folder))) == "query: "
     assert input_prefix(TrainConfig(model=str(tmp_path))) == ""
+
+
+def test_an_adapted_encoder_keeps_its_originals_small_data_schedule(tmp_path):
+    from samiksha.config import SMALL_DATA_OTHER, SMALL_DATA_SCHEDULE, TrainConfig
+    from samiksha.data import LabelledData
+    from samiksha.models import EMBEDDED
+
+    folder = tmp_path / "adapted-minilm"
+    ModelFolder(folder).path.mkdir()
+    ModelFolder(folder).write_meta({"adapted": {"base_model": EMBEDDED["minilm"][0]}})
+    data = LabelledData(["acha"] * 600, ["positive"] * 600, "x.csv", "text", "label", "names")
+    resolved = methods.get("finetune").resolve(TrainConfig(model=str(folder)), data)
+    assert (resolved.epochs, resolved.learning_rate) == SMALL_DATA_SCHEDULE["minilm"]  # as MiniLM's, not another's
+    other = methods.get("finetune").resolve(TrainConfig(model=str(tmp_path)), data)
+    assert (other.epochs, other.learning_rate) == SMALL_DATA_OTHER
 
 
 def test_cli_adapt_leaves_out_excluded_texts(tmp_path, tiny_bert, unlabelled):

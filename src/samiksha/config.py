@@ -97,22 +97,23 @@ class TrainConfig:
             return Normaliser(())
         return normaliser(self.text_steps if self.text_steps is not None else DEFAULT_STEPS)
 
-    def epochs_for(self, n_train: int, small_schedule: bool = False) -> float:
+    def epochs_for(self, n_train: int, small_schedule: bool = False, schedule_model: str | None = None) -> float:
         """The number of epochs to run: as set, or by data size when unset (``small_schedule``: the method's
-        schedule for fewer than SMALL_DATA texts, measured for fine-tuning)."""
+        schedule for fewer than SMALL_DATA texts, measured for fine-tuning, by ``schedule_model`` or this config's
+        model)."""
         if self.epochs is not None:
             return self.epochs
         if small_schedule and n_train < SMALL_DATA:
-            return self._small_schedule()[0]
+            return self._small_schedule(schedule_model)[0]
         if n_train < 5000:
             return 5
         return 3
 
-    def _small_schedule(self) -> tuple[float, float]:
-        """(epochs, learning rate) of the small-data schedule for this config's model (None: MiniLM)."""
-        return SMALL_DATA_SCHEDULE.get(self.model or "minilm", SMALL_DATA_OTHER)
+    def _small_schedule(self, model: str | None = None) -> tuple[float, float]:
+        """(epochs, learning rate) of the small-data schedule for ``model``, else this config's (None: MiniLM)."""
+        return SMALL_DATA_SCHEDULE.get(model or self.model or "minilm", SMALL_DATA_OTHER)
 
-    def sized_for(self, n_train: int, small_schedule: bool = False) -> TrainConfig:
+    def sized_for(self, n_train: int, small_schedule: bool = False, schedule_model: str | None = None) -> TrainConfig:
         """This config with epochs, batch size and learning rate made concrete for ``n_train`` texts, where unset.
 
         ``small_schedule`` (fine-tuning's), below 1,000 texts: batches of 8; MiniLM 3 epochs at 1.5e-4, other models
@@ -120,9 +121,9 @@ class TrainConfig:
         else 3 (the measurements: docs/decisions.md).
         """
         small = small_schedule and n_train < SMALL_DATA
-        return replace(self, epochs=self.epochs_for(n_train, small_schedule),
+        return replace(self, epochs=self.epochs_for(n_train, small_schedule, schedule_model),
                        batch_size=self.batch_size or (8 if small else 16),
-                       learning_rate=self.learning_rate or (self._small_schedule()[1] if small else 1e-4))
+                       learning_rate=self.learning_rate or (self._small_schedule(schedule_model)[1] if small else 1e-4))
 
     def seeds_for(self, n_train: int) -> int:
         """How many seeds the training report measures: as set, or several on small data."""

@@ -409,6 +409,15 @@ def nested_epoch_choice(tuned: FineTuned, job: FitJob) -> np.ndarray | None:
     return cross_fit(y, choose_and_score, len(job.schema), seed=job.config.seed)
 
 
+def schedule_model(model: str | None) -> str | None:
+    """The model whose small-data schedule a fine-tune follows: an encoder written by `samiksha adapt` follows the
+    one it was adapted from (by its embedded name, such as ``minilm``, where it was one)."""
+    base = adapted_from(model) if model and model not in EMBEDDED else None
+    if base is None:
+        return model
+    return next((alias for alias, (hub_name, _) in EMBEDDED.items() if hub_name == base), base)
+
+
 def input_prefix(config: TrainConfig) -> str:
     """What goes before every text the transformer reads: as set, or by model (``query: `` for the e5 model)."""
     if tuning(config).input_prefix is not None:
@@ -481,7 +490,7 @@ class FineTuning(Method):
     aliases = {"freeze_embeddings": "finetune.freeze_embeddings"}  # --freeze-embeddings/--train-embeddings
 
     def resolve(self, config: TrainConfig, data: LabelledData) -> TrainConfig:
-        config = config.sized_for(len(data), small_schedule=True)
+        config = config.sized_for(len(data), small_schedule=True, schedule_model=schedule_model(config.model))
         settings = {**asdict(tuning(config)), "input_prefix": input_prefix(config)}  # saved concrete
         return replace(config, settings={FineTuneSettings.section: settings})
 
