@@ -10,6 +10,11 @@ and the gain of the default over its best single part.
     python benchmarks/accuracy.py --only demo,iitp
     python benchmarks/accuracy.py --only sentimix --train-size 600 --eval-size 300
     python benchmarks/accuracy.py --only demo --also minilm          # and MiniLM fine-tuned alone
+    python benchmarks/accuracy.py --only sentimix --train-size 600 --seeds 42,43,44 \
+        --lever "smoothing:finetune.label_smoothing=0.1" --lever "adapted:model=/path/to/adapted"  # one row per lever
+
+A lever is the default with some settings changed (as `train --set KEY=VALUE`; several joined by ``;``); each
+lever's row is trained with the same data and seeds as the default, and its gain over the default is paired by seed.
 
 Datasets: (a) SentiMix Hinglish tweets, train -> dev; (b) IIT-P Hindi product reviews, three seeded stratified
 80/20 splits (mean and spread); (c) Flipkart reviews, a seeded stratified 80/20 split; (d) the demo train ->
@@ -35,7 +40,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from samiksha import Classifier, TrainConfig, train  # noqa: E402
+from samiksha import Classifier, TrainConfig, methods, train  # noqa: E402
 from samiksha.demo import demo_data_dir  # noqa: E402
 from samiksha.metrics import compute_metrics  # noqa: E402
 
@@ -79,7 +84,18 @@ def splits(name: str, args) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
 
 def scores(classifier: Classifier, texts: list[str], labels: list[str]) -> dict:
     metrics = compute_metrics(labels, classifier.predict(texts), classifier.labels)
-    return {"macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"]}
+    return {"macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"], "weighted_f1": metrics["weighted_f1"]}
+
+
+def lever(text: str) -> tuple[str, dict]:
+    """``NAME:KEY=VALUE;KEY=VALUE`` -> (NAME, TrainConfig keyword arguments)."""
+    name, sep, pairs = text.partition(":")
+    if not sep or not name:
+        raise SystemExit(f"--lever {text}: expected NAME:KEY=VALUE[;KEY=VALUE]")
+    settings: dict = {}
+    for pair in pairs.split(";"):
+        methods.parse_setting(pair, settings)
+    return name, settings
 
 
 def parts(classifier: Classifier) -> dict[str, Classifier]:
@@ -94,10 +110,13 @@ def run_split(dataset: str, split: str, tr: pd.DataFrame, te: pd.DataFrame, args
     test = sample(te, args.eval_size, args.seed)
     texts, labels = test["text"].astype(str).tolist(), test["label"].tolist()
     rows = []
-    setups = [("default", TrainConfig(seed=args.seed))]
-    setups += [(f"{m} alone", TrainConfig(method="finetune", model=m, seed=args.seed)) for m in args.also]
-    for setup, config in setups:
-        folder = out / f"{dataset}-{setup.replace(' ', '-')}"
+    setups = [(seed, "default", TrainConfig(seed=seed)) for seed in args.seeds]
+    setups += [(seed, f"{m} alone", TrainConfig(method="finetune", model=m, seed=seed))
+               for seed in args.seeds for m in args.also]
+    setups += [(seed, f"lever {name}", TrainConfig(**{"seed": seed, **settings}))
+               for seed in args.seeds for name, settings in args.lever]
+    for seed, setup, config in setups:
+        folder = out / f"{dataset}-{setup.replace(' ', '-')}-{seed}"
         started = time.perf_counter()
         result = train(train_file, folder, config=config)
         wall = time.perf_counter() - started
@@ -106,7 +125,7 @@ def run_split(dataset: str, split: str, tr: pd.DataFrame, te: pd.DataFrame, args
         for name, classifier in parts(Classifier.load(folder)).items():
             label = setup if name == "default" else f"{name} ({result.meta['base_model'].split('/')[-1]})" \
                 if name.startswith("transformer") else name
-            row = {"dataset": dataset, "split": split, "setup": label, "method": result.meta["method"],
+            row = {"dataset": dataset, "split": split, "seed": seed, "setup": label, "method": result.meta["method"],
                    "train_rows": result.meta["data"]["train"]["rows"], "test_rows": len(texts),
                    **scores(classifier, texts, labels),
                    "train_s": wall if name == "default" else seconds.get(name.split()[0], float("nan"))}
@@ -119,18 +138,26 @@ def run_split(dataset: str, split: str, tr: pd.DataFrame, te: pd.DataFrame, args
 
 
 def summary(rows: list[dict]) -> None:
-    print(f"\n{'dataset':<10}{'setup':<40}{'splits':>7}{'macro-F1':>16}{'accuracy':>16}{'train s':>9}")
+    print(f"\n{'dataset':<10}{'setup':<40}{'runs':>7}{'macro-F1':>16}{'weighted-F1':>16}{'accuracy':>16}"
+          f"{'train s':>9}")
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         mine = [r for r in rows if r["dataset"] == dataset]
         best_single = None
         for setup in dict.fromkeys(r["setup"] for r in mine):
             chosen = [r for r in mine if r["setup"] == setup]
-            f1, acc = (np.array([r[k] for r in chosen]) for k in ("macro_f1", "accuracy"))
+            f1, weighted, acc = (np.array([r[k] for r in chosen]) for k in ("macro_f1", "weighted_f1", "accuracy"))
             spread = lambda v: f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v.mean():.3f}"  # noqa: E731
-            print(f"{dataset:<10}{setup:<40}{len(chosen):>7}{spread(f1):>16}{spread(acc):>16}"
+            print(f"{dataset:<10}{setup:<40}{len(chosen):>7}{spread(f1):>16}{spread(weighted):>16}{spread(acc):>16}"
                   f"{np.mean([r['train_s'] for r in chosen]):>9.0f}")
-            if setup != "default" and (best_single is None or f1.mean() > best_single[1]):
+            if setup != "default" and not setup.startswith("lever ") and (best_single is None or f1.mean() > best_single[1]):
                 best_single = (setup, f1.mean())
+        by_run = {(r["split"], r["seed"]): r["macro_f1"] for r in mine if r["setup"] == "default"}
+        for setup in [s for s in dict.fromkeys(r["setup"] for r in mine) if s.startswith("lever ")]:
+            gains = np.array([r["macro_f1"] - by_run[(r["split"], r["seed"])] for r in mine
+                              if r["setup"] == setup and (r["split"], r["seed"]) in by_run])
+            spread = f" ± {gains.std(ddof=1):.3f}" if len(gains) > 1 else ""
+            print(f"{dataset:<10}{setup} - default, paired by split and seed: {gains.mean():+.3f}{spread} macro-F1 "
+                  f"({len(gains)} pairs)")
         default = np.mean([r["macro_f1"] for r in mine if r["setup"] == "default"])
         report = [r for r in mine if r["setup"] == "default"]
         if best_single is None:  # the default had no parts here (auto chose SetFit)
@@ -150,7 +177,12 @@ def main() -> None:
     parser.add_argument("--eval-size", type=int, default=None, help="a stratified sample of each test split")
     parser.add_argument("--also", type=lambda s: [m for m in s.split(",") if m], default=[],
                         help="models also fine-tuned alone (minilm, multilingual, a folder)")
+    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                        help="training seeds, comma-separated (default: --seed); the splits stay those of --seed")
+    parser.add_argument("--lever", type=lever, action="append", default=[], metavar="NAME:KEY=VALUE[;KEY=VALUE]",
+                        help="the default with these settings (as train --set), one more row per seed")
     args = parser.parse_args()
+    args.seeds = args.seeds or [args.seed]
     logging.basicConfig(level=logging.WARNING)
     print(f"machine: {machine()}; torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}", flush=True)
     rows = []
