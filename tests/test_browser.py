@@ -507,6 +507,44 @@ def test_excel_in_gives_excel_back_with_your_corrections_kept_for_training(page,
     assert text not in LabelStore(labels_db).labelled_frame()["text"].tolist()
 
 
+def test_the_report_of_an_uploaded_file_draws_its_charts_in_a_frame_that_loads_nothing(page, server, tmp_path):
+    """Upload the demo shop file, build its report: the page posts it into a sandboxed frame whose own policy runs
+    plotly.js inlined and fetches nothing (the `page` fixture fails on any request that leaves this server)."""
+    from samiksha.demo import demo_data_dir
+
+    kurti = "Indigo Cotton Kurti"
+    label_file(page, server, demo_data_dir() / "shop.csv")
+    assert page.locator("#report-where").is_visible() and page.locator("#report-frame").is_hidden()
+    assert page.locator("#report-title").inner_text() == "Report of shop.csv: by product and month"
+    page.click("#report-build")
+    page.locator("#report-status.ok", has_text="The report of shop.csv is shown below").wait_for(timeout=60_000)
+    report = page.frame_locator("#report-frame")
+    charts = report.locator(".js-plotly-plot")
+    charts.last.locator(".main-svg").first.wait_for()
+    assert charts.count() == 10  # overall, sentiment and aspects of each of the 4 products, ratings
+    assert report.locator("#chart-overall .barlayer .point").count() == 36  # 12 months x 3 labels
+    assert report.locator("h1").inner_text() == "What customers say: shop.csv"
+    sections = report.locator("section.product")
+    assert sections.count() == 4
+    report.locator("#product-filter").select_option(kurti)  # the report's own filter works in the frame
+    shown = [sections.nth(i).get_attribute("data-product") for i in range(4) if sections.nth(i).is_visible()]
+    assert shown == [kurti]
+    report.locator("#chart-overall").hover()
+    buttons = report.locator("#chart-overall .modebar-btn")
+    assert "Share chart..." not in buttons.evaluate_all("all => all.map(b => b.dataset.title)")  # to Plotly Cloud
+    with page.expect_download() as download:  # the charts' own button may save a PNG from the sandbox
+        report.locator("#chart-overall .modebar-btn[data-title='Download plot as a PNG']").click()
+    assert download.value.suggested_filename.endswith(".png")
+    with page.expect_download() as download:
+        page.click("#report-download")
+    assert download.value.suggested_filename == "shop.report.html"
+    download.value.save_as(tmp_path / "report.html")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").count('class="plotly-graph-div"') == 10
+
+    label_pasted(page, server, ["mast product"])  # pasted text has no file to report on
+    assert page.locator("#report").is_hidden() and page.locator("#report-where").is_hidden()
+
+
 def take_screenshot(model_dir: str, target: str, phone: str | None = None) -> None:
     """Label the bundled demo test reviews in a real browser; save the page at desktop (and phone) width."""
     from samiksha.serve import create_app

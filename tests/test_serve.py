@@ -17,6 +17,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from typer.testing import CliRunner
 
 from samiksha import web
+from samiksha.demo import demo_data_dir
 from samiksha.predict import Classifier
 from samiksha.serve import UPLOADS, create_app
 
@@ -452,8 +453,9 @@ def test_a_server_without_a_label_store_says_how_to_get_one(client):
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))
-def test_openapi_fuzzing_finds_no_server_error(app, mode):
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+def test_openapi_fuzzing_finds_no_server_error(trained_tiny, mode):
+    # an app of its own: schemathesis runs the app's lifespan, whose end stops the shared app's model thread
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(trained_tiny, **LIMITS))
 
     @given(case=schema.as_strategy(generation_mode=mode))
     @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -539,3 +541,70 @@ def test_the_pages_file_picker_offers_every_format_the_api_takes():
 
     accept = re.search(r'id="file" type="file" accept="([^"]+)"', (STATIC / "index.html").read_text(encoding="utf-8"))
     assert sorted(accept.group(1).split(",")) == sorted(UPLOADS)
+
+
+def report(client, name: str, content: bytes, **form):
+    return client.post("/v1/report", files={"file": (name, content)}, data=form)
+
+
+SHOP = demo_data_dir() / "shop.csv"  # 192 reviews: 4 products, 12 months of 2025, star ratings
+
+
+def test_the_report_of_an_upload_is_samiksha_reports_page(client, tmp_path, monkeypatch):
+    import tempfile
+
+    from plotly.offline import get_plotlyjs
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    response = report(client, "my shop.csv", SHOP.read_bytes())
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="my_shop.report.html"'
+    assert response.headers["x-samiksha-notice"].startswith("52 text(s) longer than 50 characters")
+    page = response.text
+    shop = pd.read_csv(SHOP)
+    for product in shop["product"].unique():  # a section of its own, in the product filter
+        assert f"<option value='{product}'>{product}</option>" in page
+    for month in pd.to_datetime(shop["date"]).dt.strftime("%b %Y").unique():  # by month, as the dates span a year
+        assert f'"{month}\\u003cbr\\u003en=16"' in page  # a tick of the sentiment chart: 16 reviews a month
+    assert "192 reviews (01 Jan 2025 to" in page and "Labelled by tiny-model (" in page
+    assert "Rating against text" in page and "The labelled table" not in page  # no CSV beside it here
+    rest = page.replace(get_plotlyjs(), "")  # plotly.js inlined: the page opens offline
+    assert get_plotlyjs() in page and "src=" not in rest and "http" not in rest
+    assert list(tmp_path.iterdir()) == []  # built in memory
+
+
+def test_the_report_finds_or_is_told_the_columns(client):
+    content = b"feedback,sold_on,sku\nmast hai,2025-01-03,A1\nbekaar,2025-01-09,B2\n"
+    page = report(client, "r.csv", content, text_column="feedback", date_column="sold_on").text
+    assert "2 reviews (03 Jan 2025 to 09 Jan 2025, by week)" in page and "<option value='A1'>" in page
+    assert "The file has no rating column" in page
+
+
+@pytest.mark.parametrize(("name", "content", "form", "status", "words"), [
+    ("r.csv", b"id,x\n1,2\n", {}, 422, ["r.csv: no text column found", "the text_column field"]),
+    ("r.csv", b"text,date\nmast,2025-01-01\n", {"product_column": "sku"}, 422, ["has no product column 'sku'"]),
+    ("r.csv", b"text,date\nmast,2025-01-01\n", {"date_column": "text"}, 422,
+     ["one column is used for two roles", "name them with text_column, date_column, product_column"]),
+    ("r.csv", b"text,date\n", {}, 422, ["r.csv: has no rows"]),
+    ("r.exe", b"text\nmast\n", {}, 415, ["unsupported file type '.exe'"]),
+    ("r.csv", b"text\n" + b"mast product hai\n" * 1300, {}, 413, ["20,000 bytes"]),
+    ("r.parquet", b"\xff not parquet", {}, 400, ["r.parquet"]),
+])
+def test_a_bad_upload_gets_a_one_line_error_and_no_report(client, name, content, form, status, words):
+    assert_error(report(client, name, content, **form), status, *words)
+
+
+def test_the_report_keeps_the_servers_bounds(few_rows, keyed, tmp_path):
+    assert_error(report(few_rows, "r.csv", _rows_file(tmp_path, ".csv", 51)), 413, "at most 50 rows per file")
+    assert_error(report(keyed, "r.csv", b"text\nmast\n"), 401, "X-API-Key")
+    response = keyed.post("/v1/report", files={"file": ("r.csv", b"text\nmast\n")}, headers={"X-API-Key": "s3cret"})
+    assert response.status_code == 200 and "1 reviews" in response.text
+
+
+def test_the_report_frame_runs_inline_scripts_in_a_sandbox_that_loads_nothing(client):
+    frame = client.get("/report-frame")
+    policy = frame.headers["content-security-policy"]
+    assert frame.status_code == 200 and "<script>" in frame.text and "http" not in frame.text
+    assert "default-src 'none'" in policy and "script-src 'unsafe-inline'" in policy
+    assert "sandbox allow-scripts allow-downloads" in policy and "frame-ancestors 'self'" in policy

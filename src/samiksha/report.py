@@ -13,7 +13,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,42 +217,53 @@ def rating_mismatches(data: ReportData) -> dict[str, pd.DataFrame]:
 def label_reviews(finder, source: str | Path, csv_path: str | Path, columns: dict[str, str | None] | None = None,
                   batch_size: int = 64, chunk_rows: int = 10_000,
                   progress: Callable[[float], None] | None = None) -> ReportData:
-    """Label every review of ``source`` and find its aspects, chunk by chunk, writing the labelled table (every
-    input column, label, score, probabilities, aspects) to ``csv_path``; returns the compact rows."""
+    """Label every review of the file ``source`` and find its aspects, chunk by chunk, writing the labelled table
+    (every input column, label, score, probabilities, aspects) to ``csv_path``; returns the compact rows."""
     from .data import iter_table
-    from .predict import label_frame
     from .storage import TableWriter
+
+    with TableWriter(csv_path) as writer:  # a failure leaves no labelled table behind
+        return label_chunks(finder, iter_table(source, chunk_rows), source, columns, batch_size, progress, writer.write)
+
+
+def label_chunks(finder, chunks: Iterable[pd.DataFrame], source: object, columns: dict[str, str | None] | None = None,
+                 batch_size: int = 64, progress: Callable[[float], None] | None = None,
+                 write: Callable[[pd.DataFrame], None] | None = None) -> ReportData:
+    """Label the reviews of ``chunks`` (the tables of one file, ``source``) and find their aspects; ``write`` gets
+    each chunk's labelled table (every input column, label, score, probabilities, aspects). Returns the compact
+    rows; a file without rows is refused."""
+    from .predict import label_frame
 
     classifier = finder.classifier
     found: Columns | None = None
     compact: list[pd.DataFrame] = []
     unparsed = 0
-    with TableWriter(csv_path) as writer:
-        for chunk in iter_table(source, chunk_rows):
-            if found is None:
-                found = find_columns(list(chunk.columns), source, **(columns or {}))
-            texts = chunk[found.text].astype(str).tolist()
-            aspects, proba = finder.find_with_proba(texts, batch_size, progress)
+    for chunk in chunks:
+        if found is None:
+            found = find_columns(list(chunk.columns), source, **(columns or {}))
+        texts = chunk[found.text].astype(str).tolist()
+        aspects, proba = finder.find_with_proba(texts, batch_size, progress)
+        if write is not None:
             out = label_frame(classifier, chunk, found.text, source, proba=proba)
             name = "predicted_aspects" if "aspects" in out.columns else "aspects"
             out[name] = [json.dumps([a.to_dict() for a in row], ensure_ascii=False) for row in aspects]
-            writer.write(out)
-            best = proba.argmax(axis=1)
-            dates = parse_dates(chunk[found.date]) if found.date else pd.Series(pd.NaT, index=chunk.index)
-            if found.date:
-                unparsed += int(dates.isna().sum())
-            compact.append(pd.DataFrame({
-                "text": texts,
-                "date": dates.to_numpy(),
-                "product": chunk[found.product].astype(str).str.strip().replace("", "(no product)").to_numpy()
-                if found.product else ALL,
-                "rating": parse_ratings(chunk[found.rating]).to_numpy() if found.rating else np.nan,
-                "label": [classifier.labels[i] for i in best],
-                "score": proba[np.arange(len(best)), best],
-                "aspects": [[(a.aspect, a.sentiment) for a in row] for row in aspects],
-            }))
-        if not sum(map(len, compact)):
-            raise DataError(source, "has no reviews")  # and the labelled table is not left behind
+            write(out)
+        best = proba.argmax(axis=1)
+        dates = parse_dates(chunk[found.date]) if found.date else pd.Series(pd.NaT, index=chunk.index)
+        if found.date:
+            unparsed += int(dates.isna().sum())
+        compact.append(pd.DataFrame({
+            "text": texts,
+            "date": dates.to_numpy(),
+            "product": chunk[found.product].astype(str).str.strip().replace("", "(no product)").to_numpy()
+            if found.product else ALL,
+            "rating": parse_ratings(chunk[found.rating]).to_numpy() if found.rating else np.nan,
+            "label": [classifier.labels[i] for i in best],
+            "score": proba[np.arange(len(best)), best],
+            "aspects": [[(a.aspect, a.sentiment) for a in row] for row in aspects],
+        }))
+    if not sum(map(len, compact)):
+        raise DataError(source, "has no reviews")
     rows = pd.concat(compact, ignore_index=True)
     rows["date"] = pd.to_datetime(rows["date"])
     return ReportData(rows, list(classifier.labels), found, Path(str(source)).name, unparsed_dates=unparsed)
@@ -287,10 +298,12 @@ def pick_examples(data: ReportData, trend: pd.DataFrame, n: int = 3) -> dict[str
     return picked
 
 
-def explain_rows(classifier, data: ReportData, rows: Sequence[int]) -> dict[int, list[tuple[str, float]]]:
-    """Each row's words and their weight toward its label (occlusion, as `samiksha explain`)."""
+def explain_rows(explain: Callable[[list[str]], list], data: ReportData,
+                 rows: Sequence[int]) -> dict[int, list[tuple[str, float]]]:
+    """Each row's words and their weight toward its label; ``explain`` is `Classifier.explain` (occlusion, as
+    `samiksha explain`) or the same over another model runner."""
     unique = sorted(set(rows))
-    explanations = classifier.explain(data.rows.loc[unique, "text"].tolist()) if unique else []
+    explanations = explain(data.rows.loc[unique, "text"].tolist()) if unique else []
     return {row: e.words for row, e in zip(unique, explanations)}
 
 
@@ -479,30 +492,33 @@ def _slug(text: str, k: int) -> str:
 
 @dataclass
 class Report:
-    """What `build_report` wrote and the tables behind its charts."""
+    """The report page, the tables behind its charts, and the files written (none when only the page was made)."""
 
-    html: Path
-    csv: Path
-    pngs: list[Path]
+    page: str
     data: ReportData
     sentiment: pd.DataFrame
     aspects: pd.DataFrame
     trend: pd.DataFrame
     rises: pd.DataFrame
     ratings: pd.DataFrame | None
+    pngs: list[Path]
+    html: Path | None = None
+    csv: Path | None = None
 
 
 def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: dict[str, list[int]],
            sentiment: pd.DataFrame, aspects: pd.DataFrame, trend: pd.DataFrame, top: pd.DataFrame,
-           ratings: pd.DataFrame | None, csv_name: str, png_dir: Path | None) -> tuple[str, list[Path]]:
-    """The report page (one self-contained HTML string) and the PNGs written."""
+           ratings: pd.DataFrame | None, csv_name: str | None, png_dir: Path | None) -> tuple[str, list[Path]]:
+    """The report page (one self-contained HTML string) and the PNGs written. ``csv_name``: the labelled table
+    beside the page (None: there is none)."""
     from plotly.offline import get_plotlyjs
 
     unit = data.unit
     by = "" if unit == "all" else f", by {unit}"
     figures: list[tuple[str, object]] = []  # (name, figure) in page order, for the PNGs
     pngs: list[Path] = []
-    config = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
+    config = {"displaylogo": False, "responsive": True, "plotlyServerURL": "",  # no "Share chart" upload
+              "modeBarButtonsToRemove": ["sendDataToCloud", "sendChartToCloud"]}
 
     def chart(name: str, figure) -> str:
         figures.append((name, figure))
@@ -526,9 +542,10 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
     elif data.unparsed_dates:
         summary.append(f"{data.unparsed_dates} rows have no readable date and are left out of the charts over time.")
 
+    table = "" if csv_name is None else (f" The labelled table: <a href='{html.escape(csv_name)}'>"
+                                         f"{html.escape(csv_name)}</a>.")
     body = [f"<header><h1>What customers say: {html.escape(data.source)}</h1>"
-            f"<p class='muted'>Labelled by {html.escape(data.model)}. The labelled table: "
-            f"<a href='{html.escape(csv_name)}'>{html.escape(csv_name)}</a>.</p>"
+            f"<p class='muted'>Labelled by {html.escape(data.model)}.{table}</p>"
             f"<ul class='summary card'>{''.join(f'<li>{s}</li>' for s in summary)}</ul></header><main>"]
     overall_table = sentiment[sentiment["product"] == ALL]
     body.append("<h2 id='overall'>Sentiment over time</h2><div class='card'>"
@@ -541,8 +558,9 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
                     f"<option value=''>all products</option>{options}</select></label></div>")
         more = data.rows["product"].nunique() - len(data.products)
         if more > 0:
+            where = "the labelled table" if csv_name is None else html.escape(csv_name)
             body.append(f"<p class='muted'>The {len(data.products)} most reviewed products; {more} more are in "
-                        f"{html.escape(csv_name)}.</p>")
+                        f"{where}.</p>")
         slugs: set[str] = set()
         for k, product in enumerate(data.products):
             slug = _slug(product, k)
@@ -602,6 +620,28 @@ def render(data: ReportData, words: dict[int, list[tuple[str, float]]], picked: 
     return page, pngs
 
 
+def describe_model(name: str, base: str | None) -> str:
+    """Who labelled the reviews, as the report's header says it: 'folder (base model or method)'."""
+    return " ".join(filter(None, [name, f"({base})" if base and name else base])) or "the model"
+
+
+def compose(data: ReportData, explain: Callable[[list[str]], list], aspect_names: Sequence[str], examples: int = 3,
+            csv_name: str | None = None, png_dir: Path | None = None) -> Report:
+    """The report of labelled rows: the tables behind the charts, the example reviews explained by ``explain``
+    (`explain_rows`) and the page; with ``png_dir``, a PNG of each chart written there."""
+    sentiment = sentiment_table(data)
+    aspect_rows = aspect_table(data)
+    trend = aspect_trend(data, aspect_names)
+    top = rises(trend)
+    ratings = rating_table(data) if data.columns.rating else None
+    picked = pick_examples(data, trend, examples)
+    log.info("explaining %d example reviews", len({r for rows in picked.values() for r in rows}))
+    words = explain_rows(explain, data, [r for rows in picked.values() for r in rows])
+    log.info("drawing the charts")
+    page, pngs = render(data, words, picked, sentiment, aspect_rows, trend, top, ratings, csv_name, png_dir)
+    return Report(page, data, sentiment, aspect_rows, trend, top, ratings, pngs)
+
+
 def build_report(classifier, source: str | Path, output: str | Path, columns: dict[str, str | None] | None = None,
                  examples: int = 3, png: bool = True, batch_size: int = 64, chunk_rows: int = 10_000,
                  progress: Callable[[float], None] | None = None, aspects=None, model_name: str = "") -> Report:
@@ -618,17 +658,8 @@ def build_report(classifier, source: str | Path, output: str | Path, columns: di
     refuse_overwriting_inputs([source], [output, csv_path])
     finder = AspectFinder(classifier, aspects or DEFAULT_ASPECTS)
     data = label_reviews(finder, source, csv_path, columns, batch_size, chunk_rows, progress)
-    base = classifier.meta.get("base_model") or classifier.meta.get("method")
-    data.model = " ".join(filter(None, [model_name, f"({base})" if base and model_name else base])) or "the model"
-    sentiment = sentiment_table(data)
-    aspect_rows = aspect_table(data)
-    trend = aspect_trend(data, finder.names)
-    top = rises(trend)
-    ratings = rating_table(data) if data.columns.rating else None
-    picked = pick_examples(data, trend, examples)
-    log.info("explaining %d example reviews", len({r for rows in picked.values() for r in rows}))
-    words = explain_rows(classifier, data, [r for rows in picked.values() for r in rows])
-    log.info("drawing the charts")
-    page, pngs = render(data, words, picked, sentiment, aspect_rows, trend, top, ratings, csv_path.name, png_dir)
-    write_text(output, page)
-    return Report(output, csv_path, pngs, data, sentiment, aspect_rows, trend, top, ratings)
+    data.model = describe_model(model_name, classifier.meta.get("base_model") or classifier.meta.get("method"))
+    report = compose(data, classifier.explain, finder.names, examples, csv_path.name, png_dir)
+    write_text(output, report.page)
+    report.html, report.csv = output, csv_path
+    return report

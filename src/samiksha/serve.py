@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -58,6 +58,26 @@ CONTEXT_COLUMNS = {  # columns of an uploaded file that the page shows beside ea
     "date": ("date", "review_date", "reviewed_on", "reviewed_at", "created_at", "created", "time", "timestamp"),
     "stars": ("stars", "star", "rating", "ratings", "star_rating", "review_rating", "overall"),
 }
+
+# The page shows a report (which has inline scripts: plotly.js and its charts) in a frame of its own: the page posts
+# the report's HTML to this stub, which writes it into itself. Its policy lets inline scripts run and nothing load
+# (no network), and sandboxes it (an origin of its own: it cannot reach the page, its API key or this server's API;
+# it may save files, as the charts' own "download as PNG" button does).
+REPORT_FRAME = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Report</title></head><body>
+<script>
+"use strict";
+window.addEventListener("message", (event) => {
+  if (event.source !== window.parent || event.origin !== location.origin || typeof event.data !== "string") return;
+  document.open();
+  document.write(event.data);
+  document.close();
+}, { once: true });
+</script></body></html>"""
+REPORT_FRAME_HEADERS = {"Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
+                                                   "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+                                                   "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
+                                                   "sandbox allow-scripts allow-downloads",
+                        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 @dataclass(frozen=True)
@@ -372,25 +392,39 @@ def safe_filename(name: str | None) -> tuple[str, str]:
     return stem or "reviews", suffix
 
 
+def read_upload(raw: bytes, name: str, suffix: str, max_rows: int):
+    """An uploaded file as a table of string cells: at most ``max_rows`` rows are decoded (413 beyond)."""
+    from .data import read_bounded
+    from .formats import TooManyRows
+
+    try:
+        return read_bounded(io.BytesIO(raw), READERS[suffix].name, max_rows, name)
+    except TooManyRows as err:
+        raise HTTPException(413, f"{err}; this server labels at most {max_rows:,} rows per file") from None
+
+
+def form_fields(message: str) -> str:
+    """The command-line options an error names ('--text-column') as the upload form's fields ('the text_column
+    field', or 'text_column, date_column, ...' for several)."""
+    several = len(re.findall(r"--\w+-column", message)) > 1
+    return re.sub(r"--(\w+)-column", r"\1_column" if several else r"the \1_column field", message)
+
+
 def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_column: str | None,
                  out_suffix: str | None, max_rows: int, *, cancel: threading.Event):
     """Label an uploaded file: (labelled frame, text column, cut texts, labelled file bytes or None).
 
     At most ``max_rows`` rows are decoded (413 beyond); labelling stops with `Cancelled` once ``cancel`` is set.
     """
-    from .data import TEXT_COLUMNS, find_column, read_bounded
-    from .formats import TooManyRows
+    from .data import TEXT_COLUMNS, find_column
     from .predict import label_frame
     from .storage import write_table
 
-    try:
-        frame = read_bounded(io.BytesIO(raw), READERS[suffix].name, max_rows, name)
-    except TooManyRows as err:
-        raise HTTPException(413, f"{err}; this server labels at most {max_rows:,} rows per file") from None
+    frame = read_upload(raw, name, suffix, max_rows)
     try:
         column = find_column(frame, text_column or None, TEXT_COLUMNS, "text", name)
     except SamikshaError as err:
-        raise HTTPException(422, str(err).replace("--text-column", "the text_column field")) from None
+        raise HTTPException(422, form_fields(str(err))) from None
     if frame.empty:
         raise HTTPException(422, f"{name}: has no rows to label")
     cut = int(frame[column].astype(str).str.len().gt(batcher.max_chars).sum())
@@ -401,6 +435,33 @@ def label_upload(batcher: Batcher, raw: bytes, name: str, suffix: str, text_colu
         target = Path(folder) / f"labelled{out_suffix}"
         write_table(labelled, target)
         return labelled, column, cut, target.read_bytes()
+
+
+def report_upload(batcher: Batcher, aspects: list, model: str, raw: bytes, name: str, suffix: str,
+                  columns: dict[str, str | None], max_rows: int, *, cancel: threading.Event) -> tuple[str, int]:
+    """`samiksha report`'s page for an uploaded file, built in memory (no PNGs, no files): (the page, cut texts).
+
+    Columns are found as the report finds them (``columns`` names them); texts are cut to the server's
+    max_text_chars; at most ``max_rows`` rows (413 beyond); stops with `Cancelled` once ``cancel`` is set."""
+    from .aspects import AspectFinder
+    from .explain import occlusion
+    from .report import compose, find_columns, label_chunks
+
+    frame = read_upload(raw, name, suffix, max_rows)
+    try:
+        found = find_columns(list(frame.columns), name, **columns)
+    except SamikshaError as err:
+        raise HTTPException(422, form_fields(str(err))) from None
+    if frame.empty:
+        raise HTTPException(422, f"{name}: has no rows to label")
+    texts = frame[found.text].astype(str)
+    cut = int(texts.str.len().gt(batcher.max_chars).sum())
+    frame[found.text] = [cut_text(t, batcher.max_chars) for t in texts]
+    model_runner = batcher.watched(cancel)
+    finder = AspectFinder(model_runner, aspects)
+    data = label_chunks(finder, [frame], name, asdict(found), batcher.max_batch)
+    data.model = model
+    return compose(data, lambda rows: occlusion(model_runner, rows, batcher.max_batch), finder.names).page, cut
 
 
 def _json_rows(frame) -> list[list]:
@@ -462,7 +523,10 @@ class Corrections:
 
 def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None, finder,
          store: Corrections | None) -> APIRouter:
+    from .report import describe_model
+
     api = APIRouter(prefix="/v1", tags=["api"], dependencies=[Depends(_key_check(api_key))] if api_key else [])
+    labelled_by = describe_model(info.name, info.base_model or info.method)  # who labelled, as the report says it
 
     def checked(texts: list[str], most: int) -> list[str]:
         """The request's texts as the model reads them; 422 for none, 413 for more than ``most``."""
@@ -474,6 +538,17 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
 
     def notices(texts: list[str]) -> list[str]:
         return cut_notices(sum(len(t) > limits.max_text_chars for t in texts), limits.max_text_chars)
+
+    async def uploaded(file: UploadFile) -> tuple[str, str, bytes]:
+        """(stem, suffix, bytes) of an uploaded file; 415 for a type no reader takes, 413 when too large."""
+        stem, suffix = safe_filename(file.filename)
+        if suffix not in UPLOADS:
+            raise HTTPException(415, f"unsupported file type '{suffix or 'none'}': upload one of "
+                                     f"{', '.join(UPLOADS)}")
+        raw = await file.read()  # at most max_upload_bytes + FORM_OVERHEAD: BodyLimit saw to that
+        if len(raw) > limits.max_upload_bytes:
+            raise HTTPException(413, f"the file is larger than {limits.max_upload_bytes:,} bytes")
+        return stem, suffix, raw
 
     @api.post("/predict", response_model=PredictResponse, responses=ERRORS)
     async def predict(body: PredictRequest) -> JSONResponse:
@@ -496,13 +571,7 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
     ) -> Response:
         """Label every row of a file (at most the server's max_rows); all original columns are kept and label,
         score, prob_<label> added. Labelling stops when the client disconnects."""
-        stem, suffix = safe_filename(file.filename)
-        if suffix not in UPLOADS:
-            raise HTTPException(415, f"unsupported file type '{suffix or 'none'}': upload one of "
-                                     f"{', '.join(UPLOADS)}")
-        raw = await file.read()  # at most max_upload_bytes + FORM_OVERHEAD: BodyLimit saw to that
-        if len(raw) > limits.max_upload_bytes:
-            raise HTTPException(413, f"the file is larger than {limits.max_upload_bytes:,} bytes")
+        stem, suffix, raw = await uploaded(file)
         out_suffix = None if output == "json" else UPLOADS[suffix] if output == "same" else f".{output}"
         frame, column, cut, data = await run_watched(
             request, label_upload, batcher, raw, f"{stem}{suffix}", suffix, text_column, out_suffix, limits.max_rows)
@@ -518,6 +587,33 @@ def _api(batcher: Batcher, info: ModelInfo, limits: Limits, api_key: str | None,
         if notices:
             headers["X-Samiksha-Notice"] = notices[0]
         return Response(data, media_type=MEDIA_TYPES[out_suffix], headers=headers)
+
+    @api.post("/report", response_class=Response, responses={
+        **ERRORS, 200: {"content": {"text/html": {}}, "description": "The report: one HTML file that opens offline "
+                                                                     "(plotly.js inlined)."}})
+    async def report(
+        request: Request,
+        file: Annotated[UploadFile, File(description=f"A table of reviews: {', '.join(UPLOADS)} (text in UTF-8).")],
+        text_column: Annotated[str | None, Form(description="Review text column (default: found by name).")] = None,
+        date_column: Annotated[str | None, Form(description="Date column (default: found by name: date, "
+                                                            "review_date, created_at, ...).")] = None,
+        product_column: Annotated[str | None, Form(description="Product column (default: found by name: product, "
+                                                               "product_name, item, sku, ...).")] = None,
+        rating_column: Annotated[str | None, Form(description="Star rating column, 1-5 (default: found by name: "
+                                                              "rating, stars, ...).")] = None,
+    ) -> Response:
+        """`samiksha report` for a file (at most the server's max_rows rows): sentiment by period and product,
+        aspects and what rose most, example reviews with the words that drove their label, and star ratings against
+        the text, as one self-contained HTML page. Building it stops when the client disconnects."""
+        stem, suffix, raw = await uploaded(file)
+        columns = {"text": text_column or None, "date": date_column or None, "product": product_column or None,
+                   "rating": rating_column or None}
+        page, cut = await run_watched(request, report_upload, batcher, finder.aspects, labelled_by, raw,
+                                      f"{stem}{suffix}", suffix, columns, limits.max_rows)
+        headers = {**attachment(f"{stem}.report.html"), "X-Content-Type-Options": "nosniff"}
+        if cut:
+            headers["X-Samiksha-Notice"] = cut_notices(cut, limits.max_text_chars)[0]
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
 
     @api.post("/explain", response_model=ExplainResponse, responses=ERRORS)
     async def explain(body: ExplainRequest) -> JSONResponse:
@@ -641,12 +737,17 @@ def create_app(model_dir: str | Path, *, api_key: str | None = None, max_texts: 
     app.add_middleware(BodyLimit, default=FORM_OVERHEAD, limits={
         "/v1/predict": limits.json_body_bytes, "/v1/explain": limits.json_body_bytes,
         "/v1/aspects": limits.json_body_bytes, "/v1/predict/file": max_upload_bytes + FORM_OVERHEAD,
+        "/v1/report": max_upload_bytes + FORM_OVERHEAD,
         "/v1/labels": 6 * max_text_chars + FORM_OVERHEAD, "/v1/table": 4 * max_upload_bytes + FORM_OVERHEAD})
 
     @app.get("/health", response_model=Health, tags=["health"])
     async def health() -> Health:
         """Liveness, and whether /v1/* needs an X-API-Key header."""
         return Health(status="ok", api_key_required=api_key is not None)
+
+    @app.get("/report-frame", include_in_schema=False)
+    async def report_frame() -> HTMLResponse:
+        return HTMLResponse(REPORT_FRAME, headers=REPORT_FRAME_HEADERS)
 
     add_pages(app, "index.html", "Samiksha API")
     return app

@@ -24,6 +24,9 @@
     // open: the row whose explanation is shown (or null); explained: row -> explanation (or its pending promise)
     open: null, explained: new Map(),
     generation: 0,               // bumped by every new result set, so late answers for an old one are dropped
+    // upload: the labelled file and its text column as typed (null for pasted text), sent again for its report;
+    // report: the built report ({ blob, name }) or null
+    upload: null, report: null,
   };
 
   // --- talking to the API ---------------------------------------------------
@@ -56,7 +59,7 @@
     }
     const disposition = response.headers.get("Content-Disposition") || "";
     const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "reviews";
-    return { blob: await response.blob(), name };
+    return { blob: await response.blob(), name, notice: response.headers.get("X-Samiksha-Notice") };
   }
 
   function setStatus(message, kind = "") {
@@ -209,7 +212,7 @@
       }
       const columns = ["text", "label", "score", ...state.labels.map((l) => `prob_${l}`)];
       showResults({ name: "reviews", suffix: "", columns, rows, textColumn: "text", notices, source: "pasted text",
-        context: {} });
+        context: {}, upload: null });
     } catch (error) {
       setStatus(error.message, "error");
     } finally {
@@ -238,7 +241,8 @@
       state.labels = table.labels;
       showResults({ name: table.file.replace(/\.[^.]+$/, ""), suffix: (table.file.match(/\.[^.]+$/) || [""])[0],
         columns: table.columns, rows: table.rows, textColumn: table.text_column, notices: table.notices,
-        source: `${table.file}, column ${table.text_column}`, context: table.context });
+        source: `${table.file}, column ${table.text_column}`, context: table.context,
+        upload: { file, column, name: table.file } });
     } catch (error) {
       setStatus(error.message, "error");
     } finally {
@@ -246,7 +250,7 @@
     }
   }
 
-  function showResults({ name, suffix, columns, rows, textColumn, notices, source, context }) {
+  function showResults({ name, suffix, columns, rows, textColumn, notices, source, context, upload }) {
     // The server adds label, score and one prob_ column per label at the end (prefixed if the file had them).
     state.name = name;
     state.suffix = suffix;
@@ -273,6 +277,7 @@
     $("#download").textContent = `Download predictions (${downloadFormat().name})`;
     $("#notices").replaceChildren(...notices.map((n) => el("li", { text: n })));
     ["#negatives", "#summary", "#aspects", "#all"].forEach((id) => { $(id).hidden = false; });
+    resetReport(upload);
     drawChart();
     drawNegatives();
     drawFilters();
@@ -787,11 +792,86 @@
         return;
       }
     }
+    save(blob, name);
+  }
+
+  function save(blob, name) {
     const link = el("a", { href: URL.createObjectURL(blob), download: name });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }
+
+  // --- the report: `samiksha report` for the uploaded file, built by the server -------------------------------
+  // The report is one HTML page with inline scripts (plotly.js and its charts), which this page's policy does not
+  // run. It is shown in a sandboxed frame served with a policy of its own (inline scripts, nothing loaded from
+  // anywhere): the frame loads /report-frame, then this page posts the report's HTML to it.
+
+  function resetReport(upload) {
+    state.upload = upload;
+    state.report = null;
+    $("#report").hidden = !upload;
+    $("#report-where").hidden = !upload;
+    $("#report-file").textContent = upload ? upload.name : "the file";
+    $("#report-build").textContent = "Build the report";
+    $("#report-build").disabled = false;
+    $("#report-download").hidden = true;
+    $("#report-status").textContent = "";
+    $("#report-status").className = "status";
+    const frame = $("#report-frame");
+    frame.hidden = true;
+    frame.removeAttribute("src");
+  }
+
+  function reportStatus(message, kind = "") {
+    $("#report-status").textContent = message;
+    $("#report-status").className = `status ${kind}`;
+  }
+
+  async function buildReport() {
+    const { upload, generation } = state;
+    if (!upload) return;
+    const form = new FormData();
+    form.append("file", upload.file);
+    if (upload.column) form.append("text_column", upload.column);
+    $("#report-build").disabled = true;
+    reportStatus(`Building the report of ${upload.name}…`);
+    let report;
+    try {
+      report = await apiFile("/v1/report", { method: "POST", body: form });
+    } catch (error) {
+      if (generation === state.generation) {
+        reportStatus(`Could not build the report: ${error.message}`, "error");
+        $("#report-build").disabled = false;
+      }
+      return;
+    }
+    if (generation !== state.generation) return;
+    state.report = report;
+    await showReport(await report.blob.text());
+    if (generation !== state.generation) return;
+    $("#report-build").textContent = "Build it again";
+    $("#report-build").disabled = false;
+    $("#report-download").hidden = false;
+    reportStatus(`The report of ${upload.name} is shown below; download it to keep it (${report.name}, one ` +
+      "file that opens offline in any browser)." + (report.notice ? ` ${report.notice}.` : ""), "ok");
+  }
+
+  function showReport(html) {
+    const frame = $("#report-frame");
+    return new Promise((resolve) => {
+      frame.addEventListener("load", () => {
+        frame.contentWindow.postMessage(html, "*");   // the sandboxed frame's origin is opaque: "*" is the only way
+        resolve();
+      }, { once: true });
+      frame.hidden = false;
+      frame.src = "/report-frame";
+    });
+  }
+
+  function downloadReport() {
+    if (state.report) save(state.report.blob, state.report.name);
   }
 
   // --- wiring -----------------------------------------------------------------
@@ -800,6 +880,8 @@
     $("#paste-form").addEventListener("submit", predictPasted);
     $("#file-form").addEventListener("submit", predictFile);
     $("#download").addEventListener("click", download);
+    $("#report-build").addEventListener("click", buildReport);
+    $("#report-download").addEventListener("click", downloadReport);
     $("#negative-more").addEventListener("click", () => {
       state.filter = "negative";
       state.page = 0;
