@@ -14,14 +14,13 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, softmax
 from ..config import FREEZE_EMBEDDINGS_ABOVE, SETFIT_BELOW, TrainConfig
 from ..crossfit import best_candidate, cross_fit
-from ..data import LabelledData
 from ..distributed import BatchPlan, batch_plan, launch
 from ..errors import ModelError, SamikshaError, first_line
 from ..hf_logging import no_progress_bars, quiet_transformers
@@ -33,6 +32,9 @@ from ..normalise import saved_steps
 from ..progress import trainer_bar
 from ..storage import write_json
 from .base import Distillation, FitJob, Fitted, Method, stored_safely
+
+if TYPE_CHECKING:  # pandas (under data) loads with the first data read, not with the command line
+    from ..data import LabelledData
 
 log = logging.getLogger(__name__)
 CHECKPOINT = re.compile(r"checkpoint-\d+")  # Trainer's checkpoint folders, by global step
