@@ -1,7 +1,7 @@
 """Samiksha: fine-tune transformers to label Indian e-commerce reviews as negative, neutral or positive.
 
-The public names load on first use (PEP 562), so that `import samiksha` and the `samiksha` command start without
-pandas, scikit-learn or PyTorch; `from samiksha import Classifier, train` works as before.
+The public names and submodules load on first use (PEP 562), so that `import samiksha` and the `samiksha` command
+start without pandas, scikit-learn or PyTorch; `from samiksha import Classifier, train` works as before.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import types
 from importlib import import_module
+from importlib.util import find_spec
 
 _PUBLIC = {"Classifier": "predict", "DataError": "errors", "ModelError": "errors", "SamikshaError": "errors",
            "TrainConfig": "config", "TrainResult": "train", "audit": "audit", "distill": "distill",
@@ -19,9 +20,13 @@ __all__ = ["Classifier", "DataError", "ModelError", "SamikshaError", "TrainConfi
 
 
 def __getattr__(name: str) -> object:
-    if name not in _PUBLIC:
+    """A public name, or a submodule (`samiksha.methods` after a bare `import samiksha`), imported on first use."""
+    if name in _PUBLIC:
+        value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    elif not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+        value = import_module(f".{name}", __name__)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
     globals()[name] = value
     return value
 
