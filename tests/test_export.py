@@ -164,3 +164,12 @@ def test_onnx_backend_tokenizes_like_transformers_without_pytorch(exported):
             "c.predict(['bahut badiya']); print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_cli_predict_on_an_exported_folder_loads_no_pytorch(exported):
+    """`samiksha predict` on an exported folder loads ONNX Runtime and none of the other heavy libraries: neither
+    PyTorch nor transformers (seconds of start-up), nor pandas for reviews given on the command line."""
+    from test_startup import cli, heavy_modules_after
+
+    folder, _ = exported
+    assert heavy_modules_after(cli("predict", str(folder), "bahut badiya phone")) == ["onnxruntime"]

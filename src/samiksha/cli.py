@@ -465,7 +465,6 @@ def predict(
     trust_pickle: TrustPickle = False,
 ) -> None:
     """Label reviews given on the command line or in a file (every original column is kept)."""
-    from .data import count_rows
     from .predict import Classifier, predict_file
 
     _setup(verbose=False)
@@ -497,6 +496,8 @@ def predict(
             table.add_row(Text(text), _label(classifier.labels[row.argmax()]), f"{row.max():.2f}")
         out.print(table)
         return
+    from .data import count_rows  # pandas: only for a file
+
     with _progress(count_rows(input)) as advance:
         rows = predict_file(classifier, input, output, text_column, batch_size, chunk_rows, advance)
     if output not in (None, "-"):

@@ -7,11 +7,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from . import formats
 from .errors import SamikshaError
+
+if TYPE_CHECKING:  # pandas loads with the first table read or written, not with every command
+    import pandas as pd
+
+    from .formats import TableFile
 
 
 def _umask() -> int:
@@ -117,6 +120,8 @@ class TableWriter:
     """
 
     def __init__(self, path: str | Path | None):
+        from . import formats
+
         self.stdout = path is None or str(path) == "-"
         self.path = None if self.stdout else Path(path)
         self.suffix = ".csv" if self.stdout else self.path.suffix.lower()
@@ -124,7 +129,7 @@ class TableWriter:
         if self.suffix not in writable:
             raise SamikshaError(f"{path}: cannot write '{self.suffix}' files (use {', '.join(writable)})")
         self.tmp: Path | None = None
-        self.file: formats.TableFile | None = None
+        self.file: TableFile | None = None
         self.rows = 0
         if self.path is not None:
             self.tmp = temp_beside(self.path)

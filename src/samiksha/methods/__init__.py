@@ -18,12 +18,14 @@ import typing
 from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import TrainConfig
-from ..data import LabelledData
 from ..errors import SamikshaError, first_line
 from .base import FitJob, Fitted, Method, Targets
+
+if TYPE_CHECKING:  # pandas (under data) loads with the first data read, not with the command line
+    from ..data import LabelledData
 
 __all__ = ["AUTO", "ENTRY_POINTS", "FitJob", "Fitted", "Method", "alias", "all_methods", "check",
            "choose", "compared", "for_folder", "get", "help_text", "names", "parse_setting", "part_names", "preset",

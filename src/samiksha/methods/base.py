@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backends import Backend
 from ..config import TrainConfig
-from ..data import LabelledData
 from ..labels import LabelSchema
+
+if TYPE_CHECKING:  # pandas (under data) loads with the first data read, not with the command line
+    from ..data import LabelledData
 
 
 class Targets:

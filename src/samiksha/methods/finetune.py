@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -20,7 +20,6 @@ from ..backends import Backend, OnnxBackend, TorchBackend, onnx_model_file, soft
 from ..checkpoints import checkpoint_state, resume_from
 from ..config import FREEZE_EMBEDDINGS_ABOVE, SETFIT_BELOW, TrainConfig
 from ..crossfit import best_candidate, cross_fit
-from ..data import LabelledData
 from ..distributed import BatchPlan, batch_plan, launch
 from ..errors import ModelError, SamikshaError, first_line
 from ..hf_logging import no_progress_bars, quiet_transformers
@@ -32,6 +31,9 @@ from ..normalise import saved_steps
 from ..progress import trainer_bar
 from ..storage import write_json
 from .base import FitJob, Fitted, Method, Targets, stored_safely
+
+if TYPE_CHECKING:  # pandas (under data) loads with the first data read, not with the command line
+    from ..data import LabelledData
 
 log = logging.getLogger(__name__)
 EPOCH_PROBA = "eval-proba.npz"  # in the checkpoint folder: each evaluation's probabilities, kept for --resume
