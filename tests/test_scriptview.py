@@ -52,13 +52,15 @@ def test_a_missing_package_is_one_clear_line(monkeypatch):
 
 def test_a_model_trained_with_the_view_predicts_the_same_through_classifier(tmp_path, tiny_bert):
     """The folder saves the step; Classifier applies it, so the same text gives the same probabilities, raw,
-    already cleaned, or through a second load."""
+    already cleaned, through a second load, or through the ONNX export."""
     import json
 
+    import numpy as np
     import pandas as pd
     from conftest import make_reviews
 
     from samiksha import Classifier, train
+    from samiksha.export import export_onnx
 
     frame = make_reviews(6)
     frame["text"] = frame["text"] + frame["label"].map({"negative": " bahut bekaar hai yaar", "neutral": " theek hai",
@@ -77,3 +79,7 @@ def test_a_model_trained_with_the_view_predicts_the_same_through_classifier(tmp_
     assert (classifier.predict_proba(raw) == first).all()
     assert (classifier.predict_proba([classifier.clean(t) for t in raw]) == first).all()
     assert (Classifier.load(out).predict_proba(raw) == first).all()
+    export_onnx(out, quantize="none")
+    onnx = Classifier.load(out, backend="onnx")
+    assert onnx.clean.steps == ("unicode", "script_view")
+    np.testing.assert_allclose(onnx.predict_proba(raw), first, atol=1e-4)
