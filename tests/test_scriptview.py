@@ -11,7 +11,6 @@ from samiksha.errors import SamikshaError
 from samiksha.normalise import normaliser
 from samiksha.scriptview import SEPARATOR
 
-pytest.importorskip("dhvani", reason="the script extra")
 VIEW = normaliser(["unicode", "script_view"])
 
 
