@@ -244,7 +244,9 @@ def train(
         help="Clean texts the same way in training and prediction (--no-normalise: feed them raw).")] = True,
     clean: Annotated[Optional[str], typer.Option(
         help="The clean-up steps, comma-separated: unicode (NFC, no zero-width joiners; the default), placeholders "
-             "(@user, links), elongation (sooooo -> soo), emoji (as English words).", show_default=False)] = None,
+             "(@user, links), elongation (sooooo -> soo), emoji (as English words), script_view (the review also in "
+             "the other script: Devanagari for Hinglish, Latin for Hindi; needs the 'script' extra).",
+        show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="One seed for split, initialisation and order.")] = None,
     class_weights: Annotated[Optional[str], typer.Option(
         help="balanced, none, or name=weight pairs such as negative=2,neutral=1.5.")] = None,

@@ -5,8 +5,11 @@
 - ``elongation``: a letter repeated three times or more is cut to two ("sooooo" -> "soo"), and runs of ! ? . too.
 - ``emoji``: emoji become their English names ("😍" -> " smiling face with heart-eyes "), which MiniLM's vocabulary
   reads; without this step every emoji is the same unknown token to it.
+- ``script_view``: the review, " | ", and the review in the other script (`scriptview`): Devanagari for Hinglish,
+  a romanisation for Devanagari. It needs the ``script`` extra (dhvani, indic-transliteration).
 
-Every step is idempotent, so cleaning a cleaned text changes nothing. The default is ``unicode`` alone.
+Cleaning a cleaned text changes nothing: every other step is idempotent, and a text that already ends in its own
+script view is recognised. The default is ``unicode`` alone.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .scripts import normalise_indic
+from .scriptview import SEPARATOR, require, script_view
 
 _URL = re.compile(r"https?\s*:?\s*//\s*\S+(?:\s*[./]\s*[^\s./]+)*|www\.\S+", re.IGNORECASE)
 _USER = re.compile(r"(?<!\w)@\s?\w+")
@@ -46,7 +50,7 @@ def squeeze_elongation(text: str) -> str:
 
 
 STEPS = {"unicode": normalise_indic, "placeholders": placeholders, "elongation": squeeze_elongation,
-         "emoji": emoji_to_words}
+         "emoji": emoji_to_words, "script_view": script_view}
 # the other steps are there to choose (`--clean`), not on by default (why: docs/decisions.md)
 DEFAULT_STEPS = ("unicode",)
 
@@ -63,10 +67,18 @@ class Normaliser:
             from .errors import SamikshaError
 
             raise SamikshaError(f"unknown text clean-up step(s) {unknown} (choose from {', '.join(STEPS)})")
+        if "script_view" in self.steps:
+            require()  # one clear line, at configuration or loading, when its packages are missing
 
     def __call__(self, text: str) -> str:
-        if not self.steps:
-            return text
+        if "script_view" in self.steps and SEPARATOR in text:
+            # a text this clean-up made already ends in its own view: clean it as it is (the other steps would
+            # change the view itself, "@उसेर" -> "@user")
+            if any(self._apply(text[:m.start()]) == text for m in re.finditer(re.escape(SEPARATOR), text)):
+                return text
+        return self._apply(text)
+
+    def _apply(self, text: str) -> str:
         for name, step in STEPS.items():
             if name in self.steps:
                 text = step(text)
