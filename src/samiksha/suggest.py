@@ -5,7 +5,9 @@ one review per cluster (the one nearest its centre), largest clusters first. Aft
 of the predicted label distribution, skipping any review too similar to one already picked in the batch, so
 "good product" and "good product!!" are not both asked. Entropy, not the smallest gap between the two top
 labels: on held-out splits of SentiMix and Flipkart (10 seeds, benchmarks/active_learning.py's protocol) the gap
-fell behind random picking on SentiMix from 300 labels on, entropy did not.
+fell behind random picking on SentiMix from 300 labels on, entropy did not. `acquire` also has two other
+strategies for after the cold start, to measure against entropy (issue 25): 'mix' (part of each batch at random)
+and 'cluster-margin' (smallest margins spread over k-means clusters of the pool).
 """
 
 from __future__ import annotations
@@ -254,9 +256,9 @@ def acquire(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[in
     """The next ``n`` rows of ``vectors`` to label, given embeddings and label ids of the rows labelled so far:
     cover the pool while some label is rare, else by ``strategy`` on a quick model's probabilities: 'entropy'
     (`least_certain`), 'mix' (`mixed`, ``share`` of them at random) or 'cluster-margin' (`cluster_margin` over
-    ``clusters``, each row's cluster, by default k-means on ``vectors``). Returns the picks, the quick model's probabilities for every row
-    (None when covering) and why each covering pick was made. Random draws are seeded by ``seed`` and the number
-    of labels, so each round draws afresh."""
+    ``clusters``, each row's cluster, by default k-means on ``vectors``). Returns the picks, the quick model's
+    probabilities for every row (None when covering) and why each covering pick was made. Random draws are seeded
+    by ``seed`` and the number of labels, so each round draws afresh."""
     _known(strategy)
     from .embeddings import quick_proba
 
@@ -345,8 +347,7 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
                      ", ".join(f"{name} {counts[name]}" for name in names), MIN_PER_CLASS)
         known_vectors = embed(known_texts, encoder) if known_texts else np.zeros((0, 1))
         pool_vectors = embed(texts, encoder)[rows]  # the whole pool, so the cache holds however the labels grow
-        picked, proba, reasons = pick_next(pool_vectors, known_vectors, known_y, len(names), n, seed,
-                                           strategy)
+        picked, proba, reasons = pick_next(pool_vectors, known_vectors, known_y, len(names), n, seed, strategy)
         source = f"a quick model trained on your {len(known_texts)} labels"
     if proba is not None:
         for i in picked:
