@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--only", default="sentimix,flipkart,audit")
     parser.add_argument("--finetune-seeds", type=int, default=3, help="fine-tunes per labelled set (0: none)")
     parser.add_argument("--finetune-sizes", default=",".join(map(str, FINETUNE_SIZES)))
+    parser.add_argument("--finetune-first-seed", type=int, default=42, help="fine-tune seeds count up from this")
     parser.add_argument("--arms", default=",".join(ARMS), help="random and strategies of suggest.acquire "
                         "('mix-0.25': the mix with a quarter at random)")
     parser.add_argument("--last", type=int, default=LAST, help="labels acquired per arm")
@@ -224,7 +225,7 @@ def main() -> None:
     wanted = args.only.split(",")
     for name, (pool, test) in pools().items():
         if name in wanted:
-            simulate(name, pool, test, args.seeds, [42 + i for i in range(args.finetune_seeds)],
+            simulate(name, pool, test, args.seeds, [args.finetune_first_seed + i for i in range(args.finetune_seeds)],
                      args.arms.split(","), args.last, [int(n) for n in args.finetune_sizes.split(",")],
                      Path(args.cache) if args.cache else None)
     if "audit" in wanted:
