@@ -2,14 +2,18 @@
 
 Active learning, simulated on real data with labels revealed only when picked. Pools: 5,000 seeded rows of
 SentiMix train (test: all 3,000 SentiMix dev tweets) and Flipkart (a seeded stratified 80/20 split: pool
-from the 80, test the 20, natural imbalance kept). Per seed, both arms start from the same 30 random labels;
-the random arm continues uniformly at random, the suggest arm with `suggest.pick_next` (the code `suggest`
-runs: cover while a class has < 5 labels, then least-certain with the near-duplicate guard), in batches of
-25 up to 530. The in-loop model is the quick one (frozen multilingual-e5 embeddings + logistic regression);
-macro-F1 on the test rows at 50, 100, 200, 300 and 500 labels (the first N labels acquired), mean and spread
-over paired seeds, and the normalised area under the learning curve (30..530 labels). Then the default recipe
-(`samiksha train`, no options) is trained on each arm's first 300 and 500 labels with three seeds (one seed's
-figure swings by several points at these sizes) and scored on the same test rows.
+from the 80, test the 20, natural imbalance kept). Per seed, every arm starts from the same 30 random labels;
+the random arm continues uniformly at random, the others with `suggest.acquire` (the code `suggest` runs: cover
+while a class has < 5 labels, then by strategy): 'entropy' (today's default: least-certain with the
+near-duplicate guard), 'mix' (half of each batch at random, the rest least-certain; 'mix-0.25': a quarter) and
+'cluster-margin' (smallest margins, round-robin over 100 k-means clusters of the pool, clustered once), in
+batches of 25 up to 530 (--last). The in-loop model is the quick one (frozen multilingual-e5 embeddings +
+logistic regression); macro-F1 on the test rows at 50, 100, 200, 300 and 500 labels (the first N labels
+acquired), mean and spread over paired seeds, each arm's paired difference to random, and the normalised area
+under the learning curve (30..530 labels). Then the default recipe (`samiksha train`, no options) is trained on
+each arm's first 300 and 500 labels with three seeds (one seed's figure swings by several points at these
+sizes) and scored on the same test rows. The pools' embeddings are kept in --cache (default: a folder in the
+temporary directory), so reruns do not embed again.
 
 Audit: 2,000 Flipkart rows with 10% of the labels flipped at random (three seeds): precision and recall of the
 top 100 and 200 rows of the audit ranking against a baseline ranking by the model's own loss (the same
@@ -17,11 +21,13 @@ logistic regression fitted on all rows, scored on the rows it trained on).
 
     python benchmarks/active_learning.py                 # everything (about 30 min on 2 cores)
     python benchmarks/active_learning.py --seeds 3 --finetune-seeds 0 --only flipkart
+    OMP_NUM_THREADS=1 python benchmarks/active_learning.py --seeds 5 --finetune-seeds 0 --last 330 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -38,15 +44,16 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 from samiksha import TrainConfig, train  # noqa: E402
 from samiksha.audit import out_of_fold_proba, rank_issues  # noqa: E402
-from samiksha.embeddings import embed, quick_proba  # noqa: E402
+from samiksha.embeddings import DEFAULT_ENCODER, embed, quick_proba  # noqa: E402
 from samiksha.evaluation import evaluate  # noqa: E402
-from samiksha.suggest import pick_next  # noqa: E402
+from samiksha.suggest import CLUSTERS_PER_PICK, RANDOM_SHARE, acquire, kmeans  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NAMES = ["negative", "neutral", "positive"]
 START, BATCH, LAST = 30, 25, 530
 CHECKPOINTS = (50, 100, 200, 300, 500)
 FINETUNE_SIZES = (300, 500)
+ARMS = ("random", "entropy", "mix", "cluster-margin")
 
 
 def pools() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
@@ -65,56 +72,78 @@ def macro_f1(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarra
     return float(f1_score(test_y, proba.argmax(1), labels=range(len(NAMES)), average="macro", zero_division=0))
 
 
-def run_arm(vectors: np.ndarray, y: np.ndarray, start: np.ndarray, arm: str, seed: int) -> list[int]:
-    """Indices of the pool in the order the arm acquires labels, up to LAST."""
+def embedded(texts: list[str], cache: Path | None) -> np.ndarray:
+    """`embed(texts)`, kept in ``cache`` (a folder) by the texts' digest, so reruns do not embed again."""
+    if cache is None:
+        return embed(texts)
+    digest = hashlib.sha256("\0".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    path = cache / f"{DEFAULT_ENCODER}-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embed(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def run_arm(vectors: np.ndarray, y: np.ndarray, start: np.ndarray, arm: str, seed: int, last: int,
+            clusters: np.ndarray) -> list[int]:
+    """Indices of the pool in the order the arm acquires labels, up to ``last``: 'random', or a strategy of
+    `suggest.acquire` ('mix-0.25': the mix with a quarter at random)."""
     order = list(start)
     rng = np.random.default_rng(1000 + seed)
-    while len(order) < LAST:
+    strategy, _, share = arm.partition("-0.")
+    while len(order) < last:
         left = np.setdiff1d(np.arange(len(vectors)), order)
-        take = min(BATCH, LAST - len(order))
+        take = min(BATCH, last - len(order))
         if arm == "random":
             order += rng.choice(left, take, replace=False).tolist()
         else:
-            picks, _, _ = pick_next(vectors[left], vectors[order], y[order].tolist(), len(NAMES), take, seed)
+            picks, _, _ = acquire(vectors[left], vectors[order], y[order].tolist(), len(NAMES), take, seed,
+                                  strategy, clusters[left], float(f"0.{share}") if share else RANDOM_SHARE)
             order += left[picks].tolist()
     return order
 
 
-def simulate(name: str, pool: pd.DataFrame, test: pd.DataFrame, seeds: int, finetune_seeds: list[int]) -> None:
+def simulate(name: str, pool: pd.DataFrame, test: pd.DataFrame, seeds: int, finetune_seeds: list[int],
+             arms: list[str], last: int, finetune_sizes: list[int], cache: Path | None) -> None:
     t0 = time.perf_counter()
-    vectors, test_vectors = embed(pool["text"].tolist()), embed(test["text"].tolist())
+    vectors, test_vectors = embedded(pool["text"].tolist(), cache), embedded(test["text"].tolist(), cache)
     y = pool["label"].map(NAMES.index).to_numpy()
     test_y = test["label"].map(NAMES.index).to_numpy()
+    clusters, _ = kmeans(vectors, CLUSTERS_PER_PICK * BATCH, seed=0)  # cluster-margin clusters the pool once
     print(f"\n== {name}: pool {len(pool)} {pool['label'].value_counts().to_dict()}, test {len(test)} "
-          f"(embedded in {time.perf_counter() - t0:.0f} s, cached afterwards)", flush=True)
-    curve_points = list(range(START, LAST + 1, BATCH))
-    scores = {arm: {n: [] for n in CHECKPOINTS} for arm in ("random", "suggest")}
-    areas: dict[str, list[float]] = {"random": [], "suggest": []}
+          f"(embedded and clustered in {time.perf_counter() - t0:.0f} s)", flush=True)
+    curve_points = list(range(START, last + 1, BATCH))
+    checkpoints = [n for n in CHECKPOINTS if n <= last]
+    scores = {arm: {n: [] for n in checkpoints} for arm in arms}
+    areas: dict[str, list[float]] = {arm: [] for arm in arms}
     orders: dict[str, list[int]] = {}
     t0 = time.perf_counter()
     for seed in range(seeds):
         start = np.random.default_rng(seed).choice(len(pool), START, replace=False)
-        for arm in ("random", "suggest"):
-            order = run_arm(vectors, y, start, arm, seed)
+        for arm in arms:
+            order = run_arm(vectors, y, start, arm, seed, last, clusters)
             if seed == 0:
                 orders[arm] = order
-            for n in CHECKPOINTS:
+            for n in checkpoints:
                 scores[arm][n].append(macro_f1(vectors[order[:n]], y[order[:n]], test_vectors, test_y))
             curve = [macro_f1(vectors[order[:n]], y[order[:n]], test_vectors, test_y) for n in curve_points]
             areas[arm].append(float(np.trapezoid(curve, curve_points) / (curve_points[-1] - curve_points[0])))
+        print(f"  seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"simulation: {seeds} paired seeds in {time.perf_counter() - t0:.0f} s; quick model's macro-F1 on the "
-          f"{len(test)} test rows, mean ± std", flush=True)
-    print(f"{'labels':>8} {'random':>15} {'suggest':>15} {'gain':>7}")
-    for n in CHECKPOINTS:
-        r, s = np.array(scores["random"][n]), np.array(scores["suggest"][n])
-        print(f"{n:>8} {r.mean():>8.3f} ± {r.std():.3f} {s.mean():>8.3f} ± {s.std():.3f} {s.mean() - r.mean():>+7.3f}"
-              f"  (suggest ahead on {int((s > r).sum())}/{seeds} seeds)")
-    r, s = np.array(areas["random"]), np.array(areas["suggest"])
-    print(f"{'AULC':>8} {r.mean():>8.3f} ± {r.std():.3f} {s.mean():>8.3f} ± {s.std():.3f} {s.mean() - r.mean():>+7.3f}")
-    target = np.mean(scores["random"][500])
-    reached = [n for n in CHECKPOINTS if np.mean(scores["suggest"][n]) >= target]
-    print(f"random at 500 labels: {target:.3f}; suggest reaches it at "
-          f"{reached[0] if reached else 'none of the checkpoints'} labels", flush=True)
+          f"{len(test)} test rows, mean ± std over seeds; 'vs random': the paired difference, mean ± std, and on how "
+          f"many seeds the arm is ahead", flush=True)
+    print(f"{'labels':>8} " + " ".join(f"{arm:>15}" for arm in arms))
+    rows = [(str(n), scores_at) for n, scores_at in ((n, {a: scores[a][n] for a in arms}) for n in checkpoints)]
+    rows.append((f"AULC {START}-{last}", areas))
+    for label, values in rows:
+        print(f"{label:>8} " + " ".join(f"{np.mean(values[a]):>7.3f} ± {np.std(values[a]):.3f}" for a in arms))
+        if "random" in arms:
+            base = np.array(values["random"])
+            print(f"{'vs random':>8} " + " ".join(
+                f"{np.mean(d):>+7.3f} ± {np.std(d):.3f} {int((d > 0).sum())}/{seeds}" if a != "random" else f"{'':>15}"
+                for a in arms for d in [np.array(values[a]) - base]), flush=True)
     if not finetune_seeds:
         return
     print(f"default recipe (`samiksha train`) on each arm's first N labels (seed 0's acquisition order), "
@@ -122,9 +151,9 @@ def simulate(name: str, pool: pd.DataFrame, test: pd.DataFrame, seeds: int, fine
     with tempfile.TemporaryDirectory() as tmp:
         test_file = Path(tmp) / "test.csv"
         test[["text", "label"]].to_csv(test_file, index=False)
-        for n in FINETUNE_SIZES:
+        for n in finetune_sizes:
             row = []
-            for arm in ("random", "suggest"):
+            for arm in arms:
                 train_file = Path(tmp) / f"{arm}{n}.csv"
                 pool.iloc[orders[arm][:n]][["text", "label"]].to_csv(train_file, index=False)
                 f1s, seconds = [], []
@@ -135,7 +164,7 @@ def simulate(name: str, pool: pd.DataFrame, test: pd.DataFrame, seeds: int, fine
                     f1s.append(evaluate(Path(tmp) / f"model-{arm}{n}-{seed}", test_file)["macro_f1"])
                 row.append(f"{arm} {np.mean(f1s):.3f} ± {np.std(f1s):.3f} ({' '.join(f'{f:.3f}' for f in f1s)}; "
                            f"{np.mean(seconds):.0f} s)")
-            print(f"{n:>8} labels: " + "   ".join(row), flush=True)
+                print(f"{n:>8} labels: {row[-1]}", flush=True)
 
 
 def audit_benchmark(seeds: int = 3, rows: int = 2000, noise: float = 0.1) -> None:
@@ -178,13 +207,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--only", default="sentimix,flipkart,audit")
     parser.add_argument("--finetune-seeds", type=int, default=3, help="fine-tunes per labelled set (0: none)")
+    parser.add_argument("--finetune-sizes", default=",".join(map(str, FINETUNE_SIZES)))
+    parser.add_argument("--finetune-first-seed", type=int, default=42, help="fine-tune seeds count up from this")
+    parser.add_argument("--arms", default=",".join(ARMS), help="random and strategies of suggest.acquire "
+                        "('mix-0.25': the mix with a quarter at random)")
+    parser.add_argument("--last", type=int, default=LAST, help="labels acquired per arm")
+    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "samiksha-active-learning"),
+                        help="folder for the pools' embeddings ('': none)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if not DATA.exists():
         sys.exit(f"no data at {DATA}")
     wanted = args.only.split(",")
     for name, (pool, test) in pools().items():
         if name in wanted:
-            simulate(name, pool, test, args.seeds, [42 + i for i in range(args.finetune_seeds)])
+            simulate(name, pool, test, args.seeds, [args.finetune_first_seed + i for i in range(args.finetune_seeds)],
+                     args.arms.split(","), args.last, [int(n) for n in args.finetune_sizes.split(",")],
+                     Path(args.cache) if args.cache else None)
     if "audit" in wanted:
         audit_benchmark()
 

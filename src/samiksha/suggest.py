@@ -5,7 +5,9 @@ one review per cluster (the one nearest its centre), largest clusters first. Aft
 of the predicted label distribution, skipping any review too similar to one already picked in the batch, so
 "good product" and "good product!!" are not both asked. Entropy, not the smallest gap between the two top
 labels: on held-out splits of SentiMix and Flipkart (10 seeds, benchmarks/active_learning.py's protocol) the gap
-fell behind random picking on SentiMix from 300 labels on, entropy did not.
+fell behind random picking on SentiMix from 300 labels on, entropy did not. `acquire` also has two other
+strategies for after the cold start, to measure against entropy (issue 25): 'mix' (part of each batch at random)
+and 'cluster-margin' (smallest margins spread over k-means clusters of the pool).
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ from .errors import DataError
 from .labels import SENTIMENT, column_key
 
 log = logging.getLogger(__name__)
+Seed = int | Sequence[int] | np.random.Generator  # what numpy's default_rng takes
 
 MIN_PER_CLASS = 5  # below this many labels in some class, the model's uncertainty is not worth following
 SIMILAR = 0.9  # cosine similarity above which two reviews count as near-duplicates in one batch
 KMEANS_MAX_ROWS = 20_000  # k-means runs on a seeded sample of larger pools; every row is then assigned
+STRATEGIES = ("entropy", "mix", "cluster-margin")  # how `acquire` picks once every label has MIN_PER_CLASS
+RANDOM_SHARE = 0.5  # mix: the share of each batch picked uniformly at random. With the quick model in the loop
+# (benchmarks/active_learning.py, 5 seeds, 30..330 labels) shares of 0.25, 0.5 and 0.75 were within the seed spread
+# of each other on SentiMix and Flipkart; fine-tuned on SentiMix's first 300, more random picks did better
+MARGIN_CANDIDATES = 10  # cluster-margin: the shortlist of smallest margins, per pick (the paper's 10)
+CLUSTERS_PER_PICK = 4  # cluster-margin: k-means clusters of the pool per pick asked for
 
 
 def row_id(text: str) -> str:
@@ -95,19 +104,25 @@ def candidates(texts: Sequence[str], exclude: set[str]) -> list[int]:
     return keep
 
 
-def cover(embeddings: np.ndarray, n: int, seed: int = 0) -> list[tuple[int, int, int]]:
-    """``(row, cluster, cluster size)`` for the row nearest each of ``n`` k-means centres, largest cluster first."""
+def kmeans(embeddings: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's k-means cluster (``k`` clusters) and its squared distance to the centre; k-means is fitted on a
+    seeded sample of ``KMEANS_MAX_ROWS`` rows of a larger pool."""
     from sklearn.cluster import KMeans
 
-    n = min(n, len(embeddings))
-    if n == 0:
-        return []
     rng = np.random.default_rng(seed)
     fit_rows = (rng.choice(len(embeddings), KMEANS_MAX_ROWS, replace=False) if len(embeddings) > KMEANS_MAX_ROWS
                 else np.arange(len(embeddings)))
-    kmeans = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(embeddings[fit_rows])
-    assigned = kmeans.predict(embeddings)
-    distance = ((embeddings - kmeans.cluster_centers_[assigned]) ** 2).sum(axis=1)
+    model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(embeddings[fit_rows])
+    assigned = model.predict(embeddings)
+    return assigned, ((embeddings - model.cluster_centers_[assigned]) ** 2).sum(axis=1)
+
+
+def cover(embeddings: np.ndarray, n: int, seed: int = 0) -> list[tuple[int, int, int]]:
+    """``(row, cluster, cluster size)`` for the row nearest each of ``n`` k-means centres, largest cluster first."""
+    n = min(n, len(embeddings))
+    if n == 0:
+        return []
+    assigned, distance = kmeans(embeddings, n, seed)
     sizes = Counter(assigned.tolist())
     picks = []
     for cluster, size in sizes.most_common():
@@ -129,7 +144,7 @@ def least_certain(proba: np.ndarray, embeddings: np.ndarray | None, n: int,
     for i in np.argsort(-uncertainty(proba), kind="stable"):
         if len(picked) == n:
             break
-        if embeddings is not None and picked and float((embeddings[picked] @ embeddings[i]).max()) > similar:
+        if _near_duplicate(embeddings, picked, i, similar):
             continue
         picked.append(int(i))
     return picked
@@ -144,6 +159,51 @@ def least_certain_first(proba: np.ndarray, embed_rows: Callable[[np.ndarray], np
     first = head[least_certain(proba[head], embed_rows(head), n)].tolist()
     chosen = set(first)
     return first + [int(i) for i in by_doubt if i not in chosen]
+
+
+def margin(proba: np.ndarray) -> np.ndarray:
+    """The gap between each row's two most likely labels (smaller: less certain)."""
+    top = np.sort(proba, axis=1)
+    return top[:, -1] - top[:, -2]
+
+
+def _near_duplicate(embeddings: np.ndarray | None, picked: list[int], row: int, similar: float = SIMILAR) -> bool:
+    return embeddings is not None and bool(picked) and float((embeddings[picked] @ embeddings[row]).max()) > similar
+
+
+def mixed(proba: np.ndarray, embeddings: np.ndarray | None, n: int, seed: Seed = 0,
+          share: float = RANDOM_SHARE) -> list[int]:
+    """Up to ``n`` rows: ``share`` of them uniformly at random, the rest by `least_certain` among the others,
+    interleaved so that every prefix of the batch holds about that share of random rows."""
+    n = min(n, len(proba))
+    rng = np.random.default_rng(seed)
+    chance = rng.choice(len(proba), round(share * n), replace=False)
+    rest = np.setdiff1d(np.arange(len(proba)), chance)
+    doubt = rest[least_certain(proba[rest], None if embeddings is None else embeddings[rest], n - len(chance))]
+    place = [((i + 0.5) / len(doubt), int(row)) for i, row in enumerate(doubt)]
+    place += [((i + 0.5) / len(chance), int(row)) for i, row in enumerate(chance)]
+    return [row for _, row in sorted(place)]
+
+
+def cluster_margin(proba: np.ndarray, clusters: np.ndarray, n: int, seed: Seed = 0,
+                   embeddings: np.ndarray | None = None) -> list[int]:
+    """Up to ``n`` rows by cluster-margin (Citovsky et al. 2021, "Batch Active Learning at Scale"): among the
+    ``MARGIN_CANDIDATES * n`` rows with the smallest `margin`, one at a time from each of their clusters in turn,
+    the clusters with fewest candidates first, each cluster's rows in a seeded random order; near-duplicates of a
+    row already picked are skipped."""
+    rng = np.random.default_rng(seed)
+    shortlist = np.argsort(margin(proba), kind="stable")[:MARGIN_CANDIDATES * n]
+    groups = [rng.permutation(shortlist[clusters[shortlist] == c]).tolist() for c in np.unique(clusters[shortlist])]
+    groups.sort(key=len)  # stable: equal sizes keep the cluster order
+    picked: list[int] = []
+    while len(picked) < n and any(groups):
+        for group in groups:
+            while group and len(picked) < n:
+                row = group.pop(0)
+                if not _near_duplicate(embeddings, picked, row):
+                    picked.append(int(row))
+                    break
+    return picked
 
 
 def guess_and_reason(proba: np.ndarray, names: Sequence[str], source: str) -> tuple[str, float, str]:
@@ -187,23 +247,58 @@ def needs_cover(label_ids: Sequence[int], n_labels: int) -> bool:
     return any(counts[i] < MIN_PER_CLASS for i in range(n_labels))
 
 
-def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[int], n_labels: int, n: int,
-              seed: int = 0) -> tuple[list[int], np.ndarray | None, dict[int, str]]:
+def _known(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def acquire(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[int], n_labels: int, n: int,
+            seed: int = 0, strategy: str = "entropy", clusters: np.ndarray | None = None,
+            share: float = RANDOM_SHARE) -> tuple[list[int], np.ndarray | None, dict[int, str]]:
     """The next ``n`` rows of ``vectors`` to label, given embeddings and label ids of the rows labelled so far:
-    cover the pool while some label is rare, else a quick model's least certain rows. Returns the picks, the quick
-    model's probabilities for every row (None when covering, or when the quick model is no better than chance on
-    held-out folds, so its guesses mean nothing yet) and why each pick was made where that is not its guess."""
-    from .embeddings import quick_proba, quick_skill
+    cover the pool while some label is rare, else by ``strategy`` on a quick model's probabilities: 'entropy'
+    (`least_certain`), 'mix' (`mixed`, ``share`` of them at random) or 'cluster-margin' (`cluster_margin` over
+    ``clusters``, each row's cluster, by default k-means on ``vectors``). Returns the picks, the quick model's
+    probabilities for every row (None when covering) and why each covering pick was made. Random draws are seeded
+    by ``seed`` and the number of labels, so each round draws afresh."""
+    _known(strategy)
+    from .embeddings import quick_proba
 
     if needs_cover(known_y, n_labels):
         picks = cover(vectors, n, seed)
         reasons = {row: cover_reason(size) for row, _, size in picks}
         return [row for row, _, _ in picks], None, reasons
     proba = quick_proba(known_vectors, known_y, vectors, n_labels, seed, balanced=True)
-    picks = least_certain_first(proba, lambda rows: vectors[rows], n)[:n]
+    return choose(proba, vectors, n, strategy, [seed, len(known_y)], clusters, share), proba, {}
+
+
+def choose(proba: np.ndarray, vectors: np.ndarray, n: int, strategy: str = "entropy",
+           seed: Seed = 0, clusters: np.ndarray | None = None,
+           share: float = RANDOM_SHARE) -> list[int]:
+    """Up to ``n`` rows to ask about, by ``strategy`` (see `acquire`) on a model's probabilities ``proba``."""
+    _known(strategy)
+    rng = np.random.default_rng(seed)
+    if strategy == "mix":
+        return mixed(proba, vectors, n, rng, share)
+    if strategy == "cluster-margin":
+        if clusters is None:
+            clusters, _ = kmeans(vectors, min(len(vectors), CLUSTERS_PER_PICK * n), int(rng.integers(2**31)))
+        return cluster_margin(proba, clusters, n, rng, vectors)
+    return least_certain_first(proba, lambda rows: vectors[rows], n)[:n]
+
+
+def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[int], n_labels: int, n: int,
+              seed: int = 0, strategy: str = "entropy") -> tuple[list[int], np.ndarray | None, dict[int, str]]:
+    """`acquire`'s picks, probabilities and reasons, with the probabilities None (and a reason for each pick
+    saying so) when the quick model is no better than chance on held-out folds, so its guesses mean nothing yet."""
+    from .embeddings import quick_skill
+
+    picks, proba, reasons = acquire(vectors, known_vectors, known_y, n_labels, n, seed, strategy)
+    if proba is None:
+        return picks, proba, reasons
     judged = quick_skill(known_vectors, known_y, n_labels, seed)
     if judged.better_than_chance:
-        return picks, proba, {}
+        return picks, proba, reasons
     log.info("guesses hidden: the quick model is no better than chance yet (%s)", judged.describe())
     why = f"unsure; no guess yet: a quick model is no better than chance on your labels so far ({judged.describe()})"
     return picks, None, {row: why for row in picks}
@@ -211,13 +306,14 @@ def pick_next(vectors: np.ndarray, known_vectors: np.ndarray, known_y: Sequence[
 
 def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None, model_dir: str | Path | None = None,
             text_column: str | None = None, labelled_text_column: str | None = None, encoder: str | None = None,
-            seed: int = 0, trust_pickle: bool = False) -> pd.DataFrame:
+            seed: int = 0, trust_pickle: bool = False, strategy: str = "entropy") -> pd.DataFrame:
     """The ``n`` reviews of ``pool`` worth labelling next, with every original column plus ``row_id``, ``guess``
     (the current model's label, empty before there is one), ``guess_score`` and ``reason``. ``text_column`` names
     the pool's text column, ``labelled_text_column`` the labelled file's (default: the pool's if it has one of that
-    name, else found by name)."""
+    name, else found by name). ``strategy``: how to pick once there is a model (see `acquire`)."""
     from .embeddings import embed
 
+    _known(strategy)
     if n < 1:
         raise DataError(pool, f"asked for {n} suggestions; ask for at least 1")
     data = read_pool(pool, text_column)
@@ -238,7 +334,10 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
 
         classifier = Classifier.load(model_dir, trust_pickle=trust_pickle)
         names, proba = classifier.labels, classifier.predict_proba(texts_left)
-        picked = least_certain_first(proba, lambda rows: embed([texts_left[i] for i in rows], encoder), n)[:n]
+        if strategy == "entropy":  # only the least certain are embedded, for the near-duplicate guard
+            picked = least_certain_first(proba, lambda rows: embed([texts_left[i] for i in rows], encoder), n)[:n]
+        else:
+            picked = choose(proba, embed(texts_left, encoder), n, strategy, seed)
         source = f"the model in {model_dir}"
     else:
         names = _names(known_labels)
@@ -250,7 +349,7 @@ def suggest(pool: str | Path, n: int = 50, *, labelled: str | Path | None = None
                      ", ".join(f"{name} {counts[name]}" for name in names), MIN_PER_CLASS)
         known_vectors = embed(known_texts, encoder) if known_texts else np.zeros((0, 1))
         pool_vectors = embed(texts, encoder)[rows]  # the whole pool, so the cache holds however the labels grow
-        picked, proba, reasons = pick_next(pool_vectors, known_vectors, known_y, len(names), n, seed)
+        picked, proba, reasons = pick_next(pool_vectors, known_vectors, known_y, len(names), n, seed, strategy)
         source = f"a quick model trained on your {len(known_texts)} labels"
     if proba is not None:
         for i in picked:
