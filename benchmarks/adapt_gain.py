@@ -12,7 +12,6 @@ go to stdout and, one JSON line per run, to --results. Data is read from ../shar
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import tempfile
@@ -24,6 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from results import record  # noqa: E402  (the script folder is on sys.path)
 from transformers import TrainerCallback  # noqa: E402
 
 from samiksha import TrainConfig, train  # noqa: E402
@@ -66,17 +66,12 @@ def main() -> None:
     pool[["text"]].to_csv(work / "pool.csv", index=False)
     dev[["text", "label"]].to_csv(work / "dev.csv", index=False)
 
-    def record(row: dict) -> None:
-        print(row, flush=True)
-        with args.results.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-
     adapted = work / "adapted"
     clock = Clock()
     result = adapt([work / "pool.csv"], adapted, model=args.model, epochs=args.adapt_epochs,
                    exclude=[DATA / "dev.csv"], callbacks=[clock], resume=True)
     meta = result.meta["adapted"]
-    record({"adapt": {"model": meta["base_model"], "texts": meta["texts"], "epochs": meta["epochs_run"],
+    record(args.results, {"adapt": {"model": meta["base_model"], "texts": meta["texts"], "epochs": meta["epochs_run"],
                       "steps": meta["steps"], "loop_cpu_s": clock.cpu, "loop_wall_s": clock.wall,
                       "cpu_s_per_text_epoch": clock.cpu / (meta["texts"] * meta["epochs_run"]),
                       "loss": meta["loss_history"]}})
@@ -88,7 +83,7 @@ def main() -> None:
             trained = train(work / "train.csv", out, config=TrainConfig(model=model, seed=seed, report_seeds=1))
             metrics = evaluate(out, work / "dev.csv")
             scores[name].append(metrics["macro_f1"])
-            record({"encoder": name, "seed": seed, "method": trained.meta["method"],
+            record(args.results, {"encoder": name, "seed": seed, "method": trained.meta["method"],
                     "dev_macro_f1": metrics["macro_f1"], "dev_weighted_f1": metrics["weighted_f1"],
                     "dev_accuracy": metrics["accuracy"], "wall_s": time.perf_counter() - started})
     for name, values in scores.items():

@@ -22,7 +22,6 @@ from ../shared/data, never copied into the repository.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import tempfile
@@ -34,6 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from results import read_rows, record  # noqa: E402  (the script folder is on sys.path)
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from samiksha import TrainConfig, evaluate, train  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    done = [json.loads(line) for line in args.results.read_text().splitlines()] if args.results.exists() else []
+    done = read_rows(args.results)
     if not args.table_only:
         with tempfile.TemporaryDirectory() as tmp:
             for dataset in args.datasets.split(","):
@@ -132,11 +132,7 @@ def main() -> None:
                     for recipe in args.recipes.split(","):
                         if any((r["dataset"], r["recipe"], r["seed"]) == (dataset, recipe, seed) for r in done):
                             continue
-                        row = run(dataset, recipe, seed, train_file, tests, Path(tmp), args.model)
-                        print(json.dumps(row), flush=True)
-                        with args.results.open("a") as f:
-                            f.write(json.dumps(row) + "\n")
-                        done.append(row)
+                        record(args.results, run(dataset, recipe, seed, train_file, tests, Path(tmp), args.model), done)
     table(done)
 
 

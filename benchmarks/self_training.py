@@ -28,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from results import read_rows, record  # noqa: E402  (the script folder is on sys.path)
 
 from samiksha import TrainConfig, evaluate, train  # noqa: E402
 from samiksha.distill import distill  # noqa: E402
@@ -100,7 +101,7 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    done = [json.loads(line) for line in args.results.read_text().splitlines()] if args.results.exists() else []
+    done = read_rows(args.results)
     if not args.table_only:
         with tempfile.TemporaryDirectory() as tmp:
             data = files(Path(tmp), args.labelled, args.unlabelled, args.dev)
@@ -108,10 +109,7 @@ def main() -> None:
                 if any(r["seed"] == seed for r in done):
                     continue
                 for row in run_seed(seed, data, Path(tmp)):
-                    print(json.dumps(row), flush=True)
-                    with args.results.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
-                    done.append(row)
+                    record(args.results, row, done)
     table(done)
 
 
