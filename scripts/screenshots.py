@@ -17,46 +17,18 @@ Rerun it whenever the page, the report or the demo data change. Hindi is drawn i
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
+import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT / "tests"))
+from browsing import CHROMIUM, chromium, running  # noqa: E402  (the helpers of the Chromium tests)
+
 VIEWPORT = {"width": 1280, "height": 1000}
 REPORT_HEIGHT = 1200  # of report-overview.png when the file has no products
 MAX_BYTES = 300_000
 REPORT_SECONDS = 600  # a MiniLM-sized model labels and explains the demo shop's 192 reviews in about a minute on 2 cores
-
-
-@contextlib.contextmanager
-def serving(model_dir: Path) -> Iterator[str]:
-    """`samiksha serve MODEL_DIR` in a background thread on a free loopback port; yields its URL."""
-    import uvicorn
-
-    from samiksha.serve import create_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(model_dir), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def saved(path: Path) -> Path:
@@ -68,65 +40,62 @@ def saved(path: Path) -> Path:
 def take(model_dir: Path, reviews: Path, out: Path) -> list[Path]:
     """Upload ``reviews`` to a server of ``model_dir`` in Chromium, build the report, save the screenshots in
     ``out``."""
-    from playwright.sync_api import sync_playwright
+    from samiksha.serve import create_app
 
     out.mkdir(parents=True, exist_ok=True)
     shots = []
-    with serving(model_dir) as url, tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
-            outside: list[str] = []
-            page.on("request", lambda request: None if request.url.startswith((url, "data:", "blob:"))
-                    else outside.append(request.url))
-            page.goto(url)
-            page.locator("#model-line", has_text="Model:").wait_for()
-            page.set_input_files("#file", str(reviews))
-            page.click("#file-form button[type=submit]")
-            page.wait_for_selector("#all:not([hidden]) tbody tr", timeout=REPORT_SECONDS * 1000)
-            page.wait_for_selector("#aspect-grid .aspect-table", timeout=REPORT_SECONDS * 1000)
-            page.wait_for_timeout(800)  # the smooth scroll to the results ends; then back to the top
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=out / "serve-predictions.png")
-            shots.append(saved(out / "serve-predictions.png"))
+    with running(create_app(model_dir)) as url, tempfile.TemporaryDirectory() as folder, \
+            chromium(Path(folder) / "profile", viewport=VIEWPORT) as context:
+        page = context.new_page()
+        outside: list[str] = []
+        page.on("request", lambda request: None if request.url.startswith((url, "data:", "blob:"))
+                else outside.append(request.url))
+        page.goto(url)
+        page.locator("#model-line", has_text="Model:").wait_for()
+        page.set_input_files("#file", str(reviews))
+        page.click("#file-form button[type=submit]")
+        page.wait_for_selector("#all:not([hidden]) tbody tr", timeout=REPORT_SECONDS * 1000)
+        page.wait_for_selector("#aspect-grid .aspect-table", timeout=REPORT_SECONDS * 1000)
+        page.wait_for_timeout(800)  # the smooth scroll to the results ends; then back to the top
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=out / "serve-predictions.png")
+        shots.append(saved(out / "serve-predictions.png"))
 
-            page.click("#report-build")
-            page.locator("#report-status.ok").wait_for(timeout=REPORT_SECONDS * 1000)
-            report = page.frame_locator("#report-frame")
-            report.locator(".js-plotly-plot .main-svg").first.wait_for()
-            page.locator("#report").scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            page.locator("#report").screenshot(path=out / "serve-report.png")
-            shots.append(saved(out / "serve-report.png"))
+        page.click("#report-build")
+        page.locator("#report-status.ok").wait_for(timeout=REPORT_SECONDS * 1000)
+        report = page.frame_locator("#report-frame")
+        report.locator(".js-plotly-plot .main-svg").first.wait_for()
+        page.locator("#report").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.locator("#report").screenshot(path=out / "serve-report.png")
+        shots.append(saved(out / "serve-report.png"))
 
-            with page.expect_download() as download:
-                page.click("#report-download")
-            local = Path(folder) / download.value.suggested_filename
-            download.value.save_as(local)
-            alone = browser.new_page(viewport=VIEWPORT)
-            alone.goto(local.as_uri())
-            alone.locator(".js-plotly-plot .main-svg").first.wait_for()
+        with page.expect_download() as download:
+            page.click("#report-download")
+        local = Path(folder) / download.value.suggested_filename
+        download.value.save_as(local)
+        alone = context.new_page()
+        alone.goto(local.as_uri())
+        alone.locator(".js-plotly-plot .main-svg").first.wait_for()
+        alone.wait_for_timeout(500)
+        products = alone.locator("section.product")
+        picker = alone.locator(".filter")  # sticky: shot in full-page mode, it stays above the first product
+        width = VIEWPORT["width"]
+        height = picker.bounding_box()["y"] + 50 if picker.count() else REPORT_HEIGHT  # down to the filter
+        alone.screenshot(path=out / "report-overview.png", full_page=True,
+                         clip={"x": 0, "y": 0, "width": width, "height": height})
+        shots.append(saved(out / "report-overview.png"))
+        if products.count():
+            alone.select_option("#product-filter", products.first.get_attribute("data-product"))
             alone.wait_for_timeout(500)
-            products = alone.locator("section.product")
-            picker = alone.locator(".filter")  # sticky: shot in full-page mode, it stays above the first product
-            width = VIEWPORT["width"]
-            height = picker.bounding_box()["y"] + 50 if picker.count() else REPORT_HEIGHT  # down to the filter
-            alone.screenshot(path=out / "report-overview.png", full_page=True,
-                             clip={"x": 0, "y": 0, "width": width, "height": height})
-            shots.append(saved(out / "report-overview.png"))
-            if products.count():
-                alone.select_option("#product-filter", products.first.get_attribute("data-product"))
-                alone.wait_for_timeout(500)
-                alone.evaluate("window.scrollTo(0, 0)")
-                top, box = picker.bounding_box(), products.first.bounding_box()
-                alone.screenshot(path=out / "report-product.png", full_page=True, clip={
-                    "x": box["x"] - 10, "y": top["y"], "width": box["width"] + 20,
-                    "height": box["y"] + box["height"] + 10 - top["y"]})
-                shots.append(saved(out / "report-product.png"))
-            if outside:
-                raise SystemExit(f"the page fetched from elsewhere: {outside}")
-        finally:
-            browser.close()
+            alone.evaluate("window.scrollTo(0, 0)")
+            top, box = picker.bounding_box(), products.first.bounding_box()
+            alone.screenshot(path=out / "report-product.png", full_page=True, clip={
+                "x": box["x"] - 10, "y": top["y"], "width": box["width"] + 20,
+                "height": box["y"] + box["height"] + 10 - top["y"]})
+            shots.append(saved(out / "report-product.png"))
+        if outside:
+            raise SystemExit(f"the page fetched from elsewhere: {outside}")
     return shots
 
 

@@ -1,30 +1,16 @@
-"""End to end: the real server under uvicorn, driven by Debian's Chromium through Playwright.
-
-Also a helper to take the README screenshot once:
-    .venv/bin/python tests/test_browser.py MODEL_DIR docs/serve.png [PHONE.png]
-"""
+"""End to end: the real server under uvicorn, driven by Debian's Chromium through Playwright (screenshots for the
+docs: scripts/screenshots.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import sys
-import tempfile
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browsing import CHROMIUM, PHONE, chromium, running
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-SCREENSHOT = {"width": 1280, "height": 1700}
 REVIEWS = pd.DataFrame({
     "order_id": [f"OD{i:03d}" for i in range(8)],
     "review": ["बहुत अच्छा, zabardast phone", "bakwas quality, toot gaya", "theek thaak hai, chalega",
@@ -37,47 +23,8 @@ ASPECT_REVIEWS = ["delivery late thi par quality achhi hai", "packing bekaar", "
                   "mast product", "theek hai"]
 MENTIONS = {"delivery": 2, "packaging": 1, "quality": 2, "price": 1, "seller": 0, "returns": 0, "size": 0}
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM} (apt-get install chromium)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running(app) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a background thread; yields its URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-@contextlib.contextmanager
-def chromium(user_dir: Path) -> Iterator:
-    """A headless Chromium context with a fresh profile that accepts downloads."""
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(user_dir), executable_path=str(CHROMIUM), headless=True, args=ARGS, accept_downloads=True,
-            viewport=DESKTOP)
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def label_file(page, url: str, path: Path) -> None:
@@ -543,27 +490,3 @@ def test_the_report_of_an_uploaded_file_draws_its_charts_in_a_frame_that_loads_n
 
     label_pasted(page, server, ["mast product"])  # pasted text has no file to report on
     assert page.locator("#report").is_hidden() and page.locator("#report-where").is_hidden()
-
-
-def take_screenshot(model_dir: str, target: str, phone: str | None = None) -> None:
-    """Label the bundled demo test reviews in a real browser; save the page at desktop (and phone) width."""
-    from samiksha.serve import create_app
-
-    demo = Path(__file__).resolve().parents[1] / "src" / "samiksha" / "demo_data" / "test.csv"
-    with running(create_app(model_dir)) as url, tempfile.TemporaryDirectory() as folder, \
-            chromium(Path(folder) / "profile") as context:
-        page = context.new_page()
-        reviews = Path(folder) / "reviews.csv"
-        pd.read_csv(demo).rename(columns={"label": "true_label"}).to_csv(reviews, index=False)
-        page.set_viewport_size(SCREENSHOT)
-        label_file(page, url, reviews)
-        page.wait_for_timeout(1000)  # let the smooth scroll to the results finish, then go back up
-        page.evaluate("window.scrollTo(0, 0)")
-        page.screenshot(path=target, full_page=False)
-        if phone:
-            page.set_viewport_size(PHONE)
-            page.screenshot(path=phone, full_page=True)
-
-
-if __name__ == "__main__":
-    take_screenshot(*sys.argv[1:4])

@@ -6,8 +6,9 @@ import re
 
 import pandas as pd
 import pytest
+from browsing import DESKTOP, PHONE, chromium, running
 from conftest import make_reviews
-from test_browser import DESKTOP, PHONE, chromium, pytestmark, running  # noqa: F401 (skips without Chromium)
+from test_browser import pytestmark  # noqa: F401 (skips without Playwright or Chromium)
 
 KEYS = {"negative": "1", "neutral": "2", "positive": "3"}
 
