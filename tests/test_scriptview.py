@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 
 import pytest
@@ -69,7 +70,10 @@ def test_a_model_trained_with_the_view_predicts_the_same_through_classifier(tmp_
     out = tmp_path / "m"
     train(data, out, config=TrainConfig(model=str(tiny_bert), epochs=1, batch_size=8, seed=0, stack=False,
                                         report_seeds=1, text_steps=["unicode", "script_view"]))
-    assert json.loads((out / "samiksha.json").read_text())["config"]["text_steps"] == ["unicode", "script_view"]
+    meta = json.loads((out / "samiksha.json").read_text())
+    assert meta["config"]["text_steps"] == ["unicode", "script_view"]
+    assert meta["versions"]["dhvani"] == importlib.metadata.version("dhvani")  # its word lists make the text
+    assert meta["versions"]["indic-transliteration"] == importlib.metadata.version("indic-transliteration")
     assert all(SEPARATOR in t for t in pd.read_csv(out / "eval.csv")["text"])  # evaluated with the view too
     raw = ["kurti bahut accha hai yaar", "यह बेकार है"]
     classifier = Classifier.load(out)

@@ -35,11 +35,14 @@ class TrainResult:
     meta: dict
 
 
-def _versions() -> dict:
+def _versions(text_steps: list[str] | None = None) -> dict:
+    """The versions of what made the model; with the script_view step, of the transliterators too (their word
+    lists decide the text the model reads)."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for package in ("samiksha", "torch", "transformers", "datasets", "accelerate", "scikit-learn"):
+    extra = ("dhvani", "indic-transliteration") if "script_view" in (text_steps or ()) else ()
+    for package in ("samiksha", "torch", "transformers", "datasets", "accelerate", "scikit-learn", *extra):
         try:
             out[package] = md.version(package)
         except md.PackageNotFoundError:
@@ -211,7 +214,7 @@ def _meta(fitted: methods.Fitted, schema: LabelSchema, config: TrainConfig, trai
     return {"method": config.method, "base_model": fitted.base_model, "labels": list(schema.names),
             "label_kind": train_part.label_kind, "config": config.to_dict(),
             "data": {"train": train_part.describe(), "eval": eval_part.describe()},
-            "training": fitted.training, "versions": _versions()}
+            "training": fitted.training, "versions": _versions(config.text_steps)}
 
 
 def _finish_folder(folder: ModelFolder, fitted: methods.Fitted, schema: LabelSchema, config: TrainConfig,
