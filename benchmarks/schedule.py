@@ -10,8 +10,8 @@ the table (mean ± std over seeds) is printed from that file.
     python benchmarks/schedule.py --recipes before,after --seeds 42,43,44 --datasets demo
     python benchmarks/schedule.py --recipes before,after --seeds 42,43,44 --datasets sentimix --train-size 600 \
         --model multilingual --results sentimix-e5.jsonl   # SentiMix picks MiniLM, whose schedule is unchanged
-    python benchmarks/schedule.py --recipes smooth --seeds 42,43,44 --datasets sentimix --train-size 600 \
-        --model multilingual --results sentimix-e5.jsonl   # a lever against "after" on the same seeds
+    python benchmarks/schedule.py --recipes after,smooth,rdrop,script_view --seeds 42,43,44 --datasets sentimix \
+        --results sentimix-minilm.jsonl   # levers against "after" (the default) on the same seeds
     python benchmarks/schedule.py --table-only
 
 Datasets: the demo (train.csv -> test.csv and probe.csv, the probe written after the demo model was frozen);
@@ -46,6 +46,9 @@ RECIPES: dict[str, dict] = {
                "settings": {"finetune": {"warmup": 0.06}}},  # the schedule of issue 10
     "after": {},
     "smooth": {"settings": {"finetune": {"label_smoothing": 0.1}}},  # today's defaults with label smoothing 0.1
+    "rdrop": {"settings": {"finetune": {"rdrop": 1.0}}},  # today's defaults with R-Drop, weight 1 (Liang et al.: 0.1-1 on GLUE)
+    # today's defaults reading each review in both scripts (texts twice as long: max_length doubled)
+    "script_view": {"text_steps": ["unicode", "script_view"], "max_length": 256},
 }
 
 
@@ -120,6 +123,8 @@ def main() -> None:
     parser.add_argument("--eval-size", type=int, default=1500, help="SentiMix dev rows scored (stratified sample)")
     parser.add_argument("--model", default=None, help="as train --model (default: by the data, as train picks)")
     parser.add_argument("--results", type=Path, default=Path("schedule-results.jsonl"))
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the model folders here (DATASET-RECIPE-SEED; benchmarks/two_encoders.py reads them)")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -132,7 +137,8 @@ def main() -> None:
                     for recipe in args.recipes.split(","):
                         if any((r["dataset"], r["recipe"], r["seed"]) == (dataset, recipe, seed) for r in done):
                             continue
-                        record(args.results, run(dataset, recipe, seed, train_file, tests, Path(tmp), args.model), done)
+                        record(args.results, run(dataset, recipe, seed, train_file, tests, args.keep or Path(tmp),
+                                                 args.model), done)
     table(done)
 
 

@@ -409,3 +409,49 @@ def test_label_smoothing_softens_the_training_loss_and_not_the_evaluation_loss()
     assert smoothed.item() > plain.item() + 0.05  # confident, right logits pay for the smoothing
     with pytest.raises(SamikshaError, match="label_smoothing"):
         FineTuneSettings(label_smoothing=1.0)
+
+
+def test_rdrop_adds_the_gap_between_two_dropout_passes_in_training_only():
+    import types
+
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from samiksha.methods.finetune import FineTuneSettings, _make_trainer_class
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=32, num_labels=3,
+                                                     hidden_dropout_prob=0.3))
+    inputs = {"input_ids": torch.randint(0, 50, (4, 7)), "attention_mask": torch.ones(4, 7, dtype=torch.long)}
+    labels = torch.tensor([0, 2, 1, 2])
+    base = _make_trainer_class()
+    trainer = types.SimpleNamespace(class_weights=None, label_smoothing=0.0, rdrop=2.0,
+                                    args=types.SimpleNamespace(world_size=1))
+    for name in ("hard_loss", "_step_mean", "symmetric_kl"):
+        setattr(trainer, name, types.MethodType(getattr(base, name), trainer))
+    model.train()
+    torch.manual_seed(1)
+    loss = base.compute_loss(trainer, model, {**inputs, "labels": labels})
+    torch.manual_seed(1)  # the same dropout masks, by hand: both passes in one batch, as R-Drop's code does
+    first, second = model(**{k: torch.cat([v, v]) for k, v in inputs.items()}).logits.chunk(2)
+    assert not torch.allclose(first, second)  # dropout made the passes differ
+    ce = (torch.nn.functional.cross_entropy(first, labels) + torch.nn.functional.cross_entropy(second, labels)) / 2
+    p, q = first.softmax(-1), second.softmax(-1)
+    kl = ((p * (p / q).log()).sum(-1) + (q * (q / p).log()).sum(-1)).mean() / 2
+    assert kl.item() > 0
+    assert loss.item() == pytest.approx((ce + 2.0 / 2 * kl).item(), rel=1e-4)
+    model.eval()  # evaluation: one pass, the plain loss
+    with torch.no_grad():
+        plain = torch.nn.functional.cross_entropy(model(**inputs).logits, labels)
+        assert base.compute_loss(trainer, model, {**inputs, "labels": labels}).item() == pytest.approx(plain.item(), rel=1e-5)
+    with pytest.raises(SamikshaError, match="rdrop"):
+        FineTuneSettings(rdrop=-1)
+
+
+def test_training_with_rdrop_runs_and_records_it(tmp_path, tiny_bert, reviews_csv):
+    out = tmp_path / "model"
+    result = train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), method="finetune", epochs=1, batch_size=8,
+                                                         seed=1, report_seeds=1, settings={"finetune": {"rdrop": 1.0}}))
+    assert result.meta["config"]["settings"]["finetune"]["rdrop"] == 1.0
+    assert len(Classifier.load(out).predict(["bahut badhiya"])) == 1

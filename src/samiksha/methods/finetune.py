@@ -56,6 +56,7 @@ class FineTuneSettings:
     freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
     input_prefix: str | None = None  # put before every text the transformer reads; None: by model (saved concrete)
     label_smoothing: float = 0.0  # the cross-entropy's target: 1 - s on the label, s spread over all classes
+    rdrop: float = 0.0  # R-Drop's weight (Liang et al. 2021): each batch twice through dropout, their outputs kept close
 
     def __post_init__(self) -> None:
         if self.padding not in ("dynamic", "max_length"):
@@ -64,6 +65,8 @@ class FineTuneSettings:
             raise SamikshaError("warmup must not be negative")
         if not 0 <= self.label_smoothing < 1:
             raise SamikshaError(f"label_smoothing must be at least 0 and below 1, not {self.label_smoothing}")
+        if self.rdrop < 0:
+            raise SamikshaError(f"rdrop must not be negative, not {self.rdrop}")
 
 
 def tuning(config: TrainConfig) -> FineTuneSettings:
@@ -171,18 +174,35 @@ def _make_trainer_class():
         """Cross-entropy with per-class weights (a weighted mean over each optimizer step's rows, over all the
         processes); evaluation rows in dataset order. Rows labelled -100 (no true label) add no cross-entropy."""
 
-        def __init__(self, *args, class_weights: list[float] | None = None, label_smoothing: float = 0.0, **kwargs):
+        def __init__(self, *args, class_weights: list[float] | None = None, label_smoothing: float = 0.0,
+                     rdrop: float = 0.0, **kwargs):
             super().__init__(*args, **kwargs)
-            self.class_weights, self.label_smoothing = class_weights, label_smoothing
+            self.class_weights, self.label_smoothing, self.rdrop = class_weights, label_smoothing, rdrop
             self.loss_is_scaled_for_ga = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self.class_weights is None and not self.label_smoothing:
+            if self.class_weights is None and not self.label_smoothing and not self.rdrop:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            loss = self.hard_loss(outputs.logits.float(), labels)
+            if self.rdrop and model.training:
+                # R-Drop: every row twice in one batch, so two dropout masks; R-Drop's loss halved (the mean of the
+                # two cross-entropies), so the learning rate means what it means without it
+                outputs = model(**{name: torch.cat([value, value]) for name, value in inputs.items()})
+                first, second = outputs.logits.float().chunk(2)
+                loss = (self.hard_loss(first, labels) + self.hard_loss(second, labels)) / 2 \
+                    + self.rdrop / 2 * self.symmetric_kl(first, second)
+                outputs.logits = first
+            else:
+                outputs = model(**inputs)
+                loss = self.hard_loss(outputs.logits.float(), labels)
             return (loss, outputs) if return_outputs else loss
+
+        def symmetric_kl(self, first, second):
+            """(KL(p1 || p2) + KL(p2 || p1)) / 2, the mean over the step's rows, of two sets of logits."""
+            p, q = torch.log_softmax(first, dim=-1), torch.log_softmax(second, dim=-1)
+            kl = torch.nn.functional.kl_div
+            both = kl(p, q, reduction="sum", log_target=True) + kl(q, p, reduction="sum", log_target=True)
+            return self._step_mean(both / 2, torch.tensor(float(len(first)), device=first.device))
 
         def hard_loss(self, logits, labels):
             """The class-weighted cross-entropy of ``logits`` on the rows with a true label (labels >= 0)."""
@@ -349,7 +369,7 @@ def fine_tune(job: FitJob) -> FineTuned:
         model=model, args=_training_arguments(config, work, epochs, plan, job.targets.extra_columns),
         train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, class_weights=job.class_weights,
-        label_smoothing=tuning(config).label_smoothing)
+        label_smoothing=tuning(config).label_smoothing, rdrop=tuning(config).rdrop)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(trainer_bar("training", epoch_lines=True))
