@@ -73,6 +73,9 @@ def run_seed(seed: int, train_file: Path, dev: pd.DataFrame, folders: dict[str, 
 
 def table(rows: list[dict]) -> None:
     """mean ± std over seeds of each arm, and its paired gain over the default stack."""
+    if not rows:
+        print("no runs recorded yet")
+        return
     print(f"\n{'arm':<18}{'seeds':>6}{'macro-F1':>18}{'weighted-F1':>18}{'gain vs default':>20}")
     for arm in ARMS:
         macro = np.array([r[arm]["macro_f1"] for r in rows])
