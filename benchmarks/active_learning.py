@@ -156,7 +156,8 @@ def simulate(name: str, pool: pd.DataFrame, test: pd.DataFrame, seeds: int, fine
             row = []
             for arm in arms:
                 f1s, seconds = [], []
-                for i, seed in enumerate(finetune_seeds):  # report_seeds=1: the saved (scored) model is the same
+                for i, seed in enumerate(finetune_seeds):  # report_seeds=1: the saved (scored) model is
+                    # the same either way
                     train_file = Path(tmp) / f"{arm}{n}-{i % seeds}.csv"
                     pool.iloc[orders[arm][i % seeds][:n]][["text", "label"]].to_csv(train_file, index=False)
                     t1 = time.perf_counter()

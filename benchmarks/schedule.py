@@ -98,7 +98,7 @@ def run(dataset: str, recipe: str, seed: int, train_file: Path, tests: dict[str,
 def table(rows: list[dict]) -> None:
     """mean ± std over seeds of each test file's macro-F1 (stack, transformer alone), by dataset and recipe."""
     spread = lambda v: f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{np.mean(v):.3f}"  # noqa: E731
-    print(f"\n{'dataset':<10}{'recipe':<8}{'file':<7}{'seeds':>6}{'stack':>16}{'transformer':>16}{'tfidf':>8}"
+    print(f"\n{'dataset':<10}{'recipe':<12}{'file':<7}{'seeds':>6}{'stack':>16}{'transformer':>16}{'tfidf':>8}"
           f"{'collapsed':>10}{'epochs':>8}{'train s':>9}")
     for (dataset, recipe), _ in pd.DataFrame(rows).groupby(["dataset", "recipe"], sort=False):
         mine = [r for r in rows if r["dataset"] == dataset and r["recipe"] == recipe]
@@ -107,7 +107,7 @@ def table(rows: list[dict]) -> None:
             trans = [r[name]["transformer"] for r in mine]
             tfidf = [r[name]["tfidf"] for r in mine]
             collapsed = sum(r[name]["collapsed"] for r in mine)
-            print(f"{dataset:<10}{recipe:<8}{name:<7}{len(mine):>6}{spread(stack):>16}{spread(trans):>16}"
+            print(f"{dataset:<10}{recipe:<12}{name:<7}{len(mine):>6}{spread(stack):>16}{spread(trans):>16}"
                   f"{np.mean(tfidf):>8.3f}{collapsed:>7}/{len(mine):<2}"
                   f"{np.mean([r['epochs_run'] for r in mine]):>8.1f}{np.mean([r['train_s'] for r in mine]):>9.0f}")
         print("  seeds " + ", ".join(f"{r['seed']}: stack {r[next(k for k in ('test', 'dev') if k in r)]['stack']:.3f}"

@@ -59,6 +59,8 @@ def run_seed(seed: int, train_file: Path, dev: pd.DataFrame, folders: dict[str, 
     for name, folder in folders.items():
         classifier = Classifier.load(trained(folder, train_file, seed, MODELS[name]))
         parts = part_proba(classifier, dev["text"].tolist())
+        if parts is None:
+            raise SystemExit(f"{folder}: not a stacked model (the default picked {classifier.meta['method']} here)")
         proba[name] = parts["transformer"]
         proba.setdefault("tfidf", parts["tfidf"])  # the same rows and seed: the same TF-IDF model in both
         labels = classifier.labels

@@ -449,9 +449,25 @@ def test_rdrop_adds_the_gap_between_two_dropout_passes_in_training_only():
         FineTuneSettings(rdrop=-1)
 
 
-def test_training_with_rdrop_runs_and_records_it(tmp_path, tiny_bert, reviews_csv):
+def test_training_with_rdrop_uses_it_on_every_step(tmp_path, tiny_bert, reviews_csv, monkeypatch):
+    from samiksha.methods import finetune
+
+    gaps: list[float] = []
+    make = finetune._make_trainer_class
+
+    def counting():
+        class Counting(make()):
+            def symmetric_kl(self, first, second):
+                gap = super().symmetric_kl(first, second)
+                gaps.append(gap.item())
+                return gap
+        return Counting
+
+    monkeypatch.setattr(finetune, "_make_trainer_class", counting)
     out = tmp_path / "model"
     result = train(reviews_csv, out, config=TrainConfig(model=str(tiny_bert), method="finetune", epochs=1, batch_size=8,
                                                          seed=1, report_seeds=1, settings={"finetune": {"rdrop": 1.0}}))
     assert result.meta["config"]["settings"]["finetune"]["rdrop"] == 1.0
+    assert len(gaps) == result.meta["training"]["steps"] > 0  # once per optimizer step, and only in training
+    assert all(gap > 0 for gap in gaps)  # the tiny BERT's dropout makes the two passes differ
     assert len(Classifier.load(out).predict(["bahut badhiya"])) == 1

@@ -56,7 +56,9 @@ class FineTuneSettings:
     freeze_embeddings: bool | None = None  # keep token embeddings fixed; None: when they are most of the model
     input_prefix: str | None = None  # put before every text the transformer reads; None: by model (saved concrete)
     label_smoothing: float = 0.0  # the cross-entropy's target: 1 - s on the label, s spread over all classes
-    rdrop: float = 0.0  # R-Drop's weight (Liang et al. 2021): each batch twice through dropout, their outputs kept close
+    # R-Drop's weight (Liang et al. 2021): each batch goes twice through dropout (twice the compute and activation
+    # memory per step) and the two outputs are pulled together; not used by distill, whose loss is its own
+    rdrop: float = 0.0
 
     def __post_init__(self) -> None:
         if self.padding not in ("dynamic", "max_length"):
@@ -172,7 +174,8 @@ def _make_trainer_class():
 
     class WeightedLossTrainer(Trainer):
         """Cross-entropy with per-class weights (a weighted mean over each optimizer step's rows, over all the
-        processes); evaluation rows in dataset order. Rows labelled -100 (no true label) add no cross-entropy."""
+        processes), optionally label-smoothed and with R-Drop; evaluation rows in dataset order. Rows labelled -100
+        (no true label) add no cross-entropy."""
 
         def __init__(self, *args, class_weights: list[float] | None = None, label_smoothing: float = 0.0,
                      rdrop: float = 0.0, **kwargs):
@@ -188,8 +191,9 @@ def _make_trainer_class():
                 # R-Drop: every row twice in one batch, so two dropout masks; R-Drop's loss halved (the mean of the
                 # two cross-entropies), so the learning rate means what it means without it
                 outputs = model(**{name: torch.cat([value, value]) for name, value in inputs.items()})
-                first, second = outputs.logits.float().chunk(2)
-                loss = (self.hard_loss(first, labels) + self.hard_loss(second, labels)) / 2 \
+                both = outputs.logits.float()
+                first, second = both.chunk(2)
+                loss = self.hard_loss(both, torch.cat([labels, labels])) \
                     + self.rdrop / 2 * self.symmetric_kl(first, second)
                 outputs.logits = first
             else:
