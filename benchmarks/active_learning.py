@@ -4,8 +4,8 @@ Active learning, simulated on real data with labels revealed only when picked. P
 SentiMix train (test: all 3,000 SentiMix dev tweets) and Flipkart (a seeded stratified 80/20 split: pool
 from the 80, test the 20, natural imbalance kept). Per seed, every arm starts from the same 30 random labels;
 the random arm continues uniformly at random, the others with `suggest.acquire` (the code `suggest` runs: cover
-while a class has < 5 labels, then by strategy): 'entropy' (today's default: least-certain with the
-near-duplicate guard), 'mix' (half of each batch at random, the rest least-certain; 'mix-0.25': a quarter) and
+while a class has < 5 labels, then by strategy): 'entropy' (least-certain with the near-duplicate
+guard), 'mix' (the default: half of each batch at random, the rest least-certain; 'mix-0.25': a quarter) and
 'cluster-margin' (smallest margins, round-robin over 100 k-means clusters of the pool, clustered once), in
 batches of 25 up to 530 (--last). The in-loop model is the quick one (frozen multilingual-e5 embeddings +
 logistic regression); macro-F1 on the test rows at 50, 100, 200, 300 and 500 labels (the first N labels

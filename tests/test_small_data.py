@@ -12,7 +12,7 @@ from samiksha.audit import audit_data
 from samiksha.data import LabelledData
 from samiksha.embeddings import quick_proba, quick_skill
 from samiksha.errors import DataError
-from samiksha.suggest import pick_next, row_id, suggest
+from samiksha.suggest import RANDOM_REASON, pick_next, row_id, suggest
 
 
 @pytest.fixture(autouse=True)
@@ -53,10 +53,14 @@ def test_no_guesses_while_the_quick_model_is_no_better_than_chance():
     x, y = _blobs(10, 0.05)
     pool = _unit(np.random.default_rng(2).normal(size=(20, 32)))
     noise = np.random.default_rng(3).permutation(y)
-    picks, proba, why = pick_next(pool, x, noise, 3, 5)
-    assert len(picks) == 5 and proba is None
-    assert all("no guess yet" in why[row] and "chance" in why[row] for row in picks)
-    picks, proba, why = pick_next(pool, x, y, 3, 5)
+    picks, proba, why = pick_next(pool, x, noise, 3, 6)
+    assert len(picks) == 6 and proba is None
+    at_random = [row for row in picks if why[row] == RANDOM_REASON]  # the default mix: half are random picks
+    assert len(at_random) == 3
+    assert all("no guess yet" in why[row] and "chance" in why[row] for row in picks if row not in at_random)
+    picks, proba, why = pick_next(pool, x, y, 3, 6)
+    assert proba is not None and list(why.values()) == [RANDOM_REASON] * 3
+    picks, proba, why = pick_next(pool, x, y, 3, 6, strategy="entropy")
     assert proba is not None and not why
 
 
@@ -66,8 +70,10 @@ def test_suggest_leaves_guesses_empty_for_labels_that_are_noise(tmp_path):
     labelled, pool = tmp_path / "labelled.csv", tmp_path / "pool.csv"
     shuffled.to_csv(labelled, index=False)
     make_reviews(4, seed=1)[["text"]].to_csv(pool, index=False)
-    picked = suggest(pool, n=5, labelled=labelled, encoder="minilm")
-    assert (picked["guess"] == "").all() and picked["reason"].str.contains("no better than chance").all()
+    picked = suggest(pool, n=6, labelled=labelled, encoder="minilm")
+    unsure = picked["reason"] != RANDOM_REASON
+    assert (picked["guess"] == "").all() and unsure.sum() == 3
+    assert picked.loc[unsure, "reason"].str.contains("no better than chance").all()
 
 
 def _labelled(frame: pd.DataFrame) -> LabelledData:

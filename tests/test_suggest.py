@@ -9,6 +9,7 @@ from conftest import make_reviews
 
 from samiksha.errors import DataError
 from samiksha.suggest import (
+    RANDOM_REASON,
     cover,
     cover_reason,
     guess_and_reason,
@@ -111,19 +112,26 @@ def test_with_enough_labels_a_quick_model_picks_the_least_certain(tmp_path):
     frame, pool = _pool(tmp_path)
     labelled = tmp_path / "labelled.csv"
     make_reviews(6, seed=9).to_csv(labelled, index=False)
-    picked = suggest(pool, n=5, labelled=labelled, encoder="minilm")
-    assert len(picked) == 5
-    assert picked["reason"].str.fullmatch(r"hard to call for a quick model trained on your 18 labels: "
-                                          r"(negative|neutral|positive) \d+% or (negative|neutral|positive) \d+%").all()
-    assert set(picked["guess"]) <= {"negative", "neutral", "positive"}
-    scores = picked["guess_score"].to_numpy(dtype=float)
-    assert ((scores > 0) & (scores <= 1)).all()
+    unsure = (r"hard to call for a quick model trained on your 18 labels: "
+              r"(negative|neutral|positive) \d+% or (negative|neutral|positive) \d+%")
+    picked = suggest(pool, n=6, labelled=labelled, encoder="minilm", strategy="entropy")
+    assert len(picked) == 6 and picked["reason"].str.fullmatch(unsure).all()
+    mixed = suggest(pool, n=6, labelled=labelled, encoder="minilm")  # the default: half of them at random
+    at_random = mixed["reason"] == RANDOM_REASON
+    assert at_random.sum() == 3 and mixed.loc[~at_random, "reason"].str.fullmatch(unsure).all()
+    for frame in (picked, mixed):  # the model's guess is there for every pick
+        assert set(frame["guess"]) <= {"negative", "neutral", "positive"}
+        scores = frame["guess_score"].to_numpy(dtype=float)
+        assert ((scores > 0) & (scores <= 1)).all()
 
 
 def test_a_trained_model_ranks_by_its_own_uncertainty(tmp_path, trained_tiny):
     _, pool = _pool(tmp_path)
-    picked = suggest(pool, n=4, model_dir=trained_tiny, encoder="minilm")
+    picked = suggest(pool, n=4, model_dir=trained_tiny, encoder="minilm", strategy="entropy")
     assert len(picked) == 4 and picked["reason"].str.contains(str(trained_tiny)).all()
+    mixed = suggest(pool, n=4, model_dir=trained_tiny, encoder="minilm")
+    assert (mixed["reason"] == RANDOM_REASON).sum() == 2 and (mixed["guess"] != "").all()
+    assert mixed.loc[mixed["reason"] != RANDOM_REASON, "reason"].str.contains(str(trained_tiny)).all()
 
 
 def test_bad_input_gets_one_clear_line(tmp_path):

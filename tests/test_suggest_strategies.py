@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import make_reviews
 
-from samiksha.suggest import STRATEGIES, acquire, cluster_margin, least_certain, mixed, suggest
+from samiksha.suggest import RANDOM_REASON, STRATEGIES, acquire, cluster_margin, least_certain, mixed, suggest
 
 
 def _blobs(k: int, per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +55,10 @@ def test_suggest_never_returns_a_labelled_row_whatever_the_strategy(tmp_path, mo
     picked = suggest(path, n=8, labelled=labelled, encoder="minilm", strategy=strategy)
     assert len(picked) == len(set(picked["text"])) == 8
     assert not set(picked["text"]) & set(known["text"])
-    assert picked["reason"].str.startswith("hard to call").all() or picked["reason"].str.startswith("unsure").all()
+    random_picks = picked["reason"] == RANDOM_REASON  # said as such, with the model's guess beside it
+    assert random_picks.sum() == (4 if strategy == "mix" else 0)
+    others = picked.loc[~random_picks, "reason"]
+    assert others.str.startswith("hard to call").all() or others.str.startswith("unsure").all()
     with pytest.raises(ValueError, match="unknown strategy"):
         suggest(path, labelled=labelled, strategy="badge")
 
@@ -63,13 +66,13 @@ def test_suggest_never_returns_a_labelled_row_whatever_the_strategy(tmp_path, mo
 def test_the_mix_holds_its_random_share_in_every_part_of_the_batch():
     proba = _doubts(1000)
     assert least_certain(proba, None, 20) == list(range(20))
-    picks = mixed(proba, None, 20, seed=5, share=0.5)
-    assert len(picks) == len(set(picks)) == 20
+    picks, at_random = mixed(proba, None, 20, seed=5, share=0.5)
+    assert len(picks) == len(set(picks)) == 20 and len(at_random) == 10 and at_random <= set(picks)
     far = [row >= 100 for row in picks]  # the least certain 20 would all be under 20; random rows rarely are
     assert 8 <= sum(far) <= 10
     assert all(any(far[i:i + 4]) for i in range(0, 20, 4))  # interleaved, not all at the end
-    assert set(range(10)) <= set(picks)  # the other half: the least certain
-    assert mixed(proba, None, 20, seed=5, share=0.0) == list(range(20))
+    assert set(picks) - at_random == set(range(10))  # the other half: the least certain
+    assert mixed(proba, None, 20, seed=5, share=0.0) == (list(range(20)), set())
 
 
 def test_cluster_margin_spreads_picks_where_least_certain_takes_one_cluster():

@@ -829,21 +829,28 @@ def suggest(
     labelled_text_column: Annotated[Optional[str], typer.Option(help="Text column of --labelled (default: POOL's, "
                                                                 "if it has one of that name, else found by name).")] = None,
     encoder: Annotated[Optional[str], typer.Option(help="Sentence encoder: multilingual (default) or minilm.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering and the random picks.")] = 0,
+    strategy: Annotated[str, typer.Option(help="Once there is a model: mix (half at random, half the least sure; "
+                                               "the default), entropy (the least sure only) or cluster-margin "
+                                               "(small margins spread over clusters of the pool).")] = "mix",
     trust_pickle: TrustPickle = False,
     format: WriteFormat = "table",
 ) -> None:
-    """Pick the reviews worth labelling next: cover the pool at first, then the ones the model is least sure of."""
+    """Pick the reviews worth labelling next: cover the pool at first, then half at random and half the ones the
+    model is least sure of."""
     from . import labeltools
     from .storage import refuse_overwriting_inputs
+    from .suggest import STRATEGIES
     from .suggest import suggest as run_suggest
 
+    if strategy not in STRATEGIES:
+        raise SamikshaError(f"unknown strategy '{strategy}' (choose {', '.join(STRATEGIES)})")
     _setup(offline=True)
     labeltools.check_format(format, output)
     refuse_overwriting_inputs([pool, labelled, model], [output])
     picked = run_suggest(pool, n, labelled=labelled, model_dir=model, text_column=text_column,
                          labelled_text_column=labelled_text_column, encoder=encoder, seed=seed,
-                         trust_pickle=trust_pickle)
+                         trust_pickle=trust_pickle, strategy=strategy)
     labeltools.write(picked, output, format, text_column=picked.attrs["text_column"], guess="guess",
                       score="guess_score", model_version=str(model or "samiksha-suggest"))
     shown = "" if len(picked) <= 10 else " (first 10)"

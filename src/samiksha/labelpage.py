@@ -1,9 +1,9 @@
 """`samiksha label`: a page to label a pool of reviews one at a time, in suggested order, saved as you go.
 
 Labels go straight into the pool's SQLite store (`labelstore`). The order comes from `suggest`: covering the
-pool while some label is rare, then the least certain reviews of a quick model on the labels so far (re-ranked
-every ``RERANK_EVERY`` labels), or of the model trained from the page ("train now" runs the default recipe in
-a background thread and re-ranks with it when it finishes).
+pool while some label is rare, then `suggest`'s mix (half at random, half the least certain reviews of a quick
+model on the labels so far; re-ranked every ``RERANK_EVERY`` labels), or the least certain of the model trained from
+the page ("train now" runs the default recipe in a background thread and re-ranks with it when it finishes).
 """
 
 from __future__ import annotations
