@@ -205,9 +205,10 @@ def distill(teacher_dir: str | Path, output_dir: str | Path, *, unlabelled: list
         settings = {} if kind is None else {kind.section: {
             **dataclasses.asdict(teacher_config.method_settings(kind)),
             "freeze_embeddings": meta.get("training", {}).get("embeddings_frozen", False)}}
-        if settings.get("finetune", {}).get("rdrop"):  # distillation's loss has no R-Drop term: say so, record 0
+        own = settings.get(kind.section, {}) if kind is not None else {}
+        if own.get("rdrop"):  # distillation's loss has no R-Drop term: say so, and record it off
             log.info("the teacher was trained with R-Drop; the student learns without it")
-            settings["finetune"]["rdrop"] = 0.0
+            own["rdrop"] = 0.0
         config = replace(teacher_config, model=str(teacher_dir.resolve()), method=student_method,
                          stack=stacked, epochs=epochs or DISTIL_EPOCHS,
                          batch_size=None, learning_rate=None, report_seeds=1,
