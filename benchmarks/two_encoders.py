@@ -39,6 +39,7 @@ from sklearn.metrics import f1_score  # noqa: E402
 from samiksha import TrainConfig, train  # noqa: E402
 from samiksha.evaluation import part_proba  # noqa: E402
 from samiksha.methods.stack import blend  # noqa: E402
+from samiksha.modelfolder import META  # noqa: E402
 from samiksha.predict import Classifier  # noqa: E402
 
 ARMS = {"minilm+tfidf": ("minilm", "tfidf"), "e5+tfidf": ("e5", "tfidf"), "minilm+e5": ("minilm", "e5"),
@@ -48,7 +49,7 @@ MODELS = {"minilm": None, "e5": "multilingual"}  # None: the default's encoder
 
 def trained(folder: Path, train_file: Path, seed: int, model: str | None) -> Path:
     """The model in ``folder``, trained there with the default recipe unless it is already there."""
-    if not (folder / "samiksha.json").exists():
+    if not (folder / META).exists():
         train(train_file, folder, config=TrainConfig(seed=seed, model=model, report_seeds=1))
     return folder
 
